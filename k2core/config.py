@@ -1,0 +1,152 @@
+"""One typed Settings tree; env vars ``K2_...`` override it (nested with ``__``, e.g. ``K2_SOLVER__ENGINE``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EngineName = Literal["embedded", "openai", "vllm", "cerebras"]
+ENGINE_NAMES: tuple[str, ...] = ("embedded", "openai", "vllm", "cerebras")
+SpecMethod = Literal["ngram", "draft_model", "eagle", "eagle3", "mtp", "suffix"]
+
+
+def default_cache_dir() -> Path:
+    """Where prepared models live: ``$K2_CACHE_DIR``, else ``$XDG_CACHE_HOME/k2think``, else ``~/.cache/k2think``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "k2think"
+
+
+class SpeculativeSettings(BaseModel):
+    """vLLM ``speculative_config``: disabled when ``method`` is None."""
+
+    method: SpecMethod | None = None
+    num_speculative_tokens: int = 4
+    model: str | None = None
+    prompt_lookup_min: int = 2
+    prompt_lookup_max: int = 5
+    draft_tensor_parallel_size: int | None = None
+
+
+class VllmSettings(BaseModel):
+    """In-process vLLM engine settings (GPU)."""
+
+    tensor_parallel_size: int = 1
+    max_model_len: int = 65536
+    gpu_memory_utilization: float = 0.9
+    dtype: str = "auto"
+    enforce_eager: bool = False
+    speculative: SpeculativeSettings = Field(default_factory=SpeculativeSettings)
+
+
+class CerebrasSettings(BaseModel):
+    """Cerebras WSE engine settings: key from env or a mounted secret file, rate limits, timeouts."""
+
+    api_key_env: str = "CEREBRAS_API_KEY"
+    api_key_file: str | None = None
+    base_url: str | None = None
+    tokens_per_minute: int = 0
+    max_retries: int = 5
+    backoff_max_s: float = 30.0
+
+
+class EmbeddedSettings(BaseModel):
+    """llama.cpp embedded engine settings."""
+
+    model_path: str | None = None
+    n_ctx: int = 8192
+    n_threads: int | None = None
+    n_batch: int = 512
+    prompt_lookup: bool = False
+    prompt_lookup_ngram: int = 3
+    prompt_lookup_draft_tokens: int = 10
+    parallel_sequences: bool = True
+
+
+class EngineSettings(BaseModel):
+    """One role's engine: which backend, which model, and each backend's own knobs."""
+
+    engine: EngineName = "embedded"
+    model: str = "gemma-3-270m-it"
+    base_url: str | None = None
+    api_key: str | None = None
+    api_key_file: str | None = None
+    endpoints: list[str] = Field(default_factory=list)
+    replicas: int = 1
+    timeout_s: float = 600.0
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    vllm: VllmSettings = Field(default_factory=VllmSettings)
+    cerebras: CerebrasSettings = Field(default_factory=CerebrasSettings)
+    price_per_million_prompt: float | None = None
+    price_per_million_completion: float | None = None
+
+
+class PipelineSettings(BaseModel):
+    """Best-of-N, plan, selection, adaptive N and deadlines (paper defaults)."""
+
+    n: int = 3
+    max_n: int = 16
+    temperature: float = 1.0
+    top_p: float = 0.95
+    max_tokens: int = 1024
+    plan: bool = True
+    judge: bool = True
+    plan_max_tokens: int = 384
+    judge_max_tokens: int = 192
+    adaptive: bool = False
+    adaptive_wave: int = 2
+    adaptive_agree: int = 2
+    token_budget: int | None = None
+    soft_deadline_s: float | None = None
+    hard_deadline_s: float | None = None
+    domain: str = "math"
+    seed: int | None = None
+
+
+class LimitsSettings(BaseModel):
+    """Request size and concurrency limits."""
+
+    max_prompt_bytes: int = 1 << 20
+    grpc_max_message_bytes: int = 16 << 20
+    max_inflight: int = 64
+
+
+class ServerSettings(BaseModel):
+    """Addresses, ports, auth, TLS and telemetry of the services."""
+
+    host: str = "127.0.0.1"
+    gateway_grpc_port: int = 50051
+    gateway_http_port: int = 8000
+    planner_port: int = 50052
+    solver_port: int = 50053
+    judge_port: int = 50054
+    planner_metrics_port: int = 9052
+    solver_metrics_port: int = 9053
+    judge_metrics_port: int = 9054
+    planner_address: str = "127.0.0.1:50052"
+    solver_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1:50053"])
+    judge_address: str = "127.0.0.1:50054"
+    auth_token: str | None = None
+    auth_token_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    otlp_endpoint: str | None = None
+    grace_period_s: float = 10.0
+
+
+class Settings(BaseSettings):
+    """The whole configuration; every default runs the embedded stack on this machine."""
+
+    model_config = SettingsConfigDict(env_prefix="K2_", env_nested_delimiter="__", extra="ignore")
+
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    data_dir: Path | None = None
+    planner: EngineSettings = Field(default_factory=EngineSettings)
+    solver: EngineSettings = Field(default_factory=EngineSettings)
+    judge: EngineSettings = Field(default_factory=EngineSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)

@@ -1,0 +1,53 @@
+"""The three role contracts. In-process implementations live in ``k2core.pipeline``; remote ones in services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from k2core.types import Completion, Delta, Message, Plan, SamplingParams, Usage, Verdict
+
+
+class PlanOutcome(BaseModel):
+    """A plan, or None with the reason it could not be made; always the usage it cost."""
+
+    plan: Plan | None
+    error: str | None = None
+    usage: Usage = Usage()
+
+
+class JudgeOutcome(BaseModel):
+    """A verdict (a tie when the judge's output was unusable, with the reason) and its usage."""
+
+    verdict: Verdict
+    error: str | None = None
+    usage: Usage = Usage()
+
+
+class IndexedDelta(BaseModel):
+    """A streamed delta of candidate ``index``."""
+
+    index: int
+    delta: Delta
+
+
+class Planner(Protocol):
+    """Writes a short plan for a problem."""
+
+    async def plan(self, problem: str) -> PlanOutcome: ...
+
+
+class Solver(Protocol):
+    """Samples candidates for a conversation."""
+
+    async def generate(self, messages: list[Message], params: SamplingParams, n: int) -> list[Completion]: ...
+
+    def stream(self, messages: list[Message], params: SamplingParams, n: int) -> AsyncIterator[IndexedDelta]: ...
+
+
+class Judge(Protocol):
+    """Compares two candidate answers to a problem; A is shown first."""
+
+    async def compare(self, problem: str, a: str, b: str) -> JudgeOutcome: ...

@@ -1,0 +1,27 @@
+"""`k2think`: the command line. Each module in ``services.commands`` registers its own commands."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import typer
+
+import services.commands
+
+app = typer.Typer(
+    name="k2think",
+    help="k2think: plan, best-of-N and judged reasoning on real engines; training and evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _module in sorted(pkgutil.iter_modules(services.commands.__path__), key=lambda m: m.name):
+    if _module.name.startswith("_"):
+        continue
+    importlib.import_module(f"services.commands.{_module.name}").register(app)
+
+
+if __name__ == "__main__":
+    app()
