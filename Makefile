@@ -1,0 +1,55 @@
+# k2think: `make run` sets everything up and solves a sample problem; `make test` sets up and runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS),)
+UV_INSTALL := $(UV) pip install --python $(PY) $(FIND_LINKS)
+RUN_EXTRAS := cerebras
+TEST_EXTRAS := dev,cerebras,train
+PROBLEM ?= A farmer has 17 sheep. All but 9 run away. How many sheep does the farmer have left?
+
+.PHONY: run test bench install install-dev model protos lint clean help
+
+help:
+	@echo "make run    - set up (.venv, packages, embedded model) and solve a sample problem end to end"
+	@echo "make test   - set up and run the whole test suite (slow tests use the embedded model)"
+	@echo "make bench  - run the benchmarks; results in bench/results/"
+	@echo "make protos - regenerate services/gen from protos/"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(UV): | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv
+
+# Stamps keyed on pyproject.toml make both installs idempotent: a second run skips them.
+$(VENV)/.stamp-run: pyproject.toml | $(UV)
+	$(UV_INSTALL) -e ".[$(RUN_EXTRAS)]"
+	@touch $@
+
+$(VENV)/.stamp-test: pyproject.toml | $(UV)
+	$(UV_INSTALL) -e ".[$(TEST_EXTRAS)]"
+	@touch $@ $(VENV)/.stamp-run
+
+install: $(VENV)/.stamp-run
+install-dev: $(VENV)/.stamp-test
+
+model: install
+	$(PY) -m k2core.models
+
+protos: install
+	$(PY) -m services.gen_protos
+
+run: install model
+	$(VENV)/bin/k2think solve "$(PROBLEM)"
+
+test: install-dev model
+	$(PY) -m pytest -q
+
+bench: install-dev model
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf $(VENV) .pytest_cache
