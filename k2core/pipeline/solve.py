@@ -1,0 +1,310 @@
+"""Orchestration of one request: plan, sample candidates in waves, select; deadlines, streaming events, usage."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from k2core import verify
+from k2core.config import Settings
+from k2core.engines.base import Engine
+from k2core.errors import DeadlineError, EngineError, UnavailableError
+from k2core.pipeline.events import CandidateDeltaEvent, CandidateDoneEvent, FinalEvent, PlanEvent, SolveEvent, VerdictEvent
+from k2core.pipeline.request import SolveRequest, engine_context_tokens
+from k2core.pipeline.select import extract_answer, group_answers, select
+from k2core.pipeline.solver import solver_messages
+from k2core.pipeline.usage import priced, usage_of
+from k2core.roles import Judge, Planner, PlanOutcome, Solver
+from k2core.types import Candidate, Completion, Message, SamplingParams, SolveResult, Usage, Verdict
+
+Emit = Callable[[SolveEvent], None]
+_ROLES = ("planner", "solver", "judge")
+
+
+@dataclass
+class _Run:
+    """Mutable state of one request while it runs."""
+
+    request: SolveRequest
+    emit: Emit | None
+    started: float = field(default_factory=time.perf_counter)
+    usage: dict[str, Usage] = field(default_factory=lambda: {role: Usage() for role in _ROLES})
+    timings: dict[str, float] = field(default_factory=dict)
+    soft_hit: bool = False
+
+    def send(self, event: SolveEvent) -> None:
+        if self.emit is not None:
+            self.emit(event)
+
+    def soft_left(self) -> float | None:
+        """Seconds until the soft deadline, or None without one."""
+        soft = self.request.soft_deadline_s
+        return None if soft is None else soft - (time.perf_counter() - self.started)
+
+
+class Pipeline:
+    """Planner → best-of-N solver → judge selection, over any implementation of the three roles."""
+
+    def __init__(
+        self, planner: Planner, solver: Solver, judge: Judge, settings: Settings, engines: tuple[Engine, ...] = ()
+    ) -> None:
+        self.planner, self.solver, self.judge, self.settings = planner, solver, judge, settings
+        self._engines = engines
+
+    @classmethod
+    def in_process(cls, settings: Settings) -> "Pipeline":
+        """Local roles over engines from the factory; roles with identical engine settings share one engine."""
+        from k2core.engines import build_engine
+        from k2core.pipeline.judge import EngineJudge
+        from k2core.pipeline.planner import EnginePlanner
+        from k2core.pipeline.solver import EngineSolver
+
+        built: list[tuple[object, Engine]] = []
+
+        def engine_for(role: str) -> Engine:
+            wanted = getattr(settings, role)
+            for known, engine in built:
+                if known == wanted:
+                    return engine
+            engine = build_engine(wanted, cache_dir=settings.cache_dir)
+            built.append((wanted, engine))
+            return engine
+
+        p = settings.pipeline
+        planner = EnginePlanner(engine_for("planner"), max_tokens=p.plan_max_tokens)
+        solver = EngineSolver(engine_for("solver"))
+        judge = EngineJudge(engine_for("judge"), max_tokens=p.judge_max_tokens)
+        return cls(planner, solver, judge, settings, engines=tuple(engine for _, engine in built))
+
+    async def close(self) -> None:
+        """Close the engines this pipeline built."""
+        for engine in self._engines:
+            await engine.close()
+
+    async def __aenter__(self) -> "Pipeline":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def validate(self, request: SolveRequest) -> None:
+        """Raise ValidationError naming the first bad field of ``request``."""
+        request.validate(self.settings, engine_context_tokens(self.settings.solver))
+
+    async def solve(self, request: SolveRequest) -> SolveResult:
+        """Solve one request; raises ValidationError before any work, DeadlineError past the hard deadline."""
+        self.validate(request)
+        return await self._run(_Run(request, emit=None))
+
+    async def events(self, request: SolveRequest) -> AsyncIterator[SolveEvent]:
+        """Solve one request, yielding stage events as they happen; the last one is a FinalEvent."""
+        self.validate(request)
+        queue: asyncio.Queue[SolveEvent | None] = asyncio.Queue()
+        task = asyncio.create_task(self._run(_Run(request, emit=queue.put_nowait)))
+        task.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            yield FinalEvent(result=task.result())
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    async def _run(self, run: _Run) -> SolveResult:
+        """The whole request under its hard deadline."""
+        hard = run.request.hard_deadline_s
+        try:
+            async with asyncio.timeout(hard) as scope:
+                return await self._stages(run)
+        except TimeoutError as exc:
+            if scope.expired():
+                raise DeadlineError(f"hard deadline of {hard} s passed") from exc
+            raise
+
+    async def _stages(self, run: _Run) -> SolveResult:
+        """Plan, solve, select, and assemble the result."""
+        request = run.request
+        t0 = time.perf_counter()
+        outcome = await self._plan(request) if request.plan else PlanOutcome(plan=None)
+        run.usage["planner"] = outcome.usage
+        if request.plan:
+            run.send(PlanEvent(plan=outcome.plan, error=outcome.error, usage=outcome.usage))
+        t1 = time.perf_counter()
+        messages = solver_messages(request.problem, outcome.plan, request.domain)
+        candidates = await self._sample(run, messages)
+        if not candidates:
+            raise UnavailableError("the solver returned no candidates")
+        t2 = time.perf_counter()
+        candidates = await self._score(request, candidates)
+        selection = await select(
+            request.domain,
+            candidates,
+            self._judge_fn(run) if request.judge else None,
+            lambda comparison: run.send(VerdictEvent(comparison=comparison)),
+        )
+        t3 = time.perf_counter()
+        chosen = next(c for c in candidates if c.index == selection.selected)
+        run.timings.update(plan=t1 - t0, solve=t2 - t1, select=t3 - t2, total=t3 - run.started)
+        return SolveResult(
+            answer=chosen.answer,
+            final_text=verify.final_segment(chosen.text).strip(),
+            plan=outcome.plan,
+            plan_error=outcome.error,
+            candidates=candidates,
+            selected=chosen.index,
+            selection=selection,
+            usage=self._priced_usage(run.usage),
+            timings_s=run.timings,
+            deadline="soft" if run.soft_hit else "none",
+        )
+
+    async def _plan(self, request: SolveRequest) -> PlanOutcome:
+        """Ask the planner; an engine failure means no plan (with the reason), not a failed request."""
+        try:
+            return await self.planner.plan(request.problem)
+        except (EngineError, UnavailableError) as exc:
+            return PlanOutcome(plan=None, error=f"planner failed: {exc}")
+
+    async def _sample(self, run: _Run, messages: list[Message]) -> list[Candidate]:
+        """Sample candidates in waves until N, agreement (adaptive), the token budget or the soft deadline."""
+        request, p = run.request, self.settings.pipeline
+        wave_size = max(1, min(p.adaptive_wave, request.n)) if request.adaptive else request.n
+        candidates: list[Candidate] = []
+        while len(candidates) < request.n and not run.soft_hit:
+            size = min(wave_size, request.n - len(candidates))
+            params = _wave_params(request.params, len(candidates))
+            completions = await self._wave(run, messages, params, size, len(candidates))
+            candidates += [self._candidate(run, i, c) for i, c in sorted(completions.items())]
+            run.usage["solver"] = run.usage["solver"].add(usage_of(completions.values(), calls=size))
+            if request.adaptive and _largest_agreement(request.domain, candidates) >= p.adaptive_agree:
+                break
+            if request.token_budget is not None and _generated(run.usage) >= request.token_budget:
+                break
+        return candidates
+
+    async def _wave(
+        self, run: _Run, messages: list[Message], params: SamplingParams, size: int, offset: int
+    ) -> dict[int, Completion]:
+        """One wave of ``size`` candidates numbered from ``offset``; streamed when events or a soft deadline need it."""
+        if run.emit is None and run.request.soft_deadline_s is None:
+            completions = await self.solver.generate(messages, params, size)
+            return {offset + i: c for i, c in enumerate(completions)}
+        finished: dict[int, Completion] = {}
+        first_is_enough = asyncio.Event()
+        task = asyncio.create_task(self._stream_wave(run, messages, params, size, offset, finished, first_is_enough))
+        done, _ = await asyncio.wait({task}, timeout=_positive(run.soft_left()))
+        if task in done:
+            task.result()
+            return finished
+        run.soft_hit = True
+        if finished:
+            task.cancel()
+        else:
+            first_is_enough.set()
+        await asyncio.gather(task, return_exceptions=True)
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+        return finished
+
+    async def _stream_wave(
+        self,
+        run: _Run,
+        messages: list[Message],
+        params: SamplingParams,
+        size: int,
+        offset: int,
+        finished: dict[int, Completion],
+        first_is_enough: asyncio.Event,
+    ) -> None:
+        """Stream a wave into ``finished``, emitting deltas; stop after the first finish once told to."""
+        texts: dict[int, list[str]] = {}
+        start = time.perf_counter()
+        async with aclosing(self.solver.stream(messages, params, size)) as deltas:
+            async for item in deltas:
+                index, delta = offset + item.index, item.delta
+                if delta.text:
+                    texts.setdefault(index, []).append(delta.text)
+                    run.send(CandidateDeltaEvent(index=index, text=delta.text))
+                if delta.finish_reason is None:
+                    continue
+                finished[index] = Completion(
+                    text="".join(texts.get(index, [])),
+                    finish_reason=delta.finish_reason,
+                    prompt_tokens=delta.prompt_tokens,
+                    completion_tokens=delta.completion_tokens,
+                    seconds=time.perf_counter() - start,
+                )
+                if first_is_enough.is_set():
+                    return
+
+    def _candidate(self, run: _Run, index: int, completion: Completion) -> Candidate:
+        """A Candidate with its extracted answer; announced as a CandidateDoneEvent."""
+        candidate = Candidate(
+            index=index,
+            text=completion.text,
+            answer=extract_answer(run.request.domain, completion.text),
+            finish_reason=completion.finish_reason,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            seconds=completion.seconds,
+        )
+        run.send(CandidateDoneEvent(candidate=candidate))
+        return candidate
+
+    async def _score(self, request: SolveRequest, candidates: list[Candidate]) -> list[Candidate]:
+        """Verifier scores against the request's public tests (code), graded concurrently in the sandbox."""
+        if request.public_tests is None or request.domain != "code":
+            return candidates
+        scores = await asyncio.gather(
+            *(asyncio.to_thread(verify.grade, "code", c.text, request.public_tests) for c in candidates)
+        )
+        return [c.model_copy(update={"verifier_score": s.score}) for c, s in zip(candidates, scores)]
+
+    def _judge_fn(self, run: _Run) -> Callable[[Candidate, Candidate], object]:
+        """Compare two candidates' final answers; usage is accounted, and a failed call is a tie with the reason."""
+
+        async def judge(a: Candidate, b: Candidate) -> Verdict:
+            final_a, final_b = verify.final_segment(a.text).strip(), verify.final_segment(b.text).strip()
+            try:
+                outcome = await self.judge.compare(run.request.problem, final_a, final_b)
+            except (EngineError, UnavailableError) as exc:
+                run.usage["judge"] = run.usage["judge"].add(Usage(calls=1))
+                return Verdict(winner="tie", reason=f"judge failed: {exc}")
+            run.usage["judge"] = run.usage["judge"].add(outcome.usage.model_copy(update={"calls": 1}))
+            return outcome.verdict
+
+        return judge
+
+    def _priced_usage(self, usage: dict[str, Usage]) -> dict[str, Usage]:
+        """Per-role usage with cost from configured prices, plus the total."""
+        roles = {role: priced(usage[role], getattr(self.settings, role)) for role in _ROLES}
+        total = Usage()
+        for role_usage in roles.values():
+            total = total.add(role_usage)
+        return {**roles, "total": total}
+
+
+def _wave_params(params: SamplingParams, offset: int) -> SamplingParams:
+    """Sampling parameters of a wave starting at candidate ``offset``: seeds stay distinct across waves."""
+    return params if params.seed is None else params.with_seed(params.seed + offset)
+
+
+def _largest_agreement(domain: str, candidates: list[Candidate]) -> int:
+    """Size of the largest group of candidates with equivalent (non-empty) answers."""
+    by_index = {c.index: c for c in candidates}
+    sizes = [len(g) for g in group_answers(domain, candidates) if by_index[g[0]].answer is not None]
+    return max(sizes, default=0)
+
+
+def _generated(usage: dict[str, Usage]) -> int:
+    """Completion tokens generated so far by the planner and the solver."""
+    return usage["planner"].completion_tokens + usage["solver"].completion_tokens
+
+
+def _positive(seconds: float | None) -> float | None:
+    """A non-negative timeout, or None for no timeout."""
+    return None if seconds is None else max(0.0, seconds)
