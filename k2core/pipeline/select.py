@@ -33,7 +33,9 @@ def fallback_extract(text: str) -> str | None:
     if boxed is not None:
         return boxed.strip()
     lines = _ANSWER_LINE.findall(final)
-    return lines[-1].strip().rstrip(".") if lines else None
+    if not lines:
+        return None
+    return lines[-1].strip(" *_").rstrip(".") or None
 
 
 def _last_boxed(text: str) -> str | None:

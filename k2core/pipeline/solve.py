@@ -177,9 +177,9 @@ class Pipeline:
         while len(candidates) < request.n and not run.soft_hit:
             size = min(wave_size, request.n - len(candidates))
             params = _wave_params(request.params, len(candidates))
-            completions = await self._wave(run, messages, params, size, len(candidates))
-            candidates += [self._candidate(run, i, c) for i, c in sorted(completions.items())]
-            run.usage["solver"] = run.usage["solver"].add(usage_of(completions.values(), calls=size))
+            finished = await self._wave(run, messages, params, size, len(candidates))
+            candidates += [finished[i] for i in sorted(finished)]
+            run.usage["solver"] = run.usage["solver"].add(usage_of(finished.values(), calls=size))
             if request.adaptive and _largest_agreement(request.domain, candidates) >= p.adaptive_agree:
                 break
             if request.token_budget is not None and _generated(run.usage) >= request.token_budget:
@@ -188,26 +188,29 @@ class Pipeline:
 
     async def _wave(
         self, run: _Run, messages: list[Message], params: SamplingParams, size: int, offset: int
-    ) -> dict[int, Completion]:
+    ) -> dict[int, Candidate]:
         """One wave of ``size`` candidates numbered from ``offset``; streamed when events or a soft deadline need it."""
         if run.emit is None and run.request.soft_deadline_s is None:
             completions = await self.solver.generate(messages, params, size)
-            return {offset + i: c for i, c in enumerate(completions)}
-        finished: dict[int, Completion] = {}
+            return {offset + i: self._candidate(run, offset + i, c) for i, c in enumerate(completions)}
+        finished: dict[int, Candidate] = {}
         first_is_enough = asyncio.Event()
         task = asyncio.create_task(self._stream_wave(run, messages, params, size, offset, finished, first_is_enough))
-        done, _ = await asyncio.wait({task}, timeout=_positive(run.soft_left()))
-        if task in done:
-            task.result()
-            return finished
-        run.soft_hit = True
-        if finished:
-            task.cancel()
-        else:
-            first_is_enough.set()
-        await asyncio.gather(task, return_exceptions=True)
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+        try:
+            done, _ = await asyncio.wait({task}, timeout=_positive(run.soft_left()))
+            if not done:
+                run.soft_hit = True
+                if finished:
+                    task.cancel()
+                else:
+                    first_is_enough.set()
+                await asyncio.wait({task})
+            if not task.cancelled():
+                task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
         return finished
 
     async def _stream_wave(
@@ -217,7 +220,7 @@ class Pipeline:
         params: SamplingParams,
         size: int,
         offset: int,
-        finished: dict[int, Completion],
+        finished: dict[int, Candidate],
         first_is_enough: asyncio.Event,
     ) -> None:
         """Stream a wave into ``finished``, emitting deltas; stop after the first finish once told to."""
@@ -231,13 +234,14 @@ class Pipeline:
                     run.send(CandidateDeltaEvent(index=index, text=delta.text))
                 if delta.finish_reason is None:
                     continue
-                finished[index] = Completion(
+                completion = Completion(
                     text="".join(texts.get(index, [])),
                     finish_reason=delta.finish_reason,
                     prompt_tokens=delta.prompt_tokens,
                     completion_tokens=delta.completion_tokens,
                     seconds=time.perf_counter() - start,
                 )
+                finished[index] = self._candidate(run, index, completion)
                 if first_is_enough.is_set():
                     return
 

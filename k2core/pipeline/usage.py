@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from k2core.config import EngineSettings
-from k2core.types import Completion, Usage
+from k2core.types import Usage
 
 
-def usage_of(completions: Iterable[Completion], calls: int = 1) -> Usage:
-    """Summed tokens and seconds of completions made by ``calls`` role calls."""
-    done = list(completions)
+class Costed(Protocol):
+    """Anything that reports its tokens and seconds: a Completion or a Candidate."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+
+
+def usage_of(items: Iterable[Costed], calls: int = 1) -> Usage:
+    """Summed tokens and seconds of ``items`` made by ``calls`` role calls."""
+    done = list(items)
     return Usage(
         prompt_tokens=sum(c.prompt_tokens for c in done),
         completion_tokens=sum(c.completion_tokens for c in done),

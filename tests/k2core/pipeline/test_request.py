@@ -1,0 +1,82 @@
+"""SolveRequest defaults, overrides and validation (each bad field named)."""
+
+import pytest
+
+from k2core.config import Settings
+from k2core.errors import TooLargeError, ValidationError
+from k2core.pipeline.request import SolveRequest, engine_context_tokens
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings()
+
+
+def test_from_settings_takes_pipeline_defaults(settings: Settings) -> None:
+    req = SolveRequest.from_settings("What is 2+2?", settings)
+    p = settings.pipeline
+    assert (req.n, req.plan, req.judge, req.domain) == (p.n, p.plan, p.judge, p.domain)
+    assert (req.params.temperature, req.params.top_p, req.params.max_tokens) == (1.0, 0.95, p.max_tokens)
+    assert req.public_tests is None
+
+
+def test_overrides_route_sampling_fields_and_ignore_none(settings: Settings) -> None:
+    req = SolveRequest.from_settings("q", settings, n=5, temperature=0.3, max_tokens=64, seed=7, plan=False, judge=None)
+    assert (req.n, req.plan, req.judge) == (5, False, True)
+    assert (req.params.temperature, req.params.max_tokens, req.params.seed) == (0.3, 64, 7)
+
+
+def test_round_trips_through_json(settings: Settings) -> None:
+    req = SolveRequest.from_settings("q", settings, domain="code", public_tests='{"inputs": ["1"], "outputs": ["1"]}')
+    assert SolveRequest.model_validate_json(req.model_dump_json()) == req
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"problem": "   "}, "problem"),
+        ({"problem": ""}, "problem"),
+        ({"n": 0}, "n"),
+        ({"n": 17}, "n"),
+        ({"temperature": -0.1}, "temperature"),
+        ({"top_p": 0.0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"max_tokens": 8193}, "max_tokens"),
+        ({"domain": "poetry"}, "domain"),
+        ({"domain": "code", "public_tests": "not json"}, "public_tests"),
+        ({"domain": "code", "public_tests": "[1]"}, "public_tests"),
+        ({"token_budget": 0}, "token_budget"),
+        ({"soft_deadline_s": 0}, "soft_deadline_s"),
+        ({"hard_deadline_s": -1}, "hard_deadline_s"),
+        ({"soft_deadline_s": 5, "hard_deadline_s": 2}, "soft_deadline_s"),
+    ],
+)
+def test_bad_fields_are_named(settings: Settings, overrides: dict, field: str) -> None:
+    problem = overrides.pop("problem", "What is 2+2?")
+    req = SolveRequest.from_settings(problem, settings, **overrides)
+    with pytest.raises(ValidationError) as info:
+        req.validate(settings)
+    assert info.value.field == field
+
+
+def test_unknown_engine_is_named(settings: Settings) -> None:
+    bad = settings.model_copy(update={"judge": settings.judge.model_copy(update={"engine": "gpt-bogus"})})
+    with pytest.raises(ValidationError) as info:
+        SolveRequest.from_settings("q", bad).validate(bad)
+    assert info.value.field == "judge.engine"
+
+
+def test_oversized_problem_is_too_large(settings: Settings) -> None:
+    with pytest.raises(TooLargeError) as info:
+        SolveRequest.from_settings("x" * (settings.limits.max_prompt_bytes + 1), settings).validate(settings)
+    assert info.value.field == "problem"
+
+
+def test_context_comes_from_the_solver_engine(settings: Settings) -> None:
+    assert engine_context_tokens(settings.solver) == settings.solver.embedded.n_ctx
+    assert engine_context_tokens(settings.solver.model_copy(update={"engine": "openai"})) is None
+    req = SolveRequest.from_settings("q", settings, max_tokens=9000)
+    req.validate(settings, context_tokens=16384)
+    with pytest.raises(ValidationError):
+        req.validate(settings)
