@@ -32,7 +32,7 @@ class SolveRequest(BaseModel):
     hard_deadline_s: float | None = None
 
     @classmethod
-    def from_settings(cls, problem: str, settings: Settings, **overrides: Any) -> "SolveRequest":
+    def from_settings(cls, problem: str, settings: Settings, **overrides: Any) -> SolveRequest:
         """Defaults from ``settings.pipeline``; overrides set to None are ignored, sampling ones go to ``params``."""
         p = settings.pipeline
         given = {key: value for key, value in overrides.items() if value is not None}
@@ -83,7 +83,7 @@ def engine_context_tokens(engine: EngineSettings) -> int | None:
 
 
 def _validate_public_tests(text: str) -> None:
-    """Public tests must be a JSON object (HumanEval ``test``/``entry_point`` or stdin/stdout ``inputs``/``outputs``)."""
+    """Public tests must be a JSON object: HumanEval ``test``/``entry_point`` or stdin/stdout ``inputs``/``outputs``."""
     try:
         tests = json.loads(text)
     except json.JSONDecodeError as exc:

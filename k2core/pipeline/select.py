@@ -21,7 +21,7 @@ def extract_answer(domain: str, text: str) -> str | None:
     """The final answer via the domain's grader; a generic extraction when the grader cannot say."""
     try:
         answer = verify.extract(domain, text)
-    except Exception:  # noqa: BLE001 - model output or a missing grader must never fail a request
+    except Exception:  # model output or a missing grader must never fail a request
         answer = None
     return answer if answer is not None else fallback_extract(text)
 
@@ -55,7 +55,7 @@ def same_answer(domain: str, a: str, b: str) -> bool:
     """Equivalence by the domain's grader; normalised text equality when the grader cannot say."""
     try:
         return verify.same_answer(domain, a, b)
-    except Exception:  # noqa: BLE001 - as in extract_answer
+    except Exception:  # as in extract_answer
         return normalise(a) == normalise(b)
 
 
@@ -70,7 +70,9 @@ def group_answers(domain: str, candidates: Sequence[Candidate]) -> list[list[int
     for cand in candidates:
         home = None
         if cand.answer is not None:
-            home = next((g for g in groups if g[0].answer is not None and same_answer(domain, g[0].answer, cand.answer)), None)
+            home = next(
+                (g for g in groups if g[0].answer is not None and same_answer(domain, g[0].answer, cand.answer)), None
+            )
         if home is None:
             groups.append([cand])
         else:
@@ -86,7 +88,7 @@ def tiebreak_key(cand: Candidate, group_size: int) -> tuple[float, int, int, int
 def break_tie(a: Candidate, b: Candidate, sizes: dict[int, int]) -> tuple[int, str]:
     """The better of two candidates by the tiebreak order, and which criterion decided."""
     key_a, key_b = tiebreak_key(a, sizes[a.index]), tiebreak_key(b, sizes[b.index])
-    for name, x, y in zip(TIEBREAKS, key_a, key_b):
+    for name, x, y in zip(TIEBREAKS, key_a, key_b, strict=True):
         if x != y:
             return (a.index if x < y else b.index), name
     return a.index, "index"
@@ -109,7 +111,9 @@ async def judge_pair(a: Candidate, b: Candidate, round_no: int, sizes: dict[int,
     winner, tiebreak = pair_winner(a.index, b.index, ab, ba), None
     if winner is None:
         winner, tiebreak = break_tie(a, b, sizes)
-    return Comparison(round=round_no, a=a.index, b=b.index, verdict_ab=ab, verdict_ba=ba, winner=winner, tiebreak=tiebreak)
+    return Comparison(
+        round=round_no, a=a.index, b=b.index, verdict_ab=ab, verdict_ba=ba, winner=winner, tiebreak=tiebreak
+    )
 
 
 async def knockout(
@@ -169,7 +173,7 @@ async def select(
 def _verifier_pool(candidates: Sequence[Candidate]) -> tuple[list[Candidate], str]:
     """The candidates with the best verifier score, when scores tell candidates apart."""
     scores = [c.verifier_score for c in candidates if c.verifier_score is not None]
-    if not scores or max(scores) == min(scores) and len(scores) == len(candidates):
+    if not scores or (max(scores) == min(scores) and len(scores) == len(candidates)):
         return list(candidates), ""
     best = max(scores)
     pool = [c for c in candidates if c.verifier_score == best]

@@ -12,7 +12,14 @@ from k2core import verify
 from k2core.config import Settings
 from k2core.engines.base import Engine
 from k2core.errors import DeadlineError, EngineError, UnavailableError
-from k2core.pipeline.events import CandidateDeltaEvent, CandidateDoneEvent, FinalEvent, PlanEvent, SolveEvent, VerdictEvent
+from k2core.pipeline.events import (
+    CandidateDeltaEvent,
+    CandidateDoneEvent,
+    FinalEvent,
+    PlanEvent,
+    SolveEvent,
+    VerdictEvent,
+)
 from k2core.pipeline.request import SolveRequest, engine_context_tokens
 from k2core.pipeline.select import extract_answer, group_answers, select
 from k2core.pipeline.solver import solver_messages
@@ -55,7 +62,7 @@ class Pipeline:
         self._engines = engines
 
     @classmethod
-    def in_process(cls, settings: Settings) -> "Pipeline":
+    def in_process(cls, settings: Settings) -> Pipeline:
         """Local roles over engines from the factory; roles with identical engine settings share one engine."""
         from k2core.engines import build_engine
         from k2core.pipeline.judge import EngineJudge
@@ -84,7 +91,7 @@ class Pipeline:
         for engine in self._engines:
             await engine.close()
 
-    async def __aenter__(self) -> "Pipeline":
+    async def __aenter__(self) -> Pipeline:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -266,7 +273,7 @@ class Pipeline:
         scores = await asyncio.gather(
             *(asyncio.to_thread(verify.grade, "code", c.text, request.public_tests) for c in candidates)
         )
-        return [c.model_copy(update={"verifier_score": s.score}) for c, s in zip(candidates, scores)]
+        return [c.model_copy(update={"verifier_score": s.score}) for c, s in zip(candidates, scores, strict=True)]
 
     def _judge_fn(self, run: _Run) -> Callable[[Candidate, Candidate], object]:
         """Compare two candidates' final answers; usage is accounted, and a failed call is a tie with the reason."""

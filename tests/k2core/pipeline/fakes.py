@@ -64,7 +64,7 @@ class FakeSolver:
         self.issued += n
         seeds = seeds_for(params, n)
         self.seeds += seeds
-        return list(zip(taken, seeds))
+        return list(zip(taken, seeds, strict=False))
 
     async def generate(self, messages: list[Message], params: SamplingParams, n: int) -> list[Completion]:
         taken = self._take(messages, params, n)
@@ -86,8 +86,12 @@ class FakeSolver:
                 for k, piece in enumerate(pieces):
                     await asyncio.sleep(script.delay / len(pieces))
                     last = k == len(pieces) - 1
-                    delta = Delta(text=piece, finish_reason="stop" if last else None, prompt_tokens=5 if last else 0,
-                                  completion_tokens=script.tokens if last else 0)
+                    delta = Delta(
+                        text=piece,
+                        finish_reason="stop" if last else None,
+                        prompt_tokens=5 if last else 0,
+                        completion_tokens=script.tokens if last else 0,
+                    )
                     queue.put_nowait(IndexedDelta(index=index, delta=delta))
                 self.finished += 1
             except asyncio.CancelledError:
@@ -178,7 +182,9 @@ class TextEngine:
         self.messages.append(messages)
         if self.error is not None:
             raise self.error
-        return [Completion(text=self.texts.pop(0), prompt_tokens=30, completion_tokens=7, seconds=0.02) for _ in range(n)]
+        return [
+            Completion(text=self.texts.pop(0), prompt_tokens=30, completion_tokens=7, seconds=0.02) for _ in range(n)
+        ]
 
     async def stream(self, messages: list[Message], params: SamplingParams) -> AsyncIterator[Delta]:
         (completion,) = await self.generate(messages, params, 1)
@@ -191,4 +197,3 @@ class TextEngine:
 
     async def close(self) -> None:
         return None
-

@@ -22,7 +22,11 @@ def test_parses_wrapped_objects(text: str) -> None:
 
 
 def test_python_literals_and_json_literals_mix() -> None:
-    assert parse_json_object("{'is_hard': true, 'plan': 'x', 'terms': null}") == {"is_hard": True, "plan": "x", "terms": None}
+    assert parse_json_object("{'is_hard': true, 'plan': 'x', 'terms': null}") == {
+        "is_hard": True,
+        "plan": "x",
+        "terms": None,
+    }
 
 
 def test_braces_inside_strings_do_not_confuse_the_span() -> None:

@@ -27,7 +27,9 @@ def boxed(answer: str, words: str = "") -> str:
     return f"<think>thinking {words}</think>The result is \\boxed{{{answer}}}."
 
 
-def build(scripts, judge: FakeJudge | None = None, planner: FakePlanner | None = None, settings: Settings | None = None):
+def build(
+    scripts, judge: FakeJudge | None = None, planner: FakePlanner | None = None, settings: Settings | None = None
+):
     settings = settings or Settings()
     planner, solver, judge = planner or FakePlanner(), FakeSolver(scripts), judge or FakeJudge()
     return Pipeline(planner, solver, judge, settings), planner, solver, judge
@@ -61,8 +63,9 @@ async def test_knockout_judges_final_answers_in_both_orders() -> None:
 
 async def test_position_biased_judge_ties_and_the_tiebreak_decides() -> None:
     judge = FakeJudge(always_first)
-    pipe, *_ = build([Script(boxed("1"), tokens=30), Script(boxed("2"), tokens=10), Script(boxed("3"), tokens=20)],
-                     judge=judge)
+    pipe, *_ = build(
+        [Script(boxed("1"), tokens=30), Script(boxed("2"), tokens=10), Script(boxed("3"), tokens=20)], judge=judge
+    )
     result = await pipe.solve(request())
     assert result.selected == 1
     assert all(c.tiebreak == "completion_tokens" for c in result.selection.comparisons)
@@ -78,7 +81,9 @@ async def test_judge_garbage_and_judge_failures_are_ties() -> None:
 
 
 async def test_no_judge_uses_majority_or_the_tiebreak() -> None:
-    pipe, _, _, judge = build([Script(boxed("1"), tokens=9), Script(boxed("2"), tokens=5), Script(boxed("3"), tokens=7)])
+    pipe, _, _, judge = build(
+        [Script(boxed("1"), tokens=9), Script(boxed("2"), tokens=5), Script(boxed("3"), tokens=7)]
+    )
     result = await pipe.solve(request(judge=False))
     assert (result.selection.method, result.selected, judge.calls) == ("first", 1, [])
 
@@ -92,8 +97,10 @@ async def test_plan_off_never_calls_the_planner() -> None:
 
 @pytest.mark.parametrize(
     "planner",
-    [FakePlanner(PlanOutcome(plan=None, error="unusable plan: no JSON object", usage=Usage(calls=1))),
-     FakePlanner(error=EngineError("planner down"))],
+    [
+        FakePlanner(PlanOutcome(plan=None, error="unusable plan: no JSON object", usage=Usage(calls=1))),
+        FakePlanner(error=EngineError("planner down")),
+    ],
 )
 async def test_plan_failure_is_recorded_and_the_request_goes_on(planner: FakePlanner) -> None:
     pipe, _, solver, _ = build([boxed("4")] * 3, planner=planner)
@@ -105,7 +112,9 @@ async def test_plan_failure_is_recorded_and_the_request_goes_on(planner: FakePla
 async def test_adaptive_stops_once_answers_agree() -> None:
     settings = Settings()
     settings.pipeline.adaptive_wave, settings.pipeline.adaptive_agree = 2, 2
-    pipe, _, solver, _ = build([boxed("4"), boxed("5"), boxed("4"), boxed("4"), boxed("4"), boxed("4")], settings=settings)
+    pipe, _, solver, _ = build(
+        [boxed("4"), boxed("5"), boxed("4"), boxed("4"), boxed("4"), boxed("4")], settings=settings
+    )
     result = await pipe.solve(request(settings, n=6, adaptive=True, seed=1))
     assert solver.calls == [2, 2] and len(result.candidates) == 4
     assert solver.seeds == [1, 2, 3, 4]
@@ -132,8 +141,9 @@ async def test_token_budget_stops_further_waves() -> None:
 
 
 async def test_soft_deadline_cancels_unfinished_and_selects_among_finished() -> None:
-    pipe, _, solver, judge = build([Script(boxed("4"), 0.05), Script(boxed("5"), 5.0), Script(boxed("6"), 0.1)],
-                                   judge=FakeJudge(prefers("6")))
+    pipe, _, solver, judge = build(
+        [Script(boxed("4"), 0.05), Script(boxed("5"), 5.0), Script(boxed("6"), 0.1)], judge=FakeJudge(prefers("6"))
+    )
     result = await pipe.solve(request(soft_deadline_s=0.5))
     assert result.deadline == "soft"
     assert sorted(c.index for c in result.candidates) == [0, 2]
@@ -197,7 +207,7 @@ async def test_closing_the_event_stream_cancels_candidates() -> None:
 
 async def test_events_arrive_in_stage_order_and_end_with_the_result() -> None:
     judge = FakeJudge(prefers("\\boxed{3}"))
-    pipe, _, solver, _ = build([Script(boxed("1"), 0.02), Script(boxed("2"), 0.01), Script(boxed("3"), 0.03)], judge=judge)
+    pipe, *_ = build([Script(boxed("1"), 0.02), Script(boxed("2"), 0.01), Script(boxed("3"), 0.03)], judge=judge)
     events = [event async for event in pipe.events(request())]
     kinds = [e.kind for e in events]
     assert kinds[0] == "plan" and kinds[-1] == "final"

@@ -54,8 +54,8 @@ async def test_engine_solver_streams_each_sequence_with_distinct_seeds() -> None
 
 
 def _between(prompt: str, tag: str) -> str:
-    head, rest = prompt.split(f"<{tag}>\n")
-    inside, tail = rest.split(f"\n</{tag}>")
+    _, rest = prompt.split(f"<{tag}>\n")
+    inside, _ = rest.split(f"\n</{tag}>")
     return inside
 
 
@@ -77,8 +77,11 @@ def test_long_answers_keep_their_tail() -> None:
 
 @pytest.mark.parametrize(
     ("text", "winner"),
-    [('{"winner": "B", "confidence": 0.8, "reason": "ok"}', "B"), ("{'winner': 'candidate a'}", "A"),
-     ('```json\n{"winner": "TIE", "confidence": "high"}\n```', "tie")],
+    [
+        ('{"winner": "B", "confidence": 0.8, "reason": "ok"}', "B"),
+        ("{'winner': 'candidate a'}", "A"),
+        ('```json\n{"winner": "TIE", "confidence": "high"}\n```', "tie"),
+    ],
 )
 def test_verdict_parsing(text: str, winner: str) -> None:
     verdict = verdict_from_text(text)
@@ -104,5 +107,7 @@ async def test_judge_garbage_is_a_tie_with_reason() -> None:
 
 
 async def test_judge_reads_a_constrained_verdict() -> None:
-    outcome = await EngineJudge(TextEngine(['{"winner": "A", "confidence": 0.7, "reason": "correct"}'])).compare("p", "a", "b")
+    outcome = await EngineJudge(TextEngine(['{"winner": "A", "confidence": 0.7, "reason": "correct"}'])).compare(
+        "p", "a", "b"
+    )
     assert outcome.verdict.winner == "A" and outcome.error is None and outcome.usage.prompt_tokens == 30

@@ -17,8 +17,13 @@ from k2core.types import Candidate, Comparison, Verdict
 
 
 def cand(index: int, answer: str | None, tokens: int = 10, score: float | None = None) -> Candidate:
-    return Candidate(index=index, text=f"text {index} \\boxed{{{answer}}}", answer=answer, completion_tokens=tokens,
-                     verifier_score=score)
+    return Candidate(
+        index=index,
+        text=f"text {index} \\boxed{{{answer}}}",
+        answer=answer,
+        completion_tokens=tokens,
+        verifier_score=score,
+    )
 
 
 V = {w: Verdict(winner=w) for w in ("A", "B", "tie")}
@@ -50,9 +55,15 @@ def test_groups_by_equivalence_and_isolates_missing_answers() -> None:
 @pytest.mark.parametrize(
     ("ab", "ba", "winner"),
     [
-        ("A", "B", 0), ("A", "tie", 0), ("tie", "B", 0),  # a wins one order, does not lose the other
-        ("B", "A", 1), ("B", "tie", 1), ("tie", "A", 1),
-        ("A", "A", None), ("B", "B", None), ("tie", "tie", None),  # position bias or no preference → tie
+        ("A", "B", 0),
+        ("A", "tie", 0),
+        ("tie", "B", 0),  # a wins one order, does not lose the other
+        ("B", "A", 1),
+        ("B", "tie", 1),
+        ("tie", "A", 1),
+        ("A", "A", None),
+        ("B", "B", None),
+        ("tie", "tie", None),  # position bias or no preference → tie
     ],
 )
 def test_both_orders_rule(ab: str, ba: str, winner: int | None) -> None:
