@@ -1,0 +1,207 @@
+"""Run (problem, run) pairs through a solve function with bounded concurrency; one JSONL line each, resumable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, Field
+
+from k2core import verify
+from k2core.data.problem import Problem
+from k2core.pipeline.request import SolveRequest
+from k2core.types import SamplingParams, SolveResult, Usage
+
+SolveFn = Callable[[SolveRequest], Awaitable[SolveResult]]
+M = TypeVar("M", bound=BaseModel)
+
+CONFIG_FILE, RESULTS_FILE, SUMMARY_FILE = "config.json", "results.jsonl", "summary.json"
+_IDENTITY = ("dataset", "n", "plan", "judge", "max_tokens", "temperature", "top_p", "seed")
+
+
+class Progress(Protocol):
+    """Where a run reports how much it plans and finishes (the CLI draws a progress bar)."""
+
+    def add(self, total: int, done: int) -> None:
+        """``total`` more units planned, ``done`` of them already finished (resumed)."""
+
+    def advance(self, item: Any) -> None:
+        """One unit finished."""
+
+
+class NoProgress:
+    """A Progress that reports nothing."""
+
+    def add(self, total: int, done: int) -> None:
+        return None
+
+    def advance(self, item: Any) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """One evaluated arm: the dataset, k runs per problem and the request settings (paper sampling defaults)."""
+
+    dataset: str
+    k: int = 1
+    n: int = 3
+    plan: bool = True
+    judge: bool = True
+    max_tokens: int = 1024
+    temperature: float = 1.0
+    top_p: float = 0.95
+    seed: int = 0
+    limit: int | None = None
+
+    def request(self, problem: Problem, run: int) -> SolveRequest:
+        """The request of one (problem, run) pair; its sampling seed depends only on (seed, problem, run)."""
+        seed = zlib.crc32(f"{self.seed}:{problem.id}:{run}".encode()) & 0x7FFFFFFF
+        params = SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=seed)
+        return SolveRequest(
+            problem=problem.prompt, n=self.n, plan=self.plan, judge=self.judge, params=params, domain=problem.domain
+        )
+
+
+class CandidateOutcome(BaseModel):
+    """One candidate of a run, graded."""
+
+    answer: str | None
+    correct: bool
+    completion_tokens: int
+
+
+class RunRecord(BaseModel):
+    """One (problem, run) pair: the graded selected answer, every graded candidate, usage and timings."""
+
+    problem_id: str
+    run: int
+    domain: str
+    answer: str | None = None
+    correct: bool = False
+    response_tokens: int = 0
+    candidates: list[CandidateOutcome] = Field(default_factory=list)
+    selection: str = ""
+    usage: dict[str, Usage] = Field(default_factory=dict)
+    timings_s: dict[str, float] = Field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def grade_result(problem: Problem, run: int, result: SolveResult, seconds: float) -> RunRecord:
+    """A RunRecord from a SolveResult: the selected candidate and every candidate graded against the truth."""
+    graded = [verify.grade(problem.domain, c.text, problem.answer) for c in result.candidates]
+    chosen = next(i for i, c in enumerate(result.candidates) if c.index == result.selected)
+    return RunRecord(
+        problem_id=problem.id,
+        run=run,
+        domain=problem.domain,
+        answer=result.answer,
+        correct=graded[chosen].correct,
+        response_tokens=result.candidates[chosen].completion_tokens,
+        candidates=[
+            CandidateOutcome(answer=c.answer, correct=g.correct, completion_tokens=c.completion_tokens)
+            for c, g in zip(result.candidates, graded)
+        ],
+        selection=result.selection.method,
+        usage=result.usage,
+        timings_s=result.timings_s,
+        seconds=seconds,
+    )
+
+
+def read_records(path: Path, model: type[M]) -> list[M]:
+    """Records of a results file; unreadable lines (a write torn by an interruption) are skipped."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(model.model_validate_json(line))
+        except ValueError:
+            continue
+    return records
+
+
+def append_record(path: Path, record: BaseModel) -> None:
+    """Append one record as a JSON line."""
+    with path.open("a", encoding="utf-8") as sink:
+        sink.write(record.model_dump_json() + "\n")
+
+
+def drop_torn_tail(path: Path) -> None:
+    """Cut a last line left without its newline by an interrupted write, so appends start on a fresh line."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
+def latest_records(records: Sequence[RunRecord]) -> dict[tuple[str, int], RunRecord]:
+    """The last record of each (problem, run) pair; a retried pair's newer record wins."""
+    return {(r.problem_id, r.run): r for r in records}
+
+
+def check_config(out: Path, spec: EvalSpec) -> None:
+    """Write ``config.json``, or refuse to resume into a folder made with other request settings."""
+    path = out / CONFIG_FILE
+    if path.exists():
+        before = json.loads(path.read_text())
+        for name in _IDENTITY:
+            if before.get(name) != getattr(spec, name):
+                raise ValueError(f"{name}: {out} holds a run with {name}={before.get(name)!r}; use another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(spec), indent=2))
+
+
+def pending_pairs(problems: Sequence[Problem], k: int, done: dict[tuple[str, int], RunRecord]) -> list[tuple[Problem, int]]:
+    """Pairs still to run, run-major (every problem's run 0 first); errored pairs are retried."""
+    return [
+        (problem, run)
+        for run in range(k)
+        for problem in problems
+        if (problem.id, run) not in done or done[(problem.id, run)].error is not None
+    ]
+
+
+async def run_eval(
+    problems: Sequence[Problem],
+    spec: EvalSpec,
+    solve: SolveFn,
+    out: Path,
+    concurrency: int = 2,
+    progress: Progress = NoProgress(),
+) -> list[RunRecord]:
+    """Run every pending pair (resuming ``out/results.jsonl``); return the latest record of each pair in ``problems``."""
+    check_config(out, spec)
+    path = out / RESULTS_FILE
+    drop_torn_tail(path)
+    done = latest_records(read_records(path, RunRecord))
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(problem: Problem, run: int) -> None:
+        async with gate:
+            start = time.perf_counter()
+            try:
+                result = await solve(spec.request(problem, run))
+                record = grade_result(problem, run, result, time.perf_counter() - start)
+            except Exception as exc:  # noqa: BLE001 - one failed request is recorded and retried on resume
+                error = f"{type(exc).__name__}: {exc}"
+                record = RunRecord(
+                    problem_id=problem.id, run=run, domain=problem.domain, seconds=time.perf_counter() - start, error=error
+                )
+        append_record(path, record)
+        done[(problem.id, run)] = record
+        progress.advance(record)
+
+    pending = pending_pairs(problems, spec.k, done)
+    progress.add(len(problems) * spec.k, len(problems) * spec.k - len(pending))
+    await asyncio.gather(*(one(problem, run) for problem, run in pending))
+    return [done[(p.id, run)] for run in range(spec.k) for p in problems if (p.id, run) in done]

@@ -1,0 +1,160 @@
+"""Markdown and PNG (matplotlib, Agg) renderings of the component, selection and scaling studies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+
+Row = Sequence[Any]
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Row]) -> str:
+    """A GitHub markdown table; floats get at most two decimals."""
+    cell = lambda v: f"{v:.2f}".rstrip("0").rstrip(".") if isinstance(v, float) else ("—" if v is None else str(v))  # noqa: E731
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def percent(value: float | None) -> str:
+    """``0.4567`` -> ``45.7%``; None -> an em dash."""
+    return "—" if value is None else f"{100 * value + 0.0:.1f}%".replace("-0.0%", "0.0%")
+
+
+def _bar_chart(path: Path, groups: Sequence[str], series: Mapping[str, Sequence[float]], title: str, ylabel: str) -> None:
+    """A grouped bar chart of percentages: one group per x label, one bar per series."""
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(groups) * max(1, len(series)) / 2), 3.6))
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        ax.bar(xs, values, width, label=name)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 105)
+    ax.set_title(title)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_components(out: Path, summaries: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Path:
+    """``components.md`` and ``components.png`` from ``summaries[dataset][arm]`` eval summaries."""
+    out.mkdir(parents=True, exist_ok=True)
+    datasets = list(summaries)
+    arms = list(next(iter(summaries.values()))) if summaries else []
+    accuracy = [[d, *(percent(summaries[d][a]["avg_pass_at_1"]) for a in arms)] for d in datasets]
+    length = [[d, *(round(summaries[d][a]["mean_response_tokens"], 1) for a in arms)] for d in datasets]
+    cost = [
+        [d, *(f"{_total_tokens(summaries[d][a]):.0f} / {summaries[d][a]['seconds_per_stage']['total']:.1f}s" for a in arms)]
+        for d in datasets
+    ]
+    first = next(iter(summaries.values()), {})
+    spec = next(iter(first.values()), {})
+    text = "\n\n".join(
+        [
+            "# Component analysis",
+            f"Same problems for every arm; avg pass@1 over k={spec.get('k')} runs, N={_n_of(first)}, "
+            f"temperature {spec.get('temperature')}, top-p {spec.get('top_p')}, max tokens {spec.get('max_tokens')}.",
+            "## Accuracy (avg pass@1)",
+            markdown_table(["dataset", *arms], accuracy),
+            "## Response length (mean completion tokens of the returned answer)",
+            markdown_table(["dataset", *arms], length),
+            _plan_length_note(summaries),
+            "## Cost per request (all roles' tokens / wall seconds)",
+            markdown_table(["dataset", *arms], cost),
+        ]
+    )
+    series = {a: [100 * summaries[d][a]["avg_pass_at_1"] for d in datasets] for a in arms}
+    _bar_chart(out / "components.png", datasets, series, "Component analysis", "avg pass@1 (%)")
+    return _write(out / "components.md", text + "\n\n![components](components.png)\n")
+
+
+def _n_of(arms: Mapping[str, Mapping[str, Any]]) -> Any:
+    """The largest N among the arms."""
+    return max((s.get("n", 1) for s in arms.values()), default=1)
+
+
+def _total_tokens(summary: Mapping[str, Any]) -> float:
+    """Mean prompt + completion tokens of all roles per request."""
+    return sum(sum(kinds.values()) for kinds in summary["tokens_per_request"].values())
+
+
+def _plan_length_note(summaries: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
+    """How much shorter (or longer) answers are with a plan than without, per dataset."""
+    notes = []
+    for dataset, arms in summaries.items():
+        base, planned = arms.get("base"), arms.get("+plan")
+        if base and planned and base["mean_response_tokens"]:
+            change = planned["mean_response_tokens"] / base["mean_response_tokens"] - 1
+            notes.append(f"{dataset}: {100 * change:+.1f}%")
+    return "Length change with a plan (+plan vs base): " + (", ".join(notes) or "—")
+
+
+def write_selection(out: Path, study: Mapping[str, Any]) -> Path:
+    """``selection.md`` and ``selection.png`` from a selection-study summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    selectors = study["selectors"]
+    rows = [
+        [name, percent(s["accuracy"]), percent(s["gap_closed"]), round(s["judge_calls_per_problem"], 2)]
+        for name, s in selectors.items()
+    ]
+    headline = ", ".join(
+        f"{name} {percent(s['gap_closed'])}" for name, s in selectors.items() if name not in ("pass@1", "oracle")
+    )
+    text = "\n\n".join(
+        [
+            "# Selection quality",
+            f"{study['problems']} problems of {study['dataset']}, the same N={study['n']} candidates per problem for "
+            f"every selector (max tokens {study['max_tokens']}, plan {'on' if study['plan'] else 'off'}).",
+            f"**Share of the pass@1 → oracle gap closed:** {headline}.",
+            markdown_table(["selector", "accuracy", "gap closed", "judge calls / problem"], rows),
+            "pass@1 is the mean correctness of single candidates; majority ties score the share of correct leaders; "
+            "k2think = verifier → strict majority → both-order knockout judge; linear judge = the reference chain "
+            "(incumbent vs next, N-1 calls, ties keep the incumbent); oracle = any candidate correct.",
+        ]
+    )
+    names = list(selectors)
+    _bar_chart(
+        out / "selection.png", names, {"accuracy": [100 * selectors[s]["accuracy"] for s in names]},
+        f"Selection quality ({study['dataset']}, N={study['n']})", "accuracy (%)",
+    )  # fmt: skip
+    return _write(out / "selection.md", text + "\n\n![selection](selection.png)\n")
+
+
+def write_scaling(out: Path, rows: Sequence[Mapping[str, Any]], about: str) -> Path:
+    """``scaling.md`` and ``scaling.png``: wall time and tokens per request against N."""
+    out.mkdir(parents=True, exist_ok=True)
+    table = [
+        [r["n"], round(r["wall_s_per_request"], 2), round(r["tokens_per_request"], 1), percent(r["accuracy"])]
+        for r in rows
+    ]
+    text = "\n\n".join(
+        ["# Scaling with N", about, markdown_table(["N", "wall s / request", "tokens / request", "accuracy"], table)]
+    )
+    ns = [r["n"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.4))
+    left.plot(ns, [r["wall_s_per_request"] for r in rows], marker="o")
+    left.set(xlabel="N (candidates)", ylabel="wall seconds / request", title="Wall time")
+    right.plot(ns, [r["tokens_per_request"] for r in rows], marker="o", color="tab:orange")
+    right.set(xlabel="N (candidates)", ylabel="tokens / request", title="Tokens (all roles)")
+    for ax in (left, right):
+        ax.set_xticks(ns)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "scaling.png", dpi=110)
+    plt.close(fig)
+    return _write(out / "scaling.md", text + "\n\n![scaling](scaling.png)\n")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path

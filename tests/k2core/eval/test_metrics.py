@@ -1,0 +1,74 @@
+"""Metric functions on known inputs: unbiased pass@k against brute force, maj@k ties, gap closed."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from k2core.eval import metrics
+
+
+def brute_pass_at_k(n: int, c: int, k: int) -> float:
+    """Share of the k-subsets of n samples (the first c correct) holding at least one correct sample."""
+    subsets = list(itertools.combinations(range(n), k))
+    return sum(any(i < c for i in s) for s in subsets) / len(subsets)
+
+
+@pytest.mark.parametrize("n", range(1, 9))
+def test_pass_at_k_matches_enumeration(n: int) -> None:
+    for c in range(n + 1):
+        for k in range(1, n + 1):
+            assert metrics.pass_at_k(n, c, k) == pytest.approx(brute_pass_at_k(n, c, k), abs=1e-12)
+
+
+def test_pass_at_1_is_share_correct_and_bounds_are_checked() -> None:
+    assert metrics.pass_at_k(16, 4, 1) == pytest.approx(0.25)
+    assert metrics.avg_pass_at_1([[True, False], [False, False], [True, True]]) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        metrics.pass_at_k(3, 1, 4)
+    with pytest.raises(ValueError):
+        metrics.pass_at_k(3, 4, 1)
+
+
+def test_mean_pass_at_k_averages_problems() -> None:
+    outcomes = [[True, False, False], [False, False, False]]
+    assert metrics.mean_pass_at_k(outcomes, 2) == pytest.approx((1 - 1 / 3) / 2)
+
+
+def test_majority_vote_clear_winner_and_no_votes() -> None:
+    assert metrics.majority_vote(["4", "4", "5"], [True, True, False]) == 1.0
+    assert metrics.majority_vote(["5", "5", "4"], [False, False, True]) == 0.0
+    assert metrics.majority_vote([None, None], [False, False]) == 0.0
+    assert metrics.majority_vote([None, None, "4"], [False, False, True]) == 1.0
+
+
+def test_majority_vote_ties_score_the_share_of_correct_leaders() -> None:
+    assert metrics.majority_vote(["4", "5"], [True, False]) == 0.5
+    assert metrics.majority_vote(["4", "5", "6"], [True, False, False]) == pytest.approx(1 / 3)
+    assert metrics.majority_vote(["4", "4", "5", "5", "6"], [True, True, False, False, False]) == 0.5
+
+
+def test_majority_vote_groups_correct_answers_and_uses_equivalence() -> None:
+    # "4" and "4.0" are both graded correct: one group of two beats the pair of "5"s? no: 2 vs 2 -> tie.
+    assert metrics.majority_vote(["4", "4.0", "5", "5"], [True, True, False, False]) == 0.5
+    assert metrics.majority_vote(["4", "4.0", "5"], [True, True, False]) == 1.0
+    same = lambda a, b: a.lower() == b.lower()  # noqa: E731
+    assert metrics.majority_vote(["X", "x", "4"], [False, False, True], same) == 0.0
+    assert metrics.majority_vote(["X", "x", "4"], [False, False, True]) == pytest.approx(1 / 3)
+
+
+def test_maj_at_k_oracle_and_gap() -> None:
+    answers = [["4", "4", "5"], ["7", "8", "8"]]
+    correct = [[True, True, False], [True, False, False]]
+    assert metrics.maj_at_k(answers, correct) == 0.5
+    assert metrics.oracle(correct) == 1.0
+    assert metrics.gap_closed(0.75, 0.5, 1.0) == 0.5
+    assert metrics.gap_closed(0.5, 0.5, 0.5) is None
+
+
+def test_k_values() -> None:
+    assert metrics.k_values(1) == [1]
+    assert metrics.k_values(4) == [1, 2, 4]
+    assert metrics.k_values(16) == [1, 2, 4, 8, 16]
+    assert metrics.k_values(5) == [1, 2, 4, 5]

@@ -1,0 +1,73 @@
+"""The three studies on scripted fakes: report files exist, PNGs are valid, the figures are the expected ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+from k2core.data import load_dataset
+from k2core.eval.components import run_components
+from k2core.eval.harness import EvalSpec
+from k2core.eval.scaling import run_scaling
+from k2core.eval.selection_study import StudySpec, run_selection_report
+from tests.k2core.eval.fakes import FakeSolve, TruthJudge
+
+PROBLEMS = load_dataset("gen:arith", 4, seed=0)
+
+
+def assert_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    height, width = matplotlib.image.imread(path).shape[:2]
+    assert height > 100 and width > 100
+
+
+def spread(problem, call):  # noqa: ANN001, ANN201 - one right answer among three different ones
+    return ["-1", problem.answer, "-2", "-3", "-4", "-5", "-6", "-7"]
+
+
+async def test_components_report(tmp_path: Path) -> None:
+    def planned_right(problem, call):  # noqa: ANN001, ANN201
+        return [problem.answer, "-1", problem.answer]
+
+    template = EvalSpec(dataset="gen:arith", k=1, n=3, max_tokens=64, limit=4)
+    summaries = await run_components(["gen:arith"], template, FakeSolve(PROBLEMS, planned_right), tmp_path)
+    arms = summaries["gen:arith"]
+    assert list(arms) == ["base", "+plan", "+best-of-N", "both"]
+    assert (arms["base"]["n"], arms["base"]["plan"], arms["base"]["judge"]) == (1, False, False)
+    assert (arms["both"]["n"], arms["both"]["plan"], arms["both"]["judge"]) == (3, True, True)
+    text = (tmp_path / "components.md").read_text()
+    assert "| gen:arith | 100.0% | 100.0% | 100.0% | 100.0% |" in text and "Response length" in text
+    assert_png(tmp_path / "components.png")
+    assert (tmp_path / "components" / "gen-arith" / "both" / "results.jsonl").exists()
+
+
+async def test_selection_report(tmp_path: Path) -> None:
+    judge = TruthJudge(PROBLEMS)
+    spec = StudySpec(dataset="gen:arith", limit=4, n=3, max_tokens=64)
+    study = await run_selection_report(spec, FakeSolve(PROBLEMS, spread), judge, tmp_path)
+    selectors = study["selectors"]
+    assert study["problems"] == 4
+    assert selectors["pass@1"]["accuracy"] == pytest.approx(1 / 3)
+    assert selectors["majority@N"]["accuracy"] == pytest.approx(1 / 3)  # three singletons: a three-way tie
+    assert selectors["oracle"]["accuracy"] == 1.0
+    assert selectors["k2think"]["gap_closed"] == selectors["linear judge"]["gap_closed"] == 1.0
+    assert selectors["majority@N"]["gap_closed"] == pytest.approx(0.0)
+    assert selectors["k2think"]["judge_calls_per_problem"] == 4  # both orders, two rounds
+    assert selectors["linear judge"]["judge_calls_per_problem"] == 2
+    assert judge.calls == 4 * 6
+    assert "gap closed" in (tmp_path / "selection.md").read_text()
+    assert_png(tmp_path / "selection.png")
+    again = FakeSolve(PROBLEMS, spread)
+    await run_selection_report(spec, again, judge, tmp_path)
+    assert again.calls == [], "a finished study is not redone"
+
+
+async def test_scaling_report(tmp_path: Path) -> None:
+    template = EvalSpec(dataset="gen:arith", max_tokens=64, limit=4)
+    rows = await run_scaling(template, FakeSolve(PROBLEMS, spread), tmp_path, ns=(1, 2, 3))
+    assert [r["n"] for r in rows] == [1, 2, 3]
+    assert rows[0]["tokens_per_request"] < rows[1]["tokens_per_request"] < rows[2]["tokens_per_request"]
+    assert "| 3 |" in (tmp_path / "scaling.md").read_text()
+    assert_png(tmp_path / "scaling.png")
