@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from k2core.engines.base import Engine
 from k2core.pipeline import templates
@@ -22,7 +22,15 @@ VERDICT_SCHEMA: dict[str, Any] = {
     "required": ["winner", "confidence", "reason"],
 }
 _TAG = re.compile(r"<(\s*/?\s*candidate)", re.IGNORECASE)
-_WINNERS = {"a": "A", "candidate a": "A", "b": "B", "candidate b": "B", "tie": "tie", "draw": "tie", "none": "tie"}
+_WINNERS: dict[str, Literal["A", "B", "tie"]] = {
+    "a": "A",
+    "candidate a": "A",
+    "b": "B",
+    "candidate b": "B",
+    "tie": "tie",
+    "draw": "tie",
+    "none": "tie",
+}
 
 
 def neutralise(text: str, max_chars: int) -> str:

@@ -9,7 +9,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from k2core import verify
-from k2core.config import Settings
+from k2core.config import EngineSettings, Settings
 from k2core.engines.base import Engine
 from k2core.errors import DeadlineError, EngineError, UnavailableError
 from k2core.pipeline.events import (
@@ -21,7 +21,7 @@ from k2core.pipeline.events import (
     VerdictEvent,
 )
 from k2core.pipeline.request import SolveRequest, engine_context_tokens
-from k2core.pipeline.select import extract_answer, group_answers, select
+from k2core.pipeline.select import JudgeFn, extract_answer, group_answers, select
 from k2core.pipeline.solver import solver_messages
 from k2core.pipeline.usage import priced, usage_of
 from k2core.roles import Judge, Planner, PlanOutcome, Solver
@@ -69,7 +69,7 @@ class Pipeline:
         from k2core.pipeline.planner import EnginePlanner
         from k2core.pipeline.solver import EngineSolver
 
-        built: list[tuple[object, Engine]] = []
+        built: list[tuple[EngineSettings, Engine]] = []
 
         def engine_for(role: str) -> Engine:
             wanted = getattr(settings, role)
@@ -233,7 +233,8 @@ class Pipeline:
         """Stream a wave into ``finished``, emitting deltas; stop after the first finish once told to."""
         texts: dict[int, list[str]] = {}
         start = time.perf_counter()
-        async with aclosing(self.solver.stream(messages, params, size)) as deltas:
+        # Role streams are async generators; closing one stops its sequences.
+        async with aclosing(self.solver.stream(messages, params, size)) as deltas:  # type: ignore[type-var]
             async for item in deltas:
                 index, delta = offset + item.index, item.delta
                 if delta.text:
@@ -275,7 +276,7 @@ class Pipeline:
         )
         return [c.model_copy(update={"verifier_score": s.score}) for c, s in zip(candidates, scores, strict=True)]
 
-    def _judge_fn(self, run: _Run) -> Callable[[Candidate, Candidate], object]:
+    def _judge_fn(self, run: _Run) -> JudgeFn:
         """Compare two candidates' final answers; usage is accounted, and a failed call is a tie with the reason."""
 
         async def judge(a: Candidate, b: Candidate) -> Verdict:
