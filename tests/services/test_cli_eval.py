@@ -1,0 +1,125 @@
+"""`k2think eval` over a scripted backend: --json summary, resume, flags, reports, bad input, the remote path."""
+
+from __future__ import annotations
+
+import json
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from k2core.data import load_dataset
+from services.commands import eval as eval_cmd
+from tests.k2core.eval.fakes import FakeSolve, TruthJudge, result_of
+
+runner = CliRunner()
+PROBLEMS = load_dataset("gen:arith", 4, seed=0)
+SUMMARY_KEYS = {"avg_pass_at_1", "pass_at_k", "maj_at_k", "mean_response_tokens", "tokens_per_request", "seconds_per_stage"}
+
+
+def make_app() -> typer.Typer:
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    eval_cmd.register(app)
+    return app
+
+
+@pytest.fixture
+def backend(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Replace the backend with a scripted solve (two right answers of three) and a judge that knows the truth."""
+    made: dict = {"solves": []}
+
+    @asynccontextmanager
+    async def fake_backend(target, settings):  # noqa: ANN001, ANN202
+        solve = FakeSolve(PROBLEMS, lambda p, call: [p.answer, "-1", p.answer])
+        made["solves"].append(solve)
+        made["target"] = target
+        yield eval_cmd.Backend(solve, TruthJudge(PROBLEMS))
+
+    monkeypatch.setattr(eval_cmd, "open_backend", fake_backend)
+    return made
+
+
+def invoke(*args: str):  # noqa: ANN201
+    return runner.invoke(make_app(), ["eval", *args])
+
+
+def test_json_summary_and_resume(backend: dict, tmp_path: Path) -> None:
+    args = ("--dataset", "gen:arith", "--limit", "4", "--k", "2", "--n", "3", "--out", str(tmp_path), "--json")
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary.keys() >= SUMMARY_KEYS and summary["problems"] == 4 and summary["runs"] == 8
+    assert summary["avg_pass_at_1"] == 1.0 and summary["pass_at_k"].keys() == {"1", "2"}
+    assert json.loads((tmp_path / "summary.json").read_text())["runs"] == 8
+    again = invoke(*args)
+    assert again.exit_code == 0 and backend["solves"][-1].calls == []
+
+
+def test_flags_reach_every_request(backend: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    original = FakeSolve.__call__
+
+    async def spy(self, request):  # noqa: ANN001, ANN202
+        seen.append(request)
+        return await original(self, request)
+
+    monkeypatch.setattr(FakeSolve, "__call__", spy)
+    args = ["--dataset", "gen:arith", "--limit", "2", "--n", "2", "--no-plan", "--no-judge", "--max-tokens", "64"]
+    result = invoke(*args, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "avg pass@1" in result.stdout
+    assert len(seen) == 2 and all(r.n == 2 and not r.plan and not r.judge for r in seen)
+    assert {(r.params.max_tokens, r.params.temperature, r.params.top_p) for r in seen} == {(64, 1.0, 0.95)}
+
+
+def test_reports_write_files(backend: dict, tmp_path: Path) -> None:
+    for report, extra in (("components", ()), ("selection", ()), ("scaling", ("--ns", "1,2"))):
+        args = ("--report", report, "--dataset", "gen:arith", "--limit", "2", "--n", "3", *extra)
+        result = invoke(*args, "--out", str(tmp_path), "--json")
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert data["report"] == report and Path(data["png"]).exists() and Path(data["markdown"]).exists()
+        assert (tmp_path / f"{report}.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (("--dataset", "nope"), "--dataset"),
+        (("--dataset", "gen:arith", "--target", "nohost"), "--target"),
+        (("--dataset", "gen:arith", "--report", "selection", "--target", "127.0.0.1:1"), "--target"),
+        (("--dataset", "gen:arith", "--dataset", "gen:logic", "--report", "scaling"), "--dataset"),
+        (("--dataset", "gen:arith", "--ns", "1,x"), "--ns"),
+        (("--dataset", "gen:arith", "--max-tokens", "100000"), "--max-tokens"),
+    ],
+)
+def test_bad_input_names_the_option(backend: dict, tmp_path: Path, args: tuple[str, ...], hint: str) -> None:
+    result = invoke(*args, "--out", str(tmp_path))
+    assert result.exit_code == 2 and hint in result.output
+
+
+def test_remote_target_uses_one_gateway_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import services.remote
+
+    clients = []
+
+    class FakeClient:
+        def __init__(self, target, settings):  # noqa: ANN001
+            self.target, self.requests, self.closed = target, [], False
+            clients.append(self)
+
+        async def solve(self, request):  # noqa: ANN001, ANN202
+            self.requests.append(request)
+            return result_of(["4"])
+
+        async def close(self) -> None:
+            self.closed = True
+
+    monkeypatch.setattr(services.remote, "ReasonerClient", FakeClient)
+    result = invoke("--dataset", "gen:arith", "--limit", "3", "--target", "127.0.0.1:50051", "--out", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    assert len(clients) == 1 and clients[0].target == "127.0.0.1:50051" and clients[0].closed
+    assert len(clients[0].requests) == 3 and json.loads(result.stdout)["runs"] == 3
