@@ -1,0 +1,55 @@
+"""`k2think up`: the whole local stack (planner, solver, judge, gateway) as separate processes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import typer
+
+from k2core.config import Settings
+from services.commands._output import print_json, stderr
+
+
+async def _up(settings: Settings, ready_timeout_s: float, as_json: bool) -> int:
+    from services.stack import LocalStack
+
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    stack = LocalStack(settings)
+    starting = asyncio.create_task(stack.start(ready_timeout_s))
+    stop_wait = asyncio.create_task(stopping.wait())
+    await asyncio.wait({starting, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        return 130
+    starting.result()
+    endpoints = stack.endpoints()
+    if as_json:
+        print_json(endpoints)
+    stderr.print("k2think stack ready (Ctrl-C stops it):")
+    for name, address in endpoints.items():
+        stderr.print(f"  {name:<13} {address}")
+    exited = asyncio.create_task(stack.wait())
+    await asyncio.wait({exited, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+    crashed = exited.done()
+    if crashed:
+        stderr.print(f"[red]the {exited.result()} exited; stopping the stack[/red]")
+    exited.cancel()
+    stop_wait.cancel()
+    await stack.stop()
+    stderr.print("k2think stack stopped")
+    return 1 if crashed else 0
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def up(
+        ready_timeout: float = typer.Option(300.0, help="Seconds to wait for every service to report SERVING."),
+        as_json: bool = typer.Option(False, "--json", help="Print the endpoints as one JSON object once ready."),
+    ) -> None:
+        """Start planner, solver, judge and gateway on the configured ports with the configured engines; stop on Ctrl-C."""
+        raise typer.Exit(asyncio.run(_up(Settings(), ready_timeout, as_json)))

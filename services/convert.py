@@ -1,0 +1,223 @@
+"""Protobuf messages <-> k2core types; request fields that fail conversion raise ValidationError naming them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar, get_args
+
+from google.protobuf import json_format
+from google.protobuf.message import Message as ProtoMessage
+from pydantic import BaseModel
+
+from k2core.config import Settings
+from k2core.errors import TooLargeError, ValidationError
+from k2core.pipeline import (
+    CandidateDeltaEvent,
+    CandidateDoneEvent,
+    FinalEvent,
+    PlanEvent,
+    SolveEvent,
+    SolveRequest,
+    VerdictEvent,
+)
+from k2core.roles import IndexedDelta, JudgeOutcome, PlanOutcome
+from k2core.types import Candidate, Comparison, Completion, Delta, Message, Role, SamplingParams, SolveResult
+from services.gen.k2think.v1 import common_pb2, judge_pb2, planner_pb2, reasoner_pb2, solver_pb2
+
+M = TypeVar("M", bound=BaseModel)
+P = TypeVar("P", bound=ProtoMessage)
+_ROLES = get_args(Role)
+
+
+def to_proto(model: BaseModel, proto: type[P]) -> P:
+    """A proto from a model whose fields carry the same names (None leaves a field unset)."""
+    return json_format.ParseDict(model.model_dump(mode="json", exclude_none=True, exclude={"kind"}), proto())
+
+
+def from_proto(message: ProtoMessage, model: type[M]) -> M:
+    """A model from a proto whose fields carry the same names; unset ``optional`` fields become None."""
+    return model.model_validate(_as_dict(message))
+
+
+def _as_dict(message: ProtoMessage) -> dict[str, Any]:
+    """Every field, zero values included; an unset ``optional`` field is None."""
+    data = json_format.MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    _fill_unset(message, data)
+    return data
+
+
+def _fill_unset(message: ProtoMessage, data: dict[str, Any]) -> None:
+    for field in message.DESCRIPTOR.fields:
+        oneof = field.containing_oneof
+        if oneof is not None and oneof.name == f"_{field.name}" and not message.HasField(field.name):
+            data[field.name] = None
+        elif field.message_type is None or field.message_type.GetOptions().map_entry:
+            continue
+        elif field.is_repeated:
+            for item, item_data in zip(getattr(message, field.name), data[field.name]):
+                _fill_unset(item, item_data)
+        elif message.HasField(field.name):
+            _fill_unset(getattr(message, field.name), data[field.name])
+
+
+def check_size(text: str, field: str, settings: Settings) -> None:
+    """Raise TooLargeError naming ``field`` when ``text`` exceeds ``limits.max_prompt_bytes``."""
+    size, limit = len(text.encode("utf-8")), settings.limits.max_prompt_bytes
+    if size > limit:
+        raise TooLargeError(field, f"is {size} bytes; the limit is {limit} (limits.max_prompt_bytes)")
+
+
+# Messages and sampling
+
+
+def messages_to_proto(messages: list[Message]) -> list[common_pb2.Message]:
+    return [common_pb2.Message(role=m.role, content=m.content) for m in messages]
+
+
+def messages_from_proto(messages: Any, settings: Settings) -> list[Message]:
+    """Validated messages: at least one, known roles, within the prompt size limit."""
+    if not messages:
+        raise ValidationError("messages", "must not be empty")
+    for i, m in enumerate(messages):
+        if m.role not in _ROLES:
+            raise ValidationError(f"messages[{i}].role", f"must be one of {', '.join(_ROLES)}, got {m.role!r}")
+    check_size("".join(m.content for m in messages), "messages", settings)
+    return [Message(role=m.role, content=m.content) for m in messages]
+
+
+def params_to_proto(params: SamplingParams) -> common_pb2.SamplingParams:
+    schema = json.dumps(params.json_schema) if params.json_schema is not None else ""
+    return common_pb2.SamplingParams(
+        temperature=params.temperature,
+        top_p=params.top_p,
+        max_tokens=params.max_tokens,
+        seed=params.seed,
+        stop=params.stop,
+        json_schema=schema,
+    )
+
+
+def default_params(settings: Settings) -> SamplingParams:
+    """Sampling defaults of ``settings.pipeline``."""
+    p = settings.pipeline
+    return SamplingParams(temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens, seed=p.seed)
+
+
+def params_from_proto(proto: common_pb2.SamplingParams, defaults: SamplingParams) -> SamplingParams:
+    """Sampling parameters; fields the proto leaves unset keep ``defaults``."""
+    update: dict[str, Any] = {k: getattr(proto, k) for k in ("temperature", "top_p", "max_tokens", "seed") if proto.HasField(k)}
+    if proto.stop:
+        update["stop"] = list(proto.stop)
+    if proto.json_schema:
+        try:
+            update["json_schema"] = json.loads(proto.json_schema)
+        except json.JSONDecodeError as exc:
+            raise ValidationError("params.json_schema", f"must be JSON: {exc.msg}") from exc
+    return defaults.model_copy(update=update)
+
+
+# Solver
+
+
+def delta_to_proto(item: IndexedDelta) -> solver_pb2.GenerateResponse:
+    d = item.delta
+    delta = common_pb2.Delta(
+        text=d.text, finish_reason=d.finish_reason or "", prompt_tokens=d.prompt_tokens, completion_tokens=d.completion_tokens
+    )
+    return solver_pb2.GenerateResponse(delta=solver_pb2.CandidateDelta(index=item.index, delta=delta))
+
+
+def delta_from_proto(proto: common_pb2.Delta) -> Delta:
+    return Delta(
+        text=proto.text,
+        finish_reason=proto.finish_reason or None,
+        prompt_tokens=proto.prompt_tokens,
+        completion_tokens=proto.completion_tokens,
+    )
+
+
+def completion_to_proto(index: int, completion: Completion) -> solver_pb2.GenerateResponse:
+    proto = to_proto(completion, common_pb2.Completion)
+    return solver_pb2.GenerateResponse(completion=solver_pb2.CandidateCompletion(index=index, completion=proto))
+
+
+# Planner and judge
+
+
+def plan_outcome_to_proto(outcome: PlanOutcome) -> planner_pb2.PlanResponse:
+    return to_proto(outcome, planner_pb2.PlanResponse)
+
+
+def plan_outcome_from_proto(proto: planner_pb2.PlanResponse) -> PlanOutcome:
+    return from_proto(proto, PlanOutcome)
+
+
+def judge_outcome_to_proto(outcome: JudgeOutcome) -> judge_pb2.CompareResponse:
+    return to_proto(outcome, judge_pb2.CompareResponse)
+
+
+def judge_outcome_from_proto(proto: judge_pb2.CompareResponse) -> JudgeOutcome:
+    return from_proto(proto, JudgeOutcome)
+
+
+# Reasoner
+
+_REQUEST_OPTIONALS = ("n", "plan", "judge", "public_tests", "adaptive", "token_budget", "soft_deadline_s", "hard_deadline_s")
+
+
+def solve_request_to_proto(request: SolveRequest) -> reasoner_pb2.SolveRequest:
+    fields = {name: getattr(request, name) for name in _REQUEST_OPTIONALS}
+    return reasoner_pb2.SolveRequest(
+        problem=request.problem, domain=request.domain, params=params_to_proto(request.params), **fields
+    )
+
+
+def solve_request_from_proto(proto: reasoner_pb2.SolveRequest, settings: Settings) -> SolveRequest:
+    """A SolveRequest; unset fields take ``settings.pipeline`` defaults (validation is the pipeline's)."""
+    overrides: dict[str, Any] = {name: getattr(proto, name) for name in _REQUEST_OPTIONALS if proto.HasField(name)}
+    request = SolveRequest.from_settings(proto.problem, settings, domain=proto.domain or None, **overrides)
+    return request.model_copy(update={"params": params_from_proto(proto.params, request.params)})
+
+
+def solve_result_to_proto(result: SolveResult) -> reasoner_pb2.SolveResult:
+    data = result.model_dump(mode="json", exclude_none=True)
+    data["selection"]["groups"] = [{"indices": group} for group in data["selection"]["groups"]]
+    return json_format.ParseDict(data, reasoner_pb2.SolveResult())
+
+
+def solve_result_from_proto(proto: reasoner_pb2.SolveResult) -> SolveResult:
+    data = _as_dict(proto)
+    data["selection"]["groups"] = [group["indices"] for group in data["selection"]["groups"]]
+    return SolveResult.model_validate({"answer": None, "plan": None, **data})
+
+
+def event_to_proto(event: SolveEvent) -> reasoner_pb2.SolveEvent:
+    match event:
+        case CandidateDeltaEvent():
+            return reasoner_pb2.SolveEvent(candidate_delta=reasoner_pb2.CandidateDeltaEvent(index=event.index, text=event.text))
+        case PlanEvent():
+            return reasoner_pb2.SolveEvent(plan=to_proto(event, reasoner_pb2.PlanEvent))
+        case CandidateDoneEvent():
+            candidate = to_proto(event.candidate, reasoner_pb2.Candidate)
+            return reasoner_pb2.SolveEvent(candidate_done=reasoner_pb2.CandidateDoneEvent(candidate=candidate))
+        case VerdictEvent():
+            comparison = to_proto(event.comparison, reasoner_pb2.Comparison)
+            return reasoner_pb2.SolveEvent(verdict=reasoner_pb2.VerdictEvent(comparison=comparison))
+        case FinalEvent():
+            return reasoner_pb2.SolveEvent(final=solve_result_to_proto(event.result))
+    raise TypeError(f"unknown event {event!r}")
+
+
+def event_from_proto(proto: reasoner_pb2.SolveEvent) -> SolveEvent:
+    match proto.WhichOneof("event"):
+        case "candidate_delta":
+            return CandidateDeltaEvent(index=proto.candidate_delta.index, text=proto.candidate_delta.text)
+        case "plan":
+            return from_proto(proto.plan, PlanEvent)
+        case "candidate_done":
+            return CandidateDoneEvent(candidate=from_proto(proto.candidate_done.candidate, Candidate))
+        case "verdict":
+            return VerdictEvent(comparison=from_proto(proto.verdict.comparison, Comparison))
+        case "final":
+            return FinalEvent(result=solve_result_from_proto(proto.final))
+    raise ValueError(f"empty or unknown event {proto!r}")

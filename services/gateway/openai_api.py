@@ -1,0 +1,290 @@
+"""The OpenAI-compatible HTTP facade: chat completions (JSON or SSE with stage progress), models, health, metrics.
+
+vLLM conventions: the ``<think>`` part goes in ``reasoning_content``, the final answer in ``content``; the full
+answer record and (in a stream) each stage event ride in the ``k2think`` extension field. k2think extensions in
+the request body (``extra_body`` in the openai client): ``best_of`` (candidates), ``plan``, ``judge``, ``domain``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from prometheus_client import make_asgi_app
+from pydantic import BaseModel, ConfigDict
+
+from k2core.config import Settings
+from k2core.errors import (
+    DeadlineError,
+    EngineError,
+    OverloadedError,
+    TooLargeError,
+    UnavailableError,
+    ValidationError,
+)
+from k2core.pipeline import FinalEvent, Pipeline, SolveEvent, SolveRequest
+from k2core.types import SolveResult
+from services import calls, runtime
+from services.gateway.reasoner import observe
+
+MODEL_ID = "k2think"
+ROUTE = "/v1/chat/completions"
+
+
+class ChatMessage(BaseModel):
+    """One OpenAI chat message; content as a string or a list of text parts."""
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
+        return self.content or ""
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class ChatRequest(BaseModel):
+    """The subset of the OpenAI chat request k2think honours, plus its extensions; other fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    messages: list[ChatMessage]
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int = 1
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    seed: int | None = None
+    best_of: int | None = None
+    plan: bool | None = None
+    judge: bool | None = None
+    domain: str | None = None
+
+    def solve_request(self, settings: Settings) -> SolveRequest:
+        """The pipeline request: the last user message is the problem."""
+        if self.model != MODEL_ID:
+            raise ValidationError("model", f"unknown model {self.model!r}; this server serves {MODEL_ID!r}")
+        if self.n != 1:
+            raise ValidationError("n", f"only n=1 is supported, got {self.n}; best_of sets the number of candidates")
+        problems = [m.text() for m in self.messages if m.role == "user"]
+        if not problems:
+            raise ValidationError("messages", "must contain a user message")
+        return SolveRequest.from_settings(
+            problems[-1],
+            settings,
+            n=self.best_of,
+            plan=self.plan,
+            judge=self.judge,
+            domain=self.domain,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_completion_tokens or self.max_tokens,
+            seed=self.seed,
+        )
+
+
+def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
+    """HTTP status and OpenAI error JSON for a k2core error; a field error names the field in ``param``."""
+    match exc:
+        case TooLargeError():
+            status, kind, code = 413, "invalid_request_error", "request_too_large"
+        case ValidationError():
+            status, kind, code = 400, "invalid_request_error", "invalid_value"
+        case OverloadedError():
+            status, kind, code = 429, "rate_limit_error", "rate_limit_exceeded"
+        case UnavailableError():
+            status, kind, code = 503, "service_unavailable", "service_unavailable"
+        case DeadlineError():
+            status, kind, code = 504, "timeout", "deadline_exceeded"
+        case EngineError():
+            status, kind, code = 502, "server_error", "engine_error"
+        case _:
+            status, kind, code = 500, "server_error", "internal_error"
+    param = exc.field if isinstance(exc, ValidationError) else None
+    return status, {"error": {"message": str(exc), "type": kind, "param": param, "code": code}}
+
+
+def error_response(exc: Exception, request_id: str) -> JSONResponse:
+    status, body = error_body(exc)
+    headers = {calls.REQUEST_ID_KEY: request_id}
+    if isinstance(exc, OverloadedError):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def split_reasoning(text: str) -> tuple[str | None, str]:
+    """(the ``<think>`` part or None, the final answer) of a candidate's text."""
+    reasoning, sep, final = text.rpartition("</think>")
+    if not sep:
+        return None, text.strip()
+    return reasoning.replace("<think>", "", 1).strip(), final.strip()
+
+
+def _sse(data: dict[str, Any]) -> str:
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _usage(result: SolveResult) -> dict[str, int]:
+    total = result.usage["total"]
+    return {
+        "prompt_tokens": total.prompt_tokens,
+        "completion_tokens": total.completion_tokens,
+        "total_tokens": total.prompt_tokens + total.completion_tokens,
+    }
+
+
+class OpenAIFacade:
+    """The HTTP app over one Pipeline, sharing the gateway's admission (in-flight limit, draining)."""
+
+    def __init__(self, pipeline: Pipeline, settings: Settings, admission: calls.Admission) -> None:
+        self.pipeline = pipeline
+        self.settings = settings
+        self.admission = admission
+        self.token = runtime.load_token(settings.server)
+
+    def app(self) -> FastAPI:
+        """The ASGI app: ``/v1/*`` (token-protected when a token is set), ``/healthz``, ``/metrics``."""
+        app = FastAPI(title="k2think", docs_url=None, redoc_url=None, openapi_url=None)
+        app.add_exception_handler(RequestValidationError, self._invalid_body)
+        app.add_exception_handler(_Unauthorized, self._unauthorized)
+        app.post(ROUTE, dependencies=[Depends(self._authorize)])(self.chat_completions)
+        app.get("/v1/models", dependencies=[Depends(self._authorize)])(self.models)
+        app.get("/healthz")(self.healthz)
+        app.mount("/metrics", make_asgi_app())
+        return app
+
+    async def chat_completions(self, body: ChatRequest, request: Request) -> Response:
+        """A chat completion: the pipeline's chosen answer, as JSON or as an SSE stream with stage progress."""
+        rid = request.headers.get(calls.REQUEST_ID_KEY) or uuid.uuid4().hex
+        carrier = {**request.headers, calls.REQUEST_ID_KEY: rid}
+        queue: asyncio.Queue[SolveEvent | Exception] = asyncio.Queue()
+        runner = asyncio.create_task(self._run(body, carrier, queue))
+        first = await queue.get()
+        if isinstance(first, Exception):
+            return error_response(first, rid)
+        headers = {calls.REQUEST_ID_KEY: rid}
+        if not body.stream:
+            assert isinstance(first, FinalEvent)
+            return JSONResponse(self._completion(body, rid, first.result), headers=headers)
+        return StreamingResponse(self._sse(body, rid, first, queue, runner), media_type="text/event-stream", headers=headers)
+
+    async def _run(self, body: ChatRequest, carrier: dict[str, str], queue: asyncio.Queue[SolveEvent | Exception]) -> None:
+        """Run one request in its own task (its own request context): events or the error go to ``queue``."""
+        with calls.scope("gateway", ROUTE, carrier, None) as record:
+            try:
+                request = body.solve_request(self.settings)
+                with self.admission.slot():
+                    if body.stream:
+                        async for event in self.pipeline.events(request):
+                            if isinstance(event, FinalEvent):
+                                observe(event.result)
+                            queue.put_nowait(event)
+                    else:
+                        result = await self.pipeline.solve(request)
+                        observe(result)
+                        queue.put_nowait(FinalEvent(result=result))
+                record["code"] = "200"
+            except Exception as exc:
+                record["code"] = str(error_body(exc)[0])
+                queue.put_nowait(exc)
+
+    def _completion(self, body: ChatRequest, rid: str, result: SolveResult) -> dict[str, Any]:
+        chosen = next(c for c in result.candidates if c.index == result.selected)
+        reasoning, content = split_reasoning(chosen.text)
+        message = {"role": "assistant", "content": content, "reasoning_content": reasoning}
+        return {
+            "id": f"chatcmpl-{rid}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": chosen.finish_reason, "logprobs": None}],
+            "usage": _usage(result),
+            "k2think": result.to_json_dict(),
+        }
+
+    async def _sse(
+        self,
+        body: ChatRequest,
+        rid: str,
+        first: SolveEvent,
+        queue: asyncio.Queue[SolveEvent | Exception],
+        runner: asyncio.Task[None],
+    ) -> AsyncIterator[str]:
+        """The SSE stream: a role chunk, one chunk per stage event (``k2think``), the answer, usage, ``[DONE]``."""
+        created, include_usage = int(time.time()), bool(body.stream_options and body.stream_options.include_usage)
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+            return {
+                "id": f"chatcmpl-{rid}",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": body.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+                **({"usage": None} if include_usage else {}),
+                **extra,
+            }
+
+        try:
+            yield _sse(chunk({"role": "assistant", "content": ""}))
+            event: SolveEvent | Exception = first
+            while not isinstance(event, FinalEvent | Exception):
+                yield _sse(chunk({}, k2think=event.model_dump(mode="json")))
+                event = await queue.get()
+            if isinstance(event, Exception):
+                yield _sse(error_body(event)[1])
+            else:
+                result = event.result
+                chosen = next(c for c in result.candidates if c.index == result.selected)
+                reasoning, content = split_reasoning(chosen.text)
+                if reasoning:
+                    yield _sse(chunk({"reasoning_content": reasoning}))
+                yield _sse(chunk({"content": content}))
+                yield _sse(chunk({}, chosen.finish_reason, k2think={"kind": "final", "result": result.to_json_dict()}))
+                if include_usage:
+                    yield _sse({**chunk({}), "choices": [], "usage": _usage(result)})
+            yield "data: [DONE]\n\n"
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+
+    async def models(self) -> dict[str, Any]:
+        """The one model served: the k2think pipeline."""
+        return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "k2think"}]}
+
+    async def healthz(self) -> JSONResponse:
+        """200 while serving, 503 while draining."""
+        if self.admission.draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def _authorize(self, request: Request) -> None:
+        if self.token is not None and not runtime.token_matches(request.headers.get("authorization"), self.token):
+            raise _Unauthorized()
+
+    async def _unauthorized(self, request: Request, exc: Exception) -> JSONResponse:
+        body = {"error": {"message": "missing or invalid bearer token", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}
+        return JSONResponse(body, status_code=401)
+
+    async def _invalid_body(self, request: Request, exc: Exception) -> JSONResponse:
+        first = exc.errors()[0] if isinstance(exc, RequestValidationError) and exc.errors() else {}
+        param = ".".join(str(part) for part in first.get("loc", ())[1:]) or None
+        error = ValidationError(param or "body", first.get("msg", "invalid request body"))
+        return error_response(error, request.headers.get(calls.REQUEST_ID_KEY) or uuid.uuid4().hex)
+
+
+class _Unauthorized(Exception):
+    """The request carried no valid bearer token."""

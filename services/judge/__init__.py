@@ -1,0 +1,1 @@
+"""The judge service: k2core's Judge role over gRPC."""

@@ -1,0 +1,41 @@
+"""Judge.Compare: validate the inputs, ask the Judge role, return the verdict and its usage."""
+
+from __future__ import annotations
+
+import grpc
+
+from k2core import telemetry
+from k2core.config import Settings
+from k2core.roles import Judge
+from k2core.validation import validate_problem
+from services import calls, convert, runtime
+from services.gen.k2think.v1 import judge_pb2, judge_pb2_grpc
+
+SERVICE = judge_pb2.DESCRIPTOR.services_by_name["Judge"].full_name
+
+
+class JudgeServicer(judge_pb2_grpc.JudgeServicer):
+    """Adapts a k2core Judge to the Judge service."""
+
+    def __init__(self, judge: Judge, settings: Settings) -> None:
+        self.judge = judge
+        self.settings = settings
+        self.metrics = telemetry.service_metrics("judge")
+
+    async def Compare(
+        self, request: judge_pb2.CompareRequest, context: grpc.aio.ServicerContext
+    ) -> judge_pb2.CompareResponse:
+        validate_problem(request.problem, self.settings)
+        convert.check_size(request.a, "a", self.settings)
+        convert.check_size(request.b, "b", self.settings)
+        outcome = await self.judge.compare(request.problem, request.a, request.b)
+        self.metrics.record_usage(outcome.usage)
+        calls.annotate(usage=outcome.usage.model_dump(), winner=outcome.verdict.winner, judge_error=outcome.error)
+        return convert.judge_outcome_to_proto(outcome)
+
+
+def create(judge: Judge, settings: Settings, port: int) -> runtime.GrpcServer:
+    """A gRPC server exposing ``judge`` on ``port`` (0 picks a free one)."""
+    server = runtime.GrpcServer("judge", settings, port)
+    server.add(judge_pb2_grpc.add_JudgeServicer_to_server, JudgeServicer(judge, settings), SERVICE)
+    return server

@@ -1,0 +1,1 @@
+"""The planner service: k2core's Planner role over gRPC."""

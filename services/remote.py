@@ -1,0 +1,278 @@
+"""gRPC clients implementing k2core's Planner, Solver and Judge protocols, and the Reasoner client of the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from k2core import telemetry
+from k2core.config import Settings
+from k2core.errors import DeadlineError, EngineError, K2Error, OverloadedError, TooLargeError, UnavailableError, ValidationError
+from k2core.pipeline import SolveEvent, SolveRequest
+from k2core.roles import JudgeOutcome, PlanOutcome
+from k2core.types import Completion, Delta, Message, SamplingParams, SolveResult
+from services import calls, convert
+from services.gen.k2think.v1 import (
+    judge_pb2,
+    judge_pb2_grpc,
+    planner_pb2,
+    planner_pb2_grpc,
+    reasoner_pb2_grpc,
+    solver_pb2,
+    solver_pb2_grpc,
+)
+from services.runtime import FIELD_KEY, grpc_options, load_token
+
+T = TypeVar("T")
+_RETRYABLE = (UnavailableError, OverloadedError, EngineError)
+_COOLDOWN_S = 5.0
+
+
+def open_channel(address: str, settings: Settings) -> grpc.aio.Channel:
+    """A channel with the message size limits, over TLS when a certificate is configured."""
+    options = grpc_options(settings.limits)
+    if settings.server.tls_cert_file:
+        credentials = grpc.ssl_channel_credentials(Path(settings.server.tls_cert_file).read_bytes())
+        return grpc.aio.secure_channel(address, credentials, options=options)
+    return grpc.aio.insecure_channel(address, options=options)
+
+
+class Client:
+    """What every call to a k2think service carries: request id, trace context, token and remaining deadline."""
+
+    def __init__(self, address: str, settings: Settings, timeout_s: float | None) -> None:
+        self.address = address
+        self.channel = open_channel(address, settings)
+        self.timeout_s = timeout_s
+        self._token = load_token(settings.server)
+
+    def options(self) -> dict[str, Any]:
+        """``metadata`` and ``timeout`` keyword arguments for one call."""
+        metadata = [(calls.REQUEST_ID_KEY, calls.request_id() or uuid.uuid4().hex), *telemetry.inject_context().items()]
+        if self._token:
+            metadata.append(("authorization", f"Bearer {self._token}"))
+        remaining = calls.remaining_s()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineError(f"no time left to call {self.address}")
+        timeout = min((t for t in (remaining, self.timeout_s) if t is not None), default=None)
+        return {"metadata": tuple(metadata), "timeout": timeout}
+
+    async def unary(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
+        """One unary call; a failed status becomes the k2core error it stands for."""
+        try:
+            return await method(request, **self.options())
+        except grpc.aio.AioRpcError as exc:
+            raise k2_error(exc, self.address) from exc
+
+    async def healthy(self, timeout_s: float = 1.0) -> bool:
+        """Whether the server reports SERVING."""
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        try:
+            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout_s)
+        except grpc.aio.AioRpcError:
+            return False
+        return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+
+def k2_error(exc: grpc.aio.AioRpcError, address: str) -> K2Error:
+    """The k2core error a gRPC status stands for; field errors keep their field."""
+    code, details = exc.code(), exc.details() or exc.code().name
+    trailing = dict(exc.trailing_metadata() or ())
+    field = trailing.get(FIELD_KEY)
+    if field and code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED):
+        kind = TooLargeError if code is grpc.StatusCode.RESOURCE_EXHAUSTED else ValidationError
+        return kind(field, details.removeprefix(f"{field}: "))
+    match code:
+        case grpc.StatusCode.RESOURCE_EXHAUSTED:
+            return OverloadedError(f"{address}: {details}", float(trailing.get("retry-after", 1)))
+        case grpc.StatusCode.UNAVAILABLE:
+            return UnavailableError(f"{address}: {details}")
+        case grpc.StatusCode.DEADLINE_EXCEEDED:
+            return DeadlineError(f"{address}: {details}")
+        case grpc.StatusCode.CANCELLED:
+            return EngineError(f"{address}: {details}")
+    return EngineError(f"{address}: {code.name}: {details}", retryable=False)
+
+
+class RemotePlanner:
+    """The Planner role served by a planner service."""
+
+    def __init__(self, address: str, settings: Settings) -> None:
+        self.client = Client(address, settings, settings.planner.timeout_s)
+        self._stub = planner_pb2_grpc.PlannerStub(self.client.channel)
+
+    async def plan(self, problem: str) -> PlanOutcome:
+        with telemetry.span("plan", address=self.client.address):
+            reply = await self.client.unary(self._stub.Plan, planner_pb2.PlanRequest(problem=problem))
+        return convert.plan_outcome_from_proto(reply)
+
+
+class RemoteJudge:
+    """The Judge role served by a judge service."""
+
+    def __init__(self, address: str, settings: Settings) -> None:
+        self.client = Client(address, settings, settings.judge.timeout_s)
+        self._stub = judge_pb2_grpc.JudgeStub(self.client.channel)
+
+    async def compare(self, problem: str, a: str, b: str) -> JudgeOutcome:
+        with telemetry.span("judge", address=self.client.address):
+            reply = await self.client.unary(self._stub.Compare, judge_pb2.CompareRequest(problem=problem, a=a, b=b))
+        return convert.judge_outcome_from_proto(reply)
+
+
+class _Endpoint:
+    """One solver service with its in-flight count and failure cooldown."""
+
+    def __init__(self, address: str, settings: Settings) -> None:
+        self.client = Client(address, settings, settings.solver.timeout_s)
+        self.stub = solver_pb2_grpc.SolverStub(self.client.channel)
+        self.inflight = 0
+        self.down_until = 0.0
+
+
+class SolverEndpoints:
+    """Several solver services as one Engine: least in-flight first, failover to the next on retryable errors."""
+
+    name = "remote"
+    supports_json_schema = True
+
+    def __init__(self, addresses: list[str], settings: Settings) -> None:
+        if not addresses:
+            raise ValueError("at least one solver address is needed")
+        self.endpoints = [_Endpoint(address, settings) for address in addresses]
+        self._turn = itertools.count()
+
+    def _order(self) -> list[_Endpoint]:
+        """Endpoints to try, best first: not cooling down, fewest in flight, then round robin."""
+        now, start = time.monotonic(), next(self._turn)
+        rotated = self.endpoints[start % len(self.endpoints) :] + self.endpoints[: start % len(self.endpoints)]
+        return sorted(rotated, key=lambda e: (e.down_until > now, e.inflight))
+
+    async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
+        """``n`` completions, split over the healthy endpoints; each part fails over on its own."""
+        live = sum(e.down_until <= time.monotonic() for e in self.endpoints) or 1
+        sizes = [n // live + (i < n % live) for i in range(min(n, live))]
+        offsets = list(itertools.accumulate([0, *sizes[:-1]]))
+        with telemetry.span("candidates", n=n):
+            parts = await asyncio.gather(
+                *(self._generate_part(messages, params, offset, size) for offset, size in zip(offsets, sizes))
+            )
+        return [completion for part in parts for completion in part]
+
+    async def _generate_part(self, messages: list[Message], params: SamplingParams, offset: int, n: int) -> list[Completion]:
+        if params.seed is not None:
+            params = params.with_seed(params.seed + offset)
+        request = _generate_request(messages, params, n, stream=False)
+        errors: list[str] = []
+        for endpoint in self._order():
+            with self._call(endpoint, request, errors) as replies:
+                completions = {r.completion.index: r.completion.completion async for r in replies if r.HasField("completion")}
+                return [convert.from_proto(completions[i], Completion) for i in sorted(completions)]
+        raise _exhausted(errors)
+
+    async def stream(self, messages: list[Message], params: SamplingParams) -> AsyncIterator[Delta]:
+        """Deltas of one sequence; after a failover the same seed replays it and the text already sent is skipped."""
+        if params.seed is None:
+            params = params.with_seed(random.randrange(2**31))
+        request = _generate_request(messages, params, 1, stream=True)
+        sent, errors = 0, []
+        with telemetry.span("candidate", seed=params.seed):
+            for endpoint in self._order():
+                with self._call(endpoint, request, errors) as replies:
+                    seen = 0
+                    async for reply in replies:
+                        if not reply.HasField("delta"):
+                            continue
+                        delta = convert.delta_from_proto(reply.delta.delta)
+                        skip = min(len(delta.text), max(0, sent - seen))
+                        seen += len(delta.text)
+                        delta.text = delta.text[skip:]
+                        sent += len(delta.text)
+                        if delta.text or delta.finish_reason:
+                            yield delta
+                    return
+        raise _exhausted(errors)
+
+    @contextlib.contextmanager
+    def _call(self, endpoint: _Endpoint, request: solver_pb2.GenerateRequest, errors: list[str]) -> Iterator[Any]:
+        """One Generate call, counted in flight and cancelled when left early; a retryable failure is noted
+        (the endpoint cools down) and swallowed so the caller tries the next endpoint; others are raised."""
+        call = endpoint.stub.Generate(request, **endpoint.client.options())
+        endpoint.inflight += 1
+        try:
+            yield call
+        except grpc.aio.AioRpcError as exc:
+            error = k2_error(exc, endpoint.client.address)
+            if not isinstance(error, _RETRYABLE) or (isinstance(error, EngineError) and not error.retryable):
+                raise error from exc
+            endpoint.down_until = time.monotonic() + _COOLDOWN_S
+            errors.append(str(error))
+        finally:
+            endpoint.inflight -= 1
+            call.cancel()
+
+    async def health(self) -> bool:
+        """Whether any endpoint reports SERVING."""
+        return any(await asyncio.gather(*(e.client.healthy() for e in self.endpoints)))
+
+    async def close(self) -> None:
+        await asyncio.gather(*(e.client.close() for e in self.endpoints))
+
+
+def _exhausted(errors: list[str]) -> UnavailableError:
+    return UnavailableError(f"no solver endpoint could serve the request: {'; '.join(errors)}")
+
+
+def _generate_request(messages: list[Message], params: SamplingParams, n: int, stream: bool) -> solver_pb2.GenerateRequest:
+    return solver_pb2.GenerateRequest(
+        messages=convert.messages_to_proto(messages), params=convert.params_to_proto(params), n=n, stream=stream
+    )
+
+
+class ReasonerClient:
+    """A client of the gateway's Reasoner service."""
+
+    def __init__(self, target: str, settings: Settings, timeout_s: float | None = None) -> None:
+        self.client = Client(target, settings, timeout_s)
+        self._stub = reasoner_pb2_grpc.ReasonerStub(self.client.channel)
+
+    async def solve(self, request: SolveRequest) -> SolveResult:
+        """The full answer record."""
+        reply = await self.client.unary(self._stub.Solve, convert.solve_request_to_proto(request))
+        return convert.solve_result_from_proto(reply)
+
+    async def events(self, request: SolveRequest) -> AsyncIterator[SolveEvent]:
+        """Stage events as they happen; the last one is the final record."""
+        call = self._stub.SolveStream(convert.solve_request_to_proto(request), **self.client.options())
+        try:
+            async for event in call:
+                yield convert.event_from_proto(event)
+        except grpc.aio.AioRpcError as exc:
+            raise k2_error(exc, self.client.address) from exc
+        finally:
+            call.cancel()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+async def solve_remote(target: str, request: SolveRequest, settings: Settings) -> SolveResult:
+    """Solve ``request`` on the gateway at ``target`` (``HOST:PORT``); errors are the k2core errors they stand for."""
+    client = ReasonerClient(target, settings, timeout_s=request.hard_deadline_s)
+    try:
+        return await client.solve(request)
+    finally:
+        await client.close()

@@ -1,0 +1,286 @@
+"""grpc.aio bootstrap shared by every server: health, reflection, auth, error mapping, limits, metrics, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import uvicorn
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import make_asgi_app
+
+from k2core import telemetry
+from k2core.config import LimitsSettings, ServerSettings, Settings
+from k2core.errors import DeadlineError, EngineError, OverloadedError, TooLargeError, UnavailableError, ValidationError
+from services import calls
+
+log = logging.getLogger("k2think.runtime")
+FIELD_KEY = "k2-field"
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+_EXEMPT = (f"/{HEALTH_SERVICE}/", f"/{reflection.SERVICE_NAME}/", "/grpc.reflection.v1.ServerReflection/")
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
+Closer = Callable[[], Awaitable[None]]
+
+
+def grpc_options(limits: LimitsSettings) -> list[tuple[str, int]]:
+    """Channel/server options: message size limits both ways."""
+    return [
+        ("grpc.max_send_message_length", limits.grpc_max_message_bytes),
+        ("grpc.max_receive_message_length", limits.grpc_max_message_bytes),
+    ]
+
+
+def load_token(server: ServerSettings) -> str | None:
+    """The bearer token: from the mounted secret file when set, else ``server.auth_token``; None disables auth."""
+    if server.auth_token_file:
+        return Path(server.auth_token_file).read_text().strip() or None
+    return server.auth_token or None
+
+
+def token_matches(header: str | None, token: str) -> bool:
+    """Whether an ``authorization`` value is ``Bearer <token>``, compared in constant time."""
+    return hmac.compare_digest((header or "").encode(), f"Bearer {token}".encode())
+
+
+def grpc_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status code and message a k2core error maps to; a field error's message names the field."""
+    match exc:
+        case TooLargeError() | OverloadedError():
+            return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
+        case ValidationError():
+            return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+        case UnavailableError() | EngineError(retryable=True):
+            return grpc.StatusCode.UNAVAILABLE, str(exc)
+        case DeadlineError() | TimeoutError():
+            return grpc.StatusCode.DEADLINE_EXCEEDED, str(exc) or "deadline exceeded"
+        case _:
+            return grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}"
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps every non-exempt RPC: auth, request id, deadline, span, admission, error mapping, metrics, log line."""
+
+    def __init__(self, admission: calls.Admission, token: str | None) -> None:
+        self.admission = admission
+        self.token = token
+
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]], details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(_EXEMPT):
+            return handler
+        codec = {"request_deserializer": handler.request_deserializer, "response_serializer": handler.response_serializer}
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(self._unary(details.method, handler.unary_unary), **codec)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(self._stream(details.method, handler.unary_stream), **codec)
+        return handler
+
+    def _unary(self, method: str, behavior: Behavior) -> Behavior:
+        async def run(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            with self._call(method, context) as record:
+                try:
+                    await self._admit(context)
+                    with self.admission.slot():
+                        return await behavior(request, context)
+                except Exception as exc:
+                    await _abort(context, exc, record)
+
+        return run
+
+    def _stream(self, method: str, behavior: Behavior) -> Behavior:
+        async def run(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            with self._call(method, context) as record:
+                try:
+                    await self._admit(context)
+                    with self.admission.slot():
+                        async for response in behavior(request, context):
+                            yield response
+                except Exception as exc:
+                    await _abort(context, exc, record)
+
+        return run
+
+    @contextlib.contextmanager
+    def _call(self, method: str, context: grpc.aio.ServicerContext) -> Iterator[dict[str, Any]]:
+        metadata = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
+        with calls.scope(self.admission.subsystem, method, metadata, context.time_remaining()) as record:
+            try:
+                yield record
+            except asyncio.CancelledError:
+                remaining = context.time_remaining()
+                record["code"] = "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
+                raise
+
+    async def _admit(self, context: grpc.aio.ServicerContext) -> None:
+        await context.send_initial_metadata(((calls.REQUEST_ID_KEY, calls.request_id() or ""),))
+        if self.token is None:
+            return
+        header = dict(context.invocation_metadata() or ()).get("authorization")
+        if not token_matches(header if isinstance(header, str) else None, self.token):
+            raise _Unauthenticated("missing or invalid bearer token")
+
+
+class _Unauthenticated(Exception):
+    """The call carried no valid bearer token."""
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: Exception, record: dict[str, Any]) -> None:
+    """Record the failure and end the call with its mapped status."""
+    code, message = (
+        (grpc.StatusCode.UNAUTHENTICATED, str(exc)) if isinstance(exc, _Unauthenticated) else grpc_status(exc)
+    )
+    record.update(code=code.name, error=message)
+    if code is grpc.StatusCode.INTERNAL:
+        log.error("unexpected error in %s", record["method"], exc_info=exc)
+    await context.abort(code, message, trailing_metadata=_trailing(exc))
+
+
+def _trailing(exc: Exception) -> tuple[tuple[str, str], ...]:
+    """Machine-readable details: the bad field, or how long to wait before retrying."""
+    if isinstance(exc, ValidationError):
+        return ((FIELD_KEY, exc.field),)
+    if isinstance(exc, OverloadedError):
+        return (("retry-after", str(max(1, round(exc.retry_after_s)))),)
+    return ()
+
+
+class GrpcServer:
+    """One grpc.aio server: the call interceptor, health (SERVING once started) and reflection; drains on stop."""
+
+    def __init__(self, subsystem: str, settings: Settings, port: int) -> None:
+        self.settings = settings
+        self.admission = calls.Admission(subsystem, settings.limits.max_inflight)
+        interceptor = CallInterceptor(self.admission, load_token(settings.server))
+        self.server = grpc.aio.server(interceptors=[interceptor], options=grpc_options(settings.limits))
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.services: list[str] = []
+        self.port = self._bind(f"{settings.server.host}:{port}")
+
+    def add(self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, service_name: str) -> None:
+        """Register a servicer with its generated ``add_*Servicer_to_server`` function."""
+        register(servicer, self.server)
+        self.services.append(service_name)
+
+    async def start(self) -> None:
+        """Enable reflection, start listening and report SERVING for the server and each service."""
+        reflection.enable_server_reflection([*self.services, HEALTH_SERVICE, reflection.SERVICE_NAME], self.server)
+        await self.server.start()
+        for name in ("", *self.services):
+            await self.health.set(name, _SERVING)
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Report NOT_SERVING, refuse new calls, let those in flight finish within the grace period, stop."""
+        grace = self.settings.server.grace_period_s if grace_s is None else grace_s
+        await self.health.enter_graceful_shutdown()
+        if not await self.admission.drain(grace):
+            log.warning("grace period of %.1fs passed with %d calls in flight", grace, self.admission.inflight)
+        await self.server.stop(0)
+
+    def _bind(self, address: str) -> int:
+        server = self.settings.server
+        if not server.tls_cert_file:
+            return self.server.add_insecure_port(address)
+        key, cert = Path(server.tls_key_file or "").read_bytes(), Path(server.tls_cert_file).read_bytes()
+        return self.server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
+
+
+class HttpServer(uvicorn.Server):
+    """uvicorn inside our event loop; signals are ours, so it installs no handlers of its own."""
+
+    _task: asyncio.Task[None]
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def start(self) -> None:
+        """Serve in the background once the socket is bound."""
+        self._task = asyncio.create_task(self.serve())
+        while not self.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError(f"HTTP server on port {self.config.port} stopped before it started")
+            await asyncio.sleep(0.01)
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when configured as 0)."""
+        return self.servers[0].sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Finish open requests and stop."""
+        self.should_exit = True
+        await self._task
+
+
+def http_server(app: Any, host: str, port: int) -> HttpServer:
+    """An HTTP server for an ASGI app on ``host:port`` (no access log: requests log their own line)."""
+    return HttpServer(uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning", lifespan="off"))
+
+
+def metrics_server(host: str, port: int) -> HttpServer:
+    """Prometheus ``/metrics`` over HTTP for the gRPC-only services."""
+    return http_server(make_asgi_app(), host, port)
+
+
+@dataclass
+class Service:
+    """One role's process: its gRPC server, HTTP servers beside it, and what to close after them."""
+
+    grpc: GrpcServer
+    http: dict[str, HttpServer] = field(default_factory=dict)
+    closers: list[Closer] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self.grpc.start()
+        for server in self.http.values():
+            await server.start()
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Drain gRPC (health NOT_SERVING, in-flight calls finish), stop HTTP, then close the engines/channels."""
+        await self.grpc.stop(grace_s)
+        for server in self.http.values():
+            await server.stop()
+        for close in self.closers:
+            await close()
+
+    def endpoints(self) -> dict[str, str]:
+        """Where it listens: ``grpc`` and each HTTP server by name."""
+        host = self.grpc.settings.server.host
+        return {"grpc": f"{host}:{self.grpc.port}", **{name: f"http://{host}:{s.port}" for name, s in self.http.items()}}
+
+
+def configure_observability(role: str, settings: Settings) -> None:
+    """Log lines (one JSON line per request) to stderr; spans to OTLP when ``server.otlp_endpoint`` is set."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if settings.server.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        telemetry.configure_tracing(f"k2think-{role}", OTLPSpanExporter(endpoint=settings.server.otlp_endpoint))
+
+
+async def serve_until_signal(build: Callable[[], Service], on_ready: Callable[[Service], None]) -> None:
+    """Build and start a service, call ``on_ready``, and on SIGTERM or SIGINT drain and stop it."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    service = build()
+    await service.start()
+    on_ready(service)
+    await stopping.wait()
+    await service.stop()

@@ -1,0 +1,1 @@
+"""The solver service: k2core's Solver role over gRPC, streaming deltas."""

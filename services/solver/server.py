@@ -1,0 +1,62 @@
+"""Solver.Generate: validate the request, then stream deltas or completions from the Solver role, then usage."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+
+from k2core import telemetry
+from k2core.config import Settings
+from k2core.pipeline.request import engine_context_tokens
+from k2core.pipeline.usage import usage_of
+from k2core.roles import Solver
+from k2core.types import Usage
+from k2core.validation import validate_n, validate_sampling
+from services import calls, convert, runtime
+from services.gen.k2think.v1 import common_pb2, solver_pb2, solver_pb2_grpc
+
+SERVICE = solver_pb2.DESCRIPTOR.services_by_name["Solver"].full_name
+
+
+class SolverServicer(solver_pb2_grpc.SolverServicer):
+    """Adapts a k2core Solver to the Solver service; one span per candidate."""
+
+    def __init__(self, solver: Solver, settings: Settings) -> None:
+        self.solver = solver
+        self.settings = settings
+        self.metrics = telemetry.service_metrics("solver")
+
+    async def Generate(
+        self, request: solver_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[solver_pb2.GenerateResponse]:
+        messages = convert.messages_from_proto(request.messages, self.settings)
+        validate_n(request.n, self.settings)
+        params = convert.params_from_proto(request.params, convert.default_params(self.settings))
+        validate_sampling(params, engine_context_tokens(self.settings.solver), prefix="params.")
+        start, usage = time.perf_counter(), Usage(calls=1)
+        if request.stream:
+            async for item in self.solver.stream(messages, params, request.n):
+                yield convert.delta_to_proto(item)
+                delta = item.delta
+                if delta.finish_reason is not None:
+                    seconds = time.perf_counter() - start
+                    usage = usage.add(Usage(prompt_tokens=delta.prompt_tokens, completion_tokens=delta.completion_tokens, seconds=seconds))
+                    telemetry.record_span("candidate", seconds, index=item.index, completion_tokens=delta.completion_tokens)
+        else:
+            completions = await self.solver.generate(messages, params, request.n)
+            for index, completion in enumerate(completions):
+                telemetry.record_span("candidate", completion.seconds, index=index, completion_tokens=completion.completion_tokens)
+                yield convert.completion_to_proto(index, completion)
+            usage = usage_of(completions)
+        self.metrics.record_usage(usage)
+        calls.annotate(n=request.n, stream=request.stream, usage=usage.model_dump())
+        yield solver_pb2.GenerateResponse(done=solver_pb2.GenerateDone(usage=convert.to_proto(usage, common_pb2.Usage)))
+
+
+def create(solver: Solver, settings: Settings, port: int) -> runtime.GrpcServer:
+    """A gRPC server exposing ``solver`` on ``port`` (0 picks a free one)."""
+    server = runtime.GrpcServer("solver", settings, port)
+    server.add(solver_pb2_grpc.add_SolverServicer_to_server, SolverServicer(solver, settings), SERVICE)
+    return server

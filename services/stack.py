@@ -1,0 +1,129 @@
+"""Run the services: one role in this process (``k2think serve``), or all four as child processes (``k2think up``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from dataclasses import dataclass
+
+from k2core.config import Settings
+from k2core.pipeline.judge import EngineJudge
+from k2core.pipeline.planner import EnginePlanner
+from k2core.pipeline.solver import EngineSolver
+from services import runtime
+from services.gateway import server as gateway
+from services.judge import server as judge
+from services.planner import server as planner
+from services.remote import Client
+from services.solver import server as solver
+
+ROLES = ("planner", "solver", "judge", "gateway")
+
+
+def build_service(role: str, settings: Settings) -> runtime.Service:
+    """One role's servers as configured: the gateway over remote roles, the others over their engine."""
+    s, p = settings.server, settings.pipeline
+    if role == "gateway":
+        pipeline, closers = gateway.remote_pipeline(settings)
+        service = gateway.create(pipeline, settings, s.gateway_grpc_port, s.gateway_http_port)
+        service.closers += closers
+        return service
+    from k2core.engines import build_engine
+
+    engine = build_engine(getattr(settings, role), cache_dir=settings.cache_dir)
+    if role == "planner":
+        server = planner.create(EnginePlanner(engine, max_tokens=p.plan_max_tokens), settings, s.planner_port)
+    elif role == "solver":
+        server = solver.create(EngineSolver(engine), settings, s.solver_port)
+    elif role == "judge":
+        server = judge.create(EngineJudge(engine, max_tokens=p.judge_max_tokens), settings, s.judge_port)
+    else:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    metrics = runtime.metrics_server(s.host, getattr(s, f"{role}_metrics_port"))
+    return runtime.Service(server, {"metrics": metrics}, [engine.close])
+
+
+@dataclass
+class _Child:
+    role: str
+    process: asyncio.subprocess.Process
+    address: str
+
+
+class LocalStack:
+    """The four services as separate ``k2think serve ROLE`` processes on ``settings.server``'s ports."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.children: list[_Child] = []
+
+    def endpoints(self) -> dict[str, str]:
+        """Where a client reaches each service."""
+        s = self.settings.server
+        return {
+            "gateway_grpc": f"{s.host}:{s.gateway_grpc_port}",
+            "gateway_http": f"http://{s.host}:{s.gateway_http_port}/v1",
+            "planner": f"{s.host}:{s.planner_port}",
+            "solver": f"{s.host}:{s.solver_port}",
+            "judge": f"{s.host}:{s.judge_port}",
+            "metrics": ", ".join(
+                f"http://{s.host}:{port}/metrics"
+                for port in (s.gateway_http_port, s.planner_metrics_port, s.solver_metrics_port, s.judge_metrics_port)
+            ),
+        }
+
+    def _env(self) -> dict[str, str]:
+        """The environment of every child: this process's, with the gateway pointed at the local roles."""
+        ends = self.endpoints()
+        return {
+            **os.environ,
+            "K2_SERVER__PLANNER_ADDRESS": ends["planner"],
+            "K2_SERVER__SOLVER_ADDRESSES": json.dumps([ends["solver"]]),
+            "K2_SERVER__JUDGE_ADDRESS": ends["judge"],
+        }
+
+    async def start(self, timeout_s: float) -> None:
+        """Start every role and wait until each reports SERVING; on failure stop what started and raise."""
+        ends, env = self.endpoints(), self._env()
+        try:
+            for role in ROLES:
+                process = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.cli", "serve", role, env=env)
+                self.children.append(_Child(role, process, ends["gateway_grpc" if role == "gateway" else role]))
+            await asyncio.wait_for(asyncio.gather(*(self._wait_healthy(c) for c in self.children)), timeout_s)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _wait_healthy(self, child: _Child) -> None:
+        client = Client(child.address, self.settings, None)
+        try:
+            while not await client.healthy():
+                if child.process.returncode is not None:
+                    raise RuntimeError(f"the {child.role} exited with code {child.process.returncode} before it was ready")
+                await asyncio.sleep(0.2)
+        finally:
+            await client.close()
+
+    async def wait(self) -> str | None:
+        """Block until a child exits; the role that did."""
+        waits = {asyncio.ensure_future(c.process.wait()): c.role for c in self.children}
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return waits[next(iter(done))] if done else None
+
+    async def stop(self) -> None:
+        """SIGTERM each child, gateway first (its requests drain while the roles still serve); kill after the grace."""
+        grace = self.settings.server.grace_period_s + 5.0
+        for child in reversed(self.children):
+            if child.process.returncode is None:
+                child.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(child.process.wait(), grace)
+            except TimeoutError:
+                child.process.kill()
+                await child.process.wait()
+        self.children.clear()

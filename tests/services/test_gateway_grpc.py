@@ -1,0 +1,74 @@
+"""Reasoner over real gRPC servers and clients (fake engine): Solve, SolveStream, request id, log lines, spans."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from k2core.pipeline import CandidateDeltaEvent, CandidateDoneEvent, FinalEvent, PlanEvent, SolveRequest, VerdictEvent
+from services import convert
+from services.gen.k2think.v1 import reasoner_pb2_grpc
+from services.remote import ReasonerClient, solve_remote
+from tests.services.harness import Stack
+
+
+def request(stack: Stack, **overrides: object) -> SolveRequest:
+    """Two seeded candidates with different answers (seed parity), so the judge runs."""
+    return SolveRequest.from_settings("What is 2 + 2?", stack.settings, **{"n": 2, "seed": 1, **overrides})
+
+
+async def test_solve_returns_the_full_record(stack: Stack) -> None:
+    result = await solve_remote(stack.target, request(stack), stack.settings)
+    assert result.answer in {"4", "5"}
+    assert result.plan is not None and result.plan.plan == "Add the two numbers."
+    assert [c.index for c in result.candidates] == [0, 1]
+    assert result.selection.method == "judge" and result.selection.comparisons
+    assert set(result.usage) == {"planner", "solver", "judge", "total"}
+    assert result.usage["judge"].calls == 2 and result.usage["solver"].completion_tokens > 0
+    assert set(result.timings_s) == {"plan", "solve", "select", "total"}
+
+
+async def test_solve_stream_emits_stages_in_order(stack: Stack) -> None:
+    client = ReasonerClient(stack.target, stack.settings)
+    try:
+        events = [e async for e in client.events(request(stack))]
+    finally:
+        await client.close()
+    kinds = [e.kind for e in events]
+    assert isinstance(events[0], PlanEvent) and isinstance(events[-1], FinalEvent)
+    assert kinds.index("candidate_delta") < kinds.index("candidate_done") < kinds.index("verdict") < kinds.index("final")
+    texts = {i: "".join(e.text for e in events if isinstance(e, CandidateDeltaEvent) and e.index == i) for i in (0, 1)}
+    assert texts == {e.candidate.index: e.candidate.text for e in events if isinstance(e, CandidateDoneEvent)}
+    assert sum(isinstance(e, VerdictEvent) for e in events) == 1
+    assert events[-1].result.usage["total"].completion_tokens > 0
+
+
+async def test_request_id_is_echoed_logged_and_propagated(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="k2think.requests")
+    async with grpc.aio.insecure_channel(stack.target) as channel:
+        call = reasoner_pb2_grpc.ReasonerStub(channel).Solve(
+            convert.solve_request_to_proto(request(stack)), metadata=(("x-request-id", "req-123"),)
+        )
+        await call
+        assert dict(await call.initial_metadata())["x-request-id"] == "req-123"
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "k2think.requests"]
+    mine = [line for line in lines if line["x-request-id"] == "req-123"]
+    assert {line["service"] for line in mine} == {"gateway", "planner", "solver", "judge"}
+    gateway_line = next(line for line in mine if line["service"] == "gateway")
+    assert gateway_line["code"] == "OK" and set(gateway_line["timings_s"]) == {"plan", "solve", "select", "total"}
+    assert gateway_line["judge_calls"] == 2 and "solver" in gateway_line["tokens"]
+
+
+async def test_one_trace_spans_every_stage(stack: Stack, spans: InMemorySpanExporter) -> None:
+    async with grpc.aio.insecure_channel(stack.target) as channel:
+        await reasoner_pb2_grpc.ReasonerStub(channel).Solve(convert.solve_request_to_proto(request(stack)))
+    finished = spans.get_finished_spans()
+    root = next(s for s in finished if s.name == "/k2think.v1.Reasoner/Solve")
+    in_trace = [s for s in finished if s.context.trace_id == root.context.trace_id]
+    names = [s.name for s in in_trace]
+    for expected in ("plan", "/k2think.v1.Planner/Plan", "candidates", "/k2think.v1.Solver/Generate", "judge", "/k2think.v1.Judge/Compare"):
+        assert expected in names, names
+    assert names.count("candidate") == 2 and names.count("judge") == 2
