@@ -1,0 +1,180 @@
+"""Invariants of every ci/ values file: probes, selectors, PDBs, security, autoscalers, settings."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import CI_NAMES, ROLES
+from pydantic import BaseModel
+
+from k2core.config import Settings
+
+
+def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def _pods_selected(m, selector: dict[str, str]) -> list[str]:
+    return [
+        d["metadata"]["name"]
+        for d in m.kind("Deployment")
+        if _matches(selector, d["spec"]["template"]["metadata"]["labels"])
+    ]
+
+
+@pytest.mark.parametrize("ci", CI_NAMES)
+def test_every_role_has_deployment_service_and_pdb(render, ci):
+    m = render(ci)
+    for role in ROLES:
+        m.role("Deployment", role)
+        m.role("Service", role)
+        m.role("PodDisruptionBudget", role)
+
+
+@pytest.mark.parametrize("ci", CI_NAMES)
+def test_probes_are_grpc_health_on_the_grpc_port(render, ci):
+    m = render(ci)
+    tls = m.values["tls"]["enabled"]
+    for role in ROLES:
+        container = m.container(role)
+        grpc_port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            if tls:  # kubelet gRPC probes cannot speak TLS
+                assert container[probe]["tcpSocket"] == {"port": "grpc"}
+            else:
+                assert container[probe]["grpc"] == {"port": grpc_port}
+
+
+@pytest.mark.parametrize("ci", CI_NAMES)
+def test_services_select_their_role_and_name_real_ports(render, ci):
+    m = render(ci)
+    for svc in m.kind("Service"):
+        selected = _pods_selected(m, svc["spec"]["selector"])
+        assert len(selected) == 1, f"{svc['metadata']['name']} selects {selected}"
+        deployment = m.one("Deployment", selected[0])
+        port_names = {p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
+        for port in svc["spec"]["ports"]:
+            assert port["targetPort"] in port_names
+        if not svc["metadata"]["name"].endswith("-http"):
+            grpc = next(p for p in svc["spec"]["ports"] if p["name"] == "grpc")
+            assert grpc["appProtocol"] == "grpc"
+            assert {p["name"] for p in svc["spec"]["ports"]} == {"grpc", "metrics"}
+
+
+@pytest.mark.parametrize("ci", CI_NAMES)
+def test_network_policies_select_pods_and_peers_exist(render, ci):
+    m = render(ci)
+    for policy in m.kind("NetworkPolicy"):
+        assert len(_pods_selected(m, policy["spec"]["podSelector"]["matchLabels"])) == 1
+        for rule in policy["spec"]["ingress"]:
+            for peer in rule.get("from", []):
+                if "podSelector" in peer and "namespaceSelector" not in peer:
+                    assert _pods_selected(m, peer["podSelector"]["matchLabels"])
+
+
+@pytest.mark.parametrize("ci", CI_NAMES)
+def test_pdbs_never_block_every_eviction(render, ci):
+    m = render(ci)
+    for pdb in m.kind("PodDisruptionBudget"):
+        assert "minAvailable" not in pdb["spec"]
+        unavailable = pdb["spec"]["maxUnavailable"]
+        assert (unavailable >= 1) if isinstance(unavailable, int) else int(unavailable.rstrip("%")) >= 1
+        assert len(_pods_selected(m, pdb["spec"]["selector"]["matchLabels"])) == 1
+
+
+@pytest.mark.parametrize("ci", CI_NAMES)
+def test_pods_are_locked_down(render, ci):
+    m = render(ci)
+    for role in ROLES:
+        pod = m.pod(role)["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True
+            assert sc["allowPrivilegeEscalation"] is False
+            assert sc["capabilities"]["drop"] == ["ALL"]
+            mounts = {v["mountPath"]: v["name"] for v in c["volumeMounts"]}
+            volumes = {v["name"]: v for v in pod["volumes"]}
+            assert "emptyDir" in volumes[mounts["/tmp"]]
+            assert "emptyDir" in volumes[mounts["/home/k2think"]]
+            assert c["resources"]["requests"]
+
+
+@pytest.mark.parametrize("ci", CI_NAMES)
+def test_each_deployment_has_at_most_one_autoscaler_and_then_no_fixed_replicas(render, ci):
+    m = render(ci)
+    targets = [
+        o["spec"]["scaleTargetRef"]["name"]
+        for o in m.kind("HorizontalPodAutoscaler") + m.kind("ScaledObject")
+    ]
+    assert len(targets) == len(set(targets))
+    for deployment in m.kind("Deployment"):
+        scaled = deployment["metadata"]["name"] in targets
+        assert ("replicas" in deployment["spec"]) is not scaled
+
+
+def _unknown_part(name: str) -> str | None:
+    """The first part of a K2_ env var name that is not a Settings field; None when the whole name is one."""
+    model: type[BaseModel] | None = Settings
+    parts = name.removeprefix("K2_").lower().split("__")
+    for i, part in enumerate(parts):
+        if model is None or part not in model.model_fields:
+            return "__".join(parts[: i + 1])
+        annotation = model.model_fields[part].annotation
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return None
+
+
+@pytest.mark.parametrize("ci", CI_NAMES)
+def test_every_k2_env_var_is_a_settings_field_and_parses(render, settings_of, ci):
+    m = render(ci)
+    names = set(m.env)
+    for deployment in m.kind("Deployment"):
+        for c in deployment["spec"]["template"]["spec"]["containers"]:
+            names |= {e["name"] for e in c.get("env", [])}
+            assert c["envFrom"] == [{"configMapRef": {"name": m.one("ConfigMap")["metadata"]["name"]}}]
+    k2 = sorted(n for n in names if n.startswith("K2_"))
+    assert k2 and all(re.fullmatch(r"K2_[A-Z0-9_]+", n) for n in k2)
+    assert {n: _unknown_part(n) for n in k2 if _unknown_part(n)} == {}
+    settings = settings_of(m)
+    assert settings.solver.model == m.values["solver"]["model"]
+    assert settings.pipeline.n == m.values["pipeline"]["n"]
+    assert settings.server.host == "0.0.0.0"
+
+
+def test_settings_walk_rejects_a_typo():
+    assert _unknown_part("K2_SOLVER__VLLM__SPECULATIVE__METHOD") is None
+    assert _unknown_part("K2_SOLVER__VLLM__SPECULATIVE__METHD") == "solver__vllm__speculative__methd"
+    assert _unknown_part("K2_PIPELINE__N__X") == "pipeline__n__x"
+    assert _unknown_part("K2_SERVR__HOST") == "servr"
+
+
+def _sample(schema: dict, root: dict):
+    """A valid value for every property of an object schema (following $ref), to exercise each key."""
+    if "$ref" in schema:
+        return _sample(root["definitions"][schema["$ref"].rsplit("/", 1)[1]], root)
+    if schema.get("type") == "object":
+        return {k: _sample(v, root) for k, v in schema["properties"].items()}
+    if "enum" in schema:
+        return schema["enum"][-1]
+    return {"integer": 2, "number": 0.5, "boolean": True, "string": "x"}[schema["type"]]
+
+
+@pytest.mark.parametrize("backend", ["vllm", "cerebras"])
+def test_every_passthrough_key_the_schema_allows_is_a_setting(chart, render, settings_of, backend):
+    """Keys the chart copies to K2_ names (pipeline, limits, vllm, cerebras) are all Settings fields."""
+    schema = chart.schema
+    solver = schema["properties"]["solver"]["properties"]
+    values = {
+        "pipeline": _sample(schema["properties"]["pipeline"], schema),
+        "limits": _sample(schema["properties"]["limits"], schema),
+        "solver": {"backend": backend, backend: _sample(solver[backend], schema)},
+    }
+    m = render(values)
+    assert {n: _unknown_part(n) for n in m.env if _unknown_part(n)} == {}
+    emitted = {n for n in m.env if n.startswith(f"K2_SOLVER__{backend.upper()}__")}
+    assert len(emitted) >= 3
+    settings_of(m)

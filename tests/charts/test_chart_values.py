@@ -1,0 +1,291 @@
+"""Values reach the right objects: backends, GPUs, secrets, autoscaling, network policy, auth and TLS."""
+
+from __future__ import annotations
+
+import json
+
+import helm_python
+import pytest
+import yaml
+from conftest import NAMESPACE, RELEASE, ROLES
+
+GPU = "nvidia.com/gpu"
+PREFIX = f"{RELEASE}-k2think"
+
+
+def _gpus(m) -> dict[str, int]:
+    return {r: m.container(r)["resources"].get("limits", {}).get(GPU, 0) for r in ROLES}
+
+
+def _volume(m, role: str, mount_path: str) -> dict:
+    container, pod = m.container(role), m.pod(role)["spec"]
+    name = next(v["name"] for v in container["volumeMounts"] if v["mountPath"] == mount_path)
+    return next(v for v in pod["volumes"] if v["name"] == name)
+
+
+def test_default_is_the_embedded_cpu_stack(render, settings_of):
+    m = render()
+    settings = settings_of(m)
+    for role in ("planner", "solver", "judge"):
+        assert getattr(settings, role).engine == "embedded"
+    assert {m.container(r)["image"] for r in ROLES} == {"ghcr.io/k2think/k2think:0.1.0"}
+    assert {m.container(r)["args"][1] for r in ROLES} == set(ROLES)
+    assert _gpus(m) == dict.fromkeys(ROLES, 0)
+    assert not m.kind("NetworkPolicy") and not m.kind("HorizontalPodAutoscaler")
+    assert settings.server.solver_addresses == [f"{PREFIX}-solver.{NAMESPACE}.svc:50053"]
+    assert settings.server.planner_address == f"{PREFIX}-planner.{NAMESPACE}.svc:50052"
+    assert "port-forward svc/rel-k2think-gateway-http" in m.notes
+
+
+def test_contract_values_reach_the_objects(render):
+    m = render({"image": {"repository": "reg.example/k2", "tag": "v9"}, "solver": {"replicas": 5}})
+    assert m.container("judge")["image"] == "reg.example/k2:v9"
+    assert m.role("Deployment", "solver")["spec"]["replicas"] == 5
+
+
+def test_vllm_eagle_reaches_solver_settings_on_a_gpu_image(render, settings_of):
+    m = render("gpu-vllm-eagle")
+    assert m.env["K2_SOLVER__VLLM__SPECULATIVE__METHOD"] == "eagle"
+    spec = settings_of(m).solver.vllm
+    assert (spec.speculative.method, spec.speculative.num_speculative_tokens) == ("eagle", 4)
+    assert spec.speculative.model == "yuhuili/EAGLE-Qwen2.5-32B-Instruct"
+    assert (spec.tensor_parallel_size, spec.max_model_len) == (2, 65536)
+    assert settings_of(m).solver.engine == "vllm"
+    assert m.container("solver")["image"] == "ghcr.io/k2think/k2think-gpu:0.1.0"
+    assert m.container("planner")["image"] == "ghcr.io/k2think/k2think:0.1.0"
+    assert _gpus(m) == {"gateway": 0, "planner": 0, "solver": 2, "judge": 0}
+    assert _volume(m, "solver", "/dev/shm")["emptyDir"]["medium"] == "Memory"
+    claim = _volume(m, "solver", "/home/k2think/.cache/huggingface")["persistentVolumeClaim"]["claimName"]
+    pvc = m.one("PersistentVolumeClaim", claim)
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert m.container("solver")["startupProbe"]["failureThreshold"] == 120
+
+
+@pytest.mark.parametrize(
+    ("backend", "extra"),
+    [
+        ("embedded", {}),
+        ("vllm", {}),
+        ("cerebras", {"cerebras": {"existingSecret": "c"}}),
+        ("openai", {"openai": {"baseUrl": "https://llm.example/v1"}}),
+        ("rayserve", {}),
+    ],
+)
+def test_gpu_limits_only_with_vllm(render, backend, extra):
+    m = render({"solver": {"backend": backend, **extra}})
+    assert _gpus(m)["solver"] == (1 if backend == "vllm" else 0)
+    assert not m.kind("PersistentVolumeClaim") or backend == "vllm"
+
+
+def test_cerebras_key_is_a_mounted_secret_file(render, settings_of):
+    m = render("cerebras")
+    path = m.env["K2_SOLVER__CEREBRAS__API_KEY_FILE"]
+    assert settings_of(m).solver.cerebras.api_key_file == path
+    assert settings_of(m).solver.engine == "cerebras"
+    volume = _volume(m, "solver", path.rsplit("/", 1)[0])
+    assert volume["secret"] == {
+        "secretName": "cerebras-api",
+        "items": [{"key": "api-key", "path": "api-key"}],
+    }
+    assert all(
+        v["name"] != volume["name"]
+        for r in ("gateway", "planner", "judge")
+        for v in m.pod(r)["spec"]["volumes"]
+    )
+    assert "CEREBRAS_API_KEY" not in json.dumps(m.objects)
+
+
+def test_openai_backend_uses_external_url_and_optional_key(render, settings_of):
+    m = render(
+        {
+            "solver": {
+                "backend": "openai",
+                "model": "gpt-oss",
+                "openai": {"baseUrl": "https://llm.example/v1", "existingSecret": "oa"},
+            }
+        }
+    )
+    solver = settings_of(m).solver
+    assert (solver.engine, solver.base_url, solver.model) == ("openai", "https://llm.example/v1", "gpt-oss")
+    volume = _volume(m, "solver", solver.api_key_file.rsplit("/", 1)[0])
+    assert volume["secret"]["secretName"] == "oa"
+
+
+def test_planner_and_judge_mirror_the_solver(render, settings_of):
+    m = render(
+        {
+            "planner": {
+                "backend": "openai",
+                "model": "planner-7b",
+                "openai": {"baseUrl": "http://p.llm:8000/v1"},
+            },
+            "judge": {"backend": "vllm", "model": "Qwen/Qwen3-8B", "vllm": {"tensorParallelSize": 2}},
+        }
+    )
+    s = settings_of(m)
+    assert (s.planner.engine, s.planner.model, s.planner.base_url) == (
+        "openai",
+        "planner-7b",
+        "http://p.llm:8000/v1",
+    )
+    assert (s.judge.engine, s.judge.vllm.tensor_parallel_size) == ("vllm", 2)
+    assert _gpus(m) == {"gateway": 0, "planner": 0, "solver": 0, "judge": 2}
+    assert m.container("judge")["image"].startswith("ghcr.io/k2think/k2think-gpu:")
+
+
+def test_rayserve_runs_ray_serve_llm_and_the_solver_calls_its_service(render, settings_of):
+    m = render("rayserve")
+    rs = m.one("RayService")
+    app = yaml.safe_load(rs["spec"]["serveConfigV2"])["applications"][0]
+    assert app["import_path"] == "ray.serve.llm:build_openai_app"
+    llm = app["args"]["llm_configs"][0]
+    assert llm["model_loading_config"] == {"model_id": "LLM360/K2-Think", "model_source": "LLM360/K2-Think"}
+    assert llm["engine_kwargs"]["speculative_config"] == {"method": "mtp", "num_speculative_tokens": 1}
+    assert llm["engine_kwargs"]["tensor_parallel_size"] == 2
+    assert llm["deployment_config"]["autoscaling_config"] == {
+        "min_replicas": 1,
+        "max_replicas": 3,
+        "target_ongoing_requests": 16,
+    }
+    assert llm["accelerator_type"] == "H100"
+    worker = rs["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]
+    assert worker["template"]["spec"]["containers"][0]["resources"]["limits"][GPU] == 2
+    solver = settings_of(m).solver
+    assert solver.engine == "openai"
+    assert (
+        solver.base_url == f"http://{rs['metadata']['name']}-serve-svc.{NAMESPACE}.svc.cluster.local:8000/v1"
+    )
+    assert _gpus(m)["solver"] == 0
+
+
+def test_kserve_serves_the_model_and_the_solver_calls_openai_routes(render, settings_of):
+    m = render("kserve")
+    isvc = m.one("InferenceService")
+    model = isvc["spec"]["predictor"]["model"]
+    assert model["modelFormat"] == {"name": "huggingface"}
+    assert model["storageUri"] == "hf://LLM360/K2-Think"
+    assert "--model_name=k2-think" in model["args"]
+    spec_arg = next(a for a in model["args"] if a.startswith("--speculative-config="))
+    assert json.loads(spec_arg.split("=", 1)[1]) == {
+        "method": "ngram",
+        "num_speculative_tokens": 5,
+        "prompt_lookup_max": 4,
+    }
+    assert model["resources"]["limits"][GPU] == 4
+    solver = settings_of(m).solver
+    assert (solver.engine, solver.model) == ("openai", "k2-think")
+    assert (
+        solver.base_url
+        == f"http://{isvc['metadata']['name']}-predictor.{NAMESPACE}.svc.cluster.local/openai/v1"
+    )
+
+
+def test_keda_replaces_the_solver_hpa(render):
+    m = render("keda")
+    scaled = m.one("ScaledObject")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == f"{PREFIX}-solver"
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "prometheus"
+    assert trigger["metadata"]["query"].startswith("sum(k2think_solver_inflight_requests{")
+    assert f'service="{PREFIX}-solver"' in trigger["metadata"]["query"]
+    assert trigger["metadata"]["threshold"] == "4"
+    assert trigger["metadata"]["serverAddress"] == "http://prometheus-operated.monitoring.svc:9090"
+    hpa_targets = {h["spec"]["scaleTargetRef"]["name"] for h in m.kind("HorizontalPodAutoscaler")}
+    assert hpa_targets == {f"{PREFIX}-{r}" for r in ("gateway", "planner", "judge")}
+    assert "replicas" not in m.role("Deployment", "solver")["spec"]
+    monitor = m.one("ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert all(any(p["name"] == "metrics" for p in m.role("Service", r)["spec"]["ports"]) for r in ROLES)
+
+
+def test_hpa_on_cpu_for_every_role_without_keda(render):
+    m = render({"autoscaling": {"enabled": True}})
+    assert len(m.kind("HorizontalPodAutoscaler")) == 4 and not m.kind("ScaledObject")
+    metric = m.role("HorizontalPodAutoscaler", "solver")["spec"]["metrics"][0]
+    assert metric["resource"]["name"] == "cpu"
+
+
+def _ports(rule) -> set[int]:
+    return {p["port"] for p in rule["ports"]}
+
+
+def test_network_policy_only_the_gateway_takes_outside_traffic(render):
+    m = render("hardened-minimal")
+    gateway_pods = m.pod("gateway")["metadata"]["labels"]
+    gw = m.role("NetworkPolicy", "gateway")["spec"]
+    assert _ports(gw["ingress"][0]) == {50051, 8000}
+    assert gw["ingress"][0]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
+    for role, (grpc, metrics) in {
+        "planner": (50052, 9052),
+        "solver": (50053, 9053),
+        "judge": (50054, 9054),
+    }.items():
+        spec = m.role("NetworkPolicy", role)["spec"]
+        assert spec["policyTypes"] == ["Ingress", "Egress"]
+        from_gateway, scrape = spec["ingress"]
+        selector = from_gateway["from"][0]["podSelector"]["matchLabels"]
+        assert all(gateway_pods[k] == v for k, v in selector.items()) and _ports(from_gateway) == {grpc}
+        assert _ports(scrape) == {metrics} and "namespaceSelector" in scrape["from"][0]
+        dns, otlp = spec["egress"]  # embedded backends: DNS plus the configured extra rule only
+        assert _ports(dns) == {53} and _ports(otlp) == {4317}
+    gw_egress = {p for rule in gw["egress"] for p in _ports(rule)}
+    assert gw_egress == {53, 50052, 50053, 50054, 4317}
+
+
+def test_network_policy_lets_the_solver_reach_its_backend_only(render):
+    m = render("rayserve")
+    egress = m.role("NetworkPolicy", "solver")["spec"]["egress"]
+    assert len(egress) == 2
+    to_llm = egress[1]
+    assert _ports(to_llm) == {8000}
+    ray_pods = m.one("RayService")["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["template"]["metadata"][
+        "labels"
+    ]
+    assert to_llm["to"][0]["podSelector"]["matchLabels"] == ray_pods
+    external = render(
+        {
+            "networkPolicy": {"enabled": True},
+            "solver": {"backend": "cerebras", "cerebras": {"existingSecret": "c"}},
+        }
+    )
+    rule = external.role("NetworkPolicy", "solver")["spec"]["egress"][1]
+    assert _ports(rule) == {443} and rule["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+
+
+def test_auth_token_and_tls_are_mounted_files(render, settings_of):
+    m = render("hardened-minimal")
+    server = settings_of(m).server
+    for role in ROLES:
+        volume = _volume(m, role, server.auth_token_file.rsplit("/", 1)[0])
+        assert volume["secret"]["secretName"] == "k2think-auth"
+        assert _volume(m, role, "/etc/k2think/tls")["secret"]["secretName"] == "k2think-tls"
+        assert m.pod(role)["spec"]["serviceAccountName"] == "k2think-restricted"
+    assert (server.tls_cert_file, server.tls_key_file) == (
+        "/etc/k2think/tls/tls.crt",
+        "/etc/k2think/tls/tls.key",
+    )
+    assert server.otlp_endpoint == "http://otel-collector.monitoring.svc:4317"
+    assert not m.kind("ServiceAccount")
+
+
+def test_ingress_targets_the_gateway_http_service(render):
+    m = render({"gateway": {"ingress": {"enabled": True, "className": "nginx"}}})
+    backend = m.one("Ingress")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": f"{PREFIX}-gateway-http", "port": {"name": "http"}}
+    m.one("Service", backend["name"])
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"solver": {"backend": "cerebras"}}, "solver.backend=cerebras needs solver.cerebras.existingSecret"),
+        ({"judge": {"backend": "openai"}}, "judge.backend=openai needs judge.openai.baseUrl"),
+        ({"kserve": {"enabled": True}, "solver": {"backend": "vllm"}}, "solver.backend=vllm conflicts"),
+        ({"tls": {"enabled": True}}, "tls.enabled needs tls.existingSecret"),
+    ],
+)
+def test_inconsistent_values_fail_with_a_clear_message(render, values, message):
+    with pytest.raises(helm_python.HelmRenderError, match=message):
+        render(values)

@@ -1,0 +1,115 @@
+"""The images (docker/Dockerfile -> k2think, docker/Dockerfile.gpu -> k2think-gpu) agree with pyproject.toml
+and the chart. Docker cannot run here, so the Dockerfiles are parsed and checked statically."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from k2core.config import ServerSettings
+
+REPO = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+IMAGES = {"k2think": REPO / "docker" / "Dockerfile", "k2think-gpu": REPO / "docker" / "Dockerfile.gpu"}
+
+
+def instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, comments dropped and continuation lines joined."""
+    lines = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    return [
+        (op.upper(), args.strip())
+        for op, args in (line.split(None, 1) for line in joined.splitlines() if line.strip())
+    ]
+
+
+def final_stage(path: Path) -> list[tuple[str, str]]:
+    steps = instructions(path)
+    start = max(i for i, (op, _) in enumerate(steps) if op == "FROM")
+    return steps[start:]
+
+
+def installed_extras(path: Path) -> set[str]:
+    """Extras named in `pip install ".[a,b]"` of the build."""
+    runs = " ".join(args for op, args in instructions(path) if op == "RUN")
+    found = re.findall(r"pip install [^&]*?[\"']?\.\[([\w,-]+)\][\"']?", runs)
+    assert found, f"{path.name}: no `pip install .[...]`"
+    return {extra for group in found for extra in group.split(",")}
+
+
+def env(path: Path) -> dict[str, str]:
+    pairs = {}
+    for op, args in final_stage(path):
+        if op == "ENV":
+            pairs.update(item.split("=", 1) for item in shlex.split(args))
+    return pairs
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_every_stage_is_python_311_slim(image):
+    bases = [args.split()[0] for op, args in instructions(IMAGES[image]) if op == "FROM"]
+    assert bases and all(b == "python:3.11-slim" for b in bases)
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_extras_exist_in_pyproject(image):
+    extras = installed_extras(IMAGES[image])
+    assert extras <= set(PYPROJECT["project"]["optional-dependencies"])
+    assert ("gpu" in extras) is (image == "k2think-gpu")
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_build_copies_what_pyproject_packages(image):
+    copied = set()
+    for op, args in instructions(IMAGES[image]):
+        if op == "COPY" and not args.startswith("--from"):
+            copied |= set(args.split()[:-1])
+    packages = {p.rstrip("*") for p in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]}
+    assert {"pyproject.toml", PYPROJECT["project"]["readme"], *packages} <= copied
+    assert all((REPO / p).is_dir() for p in packages)
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_entrypoint_is_the_console_script(image):
+    (entrypoint,) = [json.loads(args) for op, args in final_stage(IMAGES[image]) if op == "ENTRYPOINT"]
+    assert entrypoint == ["k2think"]
+    assert PYPROJECT["project"]["scripts"]["k2think"] == "services.cli:app"
+    (cmd,) = [json.loads(args) for op, args in final_stage(IMAGES[image]) if op == "CMD"]
+    assert cmd[0] == "serve" and cmd[1] in {"gateway", "planner", "solver", "judge"}
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_runs_as_the_non_root_uid_the_chart_expects(image):
+    stage = final_stage(IMAGES[image])
+    users = [args for op, args in stage if op == "USER"]
+    assert users, "no USER: the image would run as root"
+    uid, _, gid = users[-1].partition(":")
+    assert uid.isdigit() and int(uid) != 0, "USER must be numeric for runAsNonRoot"
+    assert any(f"--uid {uid}" in args for op, args in stage if op == "RUN")
+    chart = yaml.safe_load((REPO / "charts" / "k2think" / "values.yaml").read_text())
+    assert chart["podSecurityContext"]["runAsUser"] == int(uid)
+    assert chart["podSecurityContext"]["runAsGroup"] == int(gid or uid)
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_embedded_model_is_prepared_at_build_time_outside_the_chart_scratch_mounts(image):
+    stage = final_stage(IMAGES[image])
+    assert any(op == "RUN" and "python -m k2core.models" in args for op, args in stage)
+    assert (REPO / "k2core" / "models.py").is_file()
+    values = env(IMAGES[image])
+    cache = values["K2_CACHE_DIR"]
+    # The chart mounts emptyDirs on /tmp and $HOME; a cache under them would hide the baked model.
+    assert not any(cache.startswith(p) for p in ("/tmp", values["HOME"]))
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_exposes_the_settings_ports(image):
+    exposed = {int(p) for op, args in final_stage(IMAGES[image]) if op == "EXPOSE" for p in args.split()}
+    ports = {v for k, v in ServerSettings().model_dump().items() if k.endswith("_port")}
+    assert exposed == ports
