@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from prometheus_client import make_asgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 
 from k2core.config import Settings
@@ -36,6 +36,7 @@ from services.gateway.reasoner import observe
 
 MODEL_ID = "k2think"
 ROUTE = "/v1/chat/completions"
+_HTTP_FIELDS = {"n": "best_of", "problem": "messages"}
 
 
 class ChatMessage(BaseModel):
@@ -164,7 +165,7 @@ class OpenAIFacade:
         app.post(ROUTE, dependencies=[Depends(self._authorize)])(self.chat_completions)
         app.get("/v1/models", dependencies=[Depends(self._authorize)])(self.models)
         app.get("/healthz")(self.healthz)
-        app.mount("/metrics", make_asgi_app())
+        app.get("/metrics")(self.metrics)
         return app
 
     async def chat_completions(self, body: ChatRequest, request: Request) -> Response:
@@ -187,6 +188,7 @@ class OpenAIFacade:
         with calls.scope("gateway", ROUTE, carrier, None) as record:
             try:
                 request = body.solve_request(self.settings)
+                self._validate(request)
                 with self.admission.slot():
                     if body.stream:
                         async for event in self.pipeline.events(request):
@@ -201,6 +203,15 @@ class OpenAIFacade:
             except Exception as exc:
                 record["code"] = str(error_body(exc)[0])
                 queue.put_nowait(exc)
+
+    def _validate(self, request: SolveRequest) -> None:
+        """The pipeline's validation, with fields named as in the HTTP request (``best_of``, ``messages``)."""
+        try:
+            self.pipeline.validate(request)
+        except ValidationError as exc:
+            if exc.field not in _HTTP_FIELDS:
+                raise
+            raise type(exc)(_HTTP_FIELDS[exc.field], exc.message) from exc
 
     def _completion(self, body: ChatRequest, rid: str, result: SolveResult) -> dict[str, Any]:
         chosen = next(c for c in result.candidates if c.index == result.selected)
@@ -270,6 +281,10 @@ class OpenAIFacade:
         if self.admission.draining:
             return JSONResponse({"status": "draining"}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+    async def metrics(self) -> Response:
+        """Prometheus exposition of this process's metrics."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     async def _authorize(self, request: Request) -> None:
         if self.token is not None and not runtime.token_matches(request.headers.get("authorization"), self.token):

@@ -104,6 +104,7 @@ class Stack:
     engine: FakeEngine
     roles: dict[str, runtime.GrpcServer]
     solvers: list[runtime.GrpcServer]
+    solver_engines: list[FakeEngine]
     gateway: runtime.Service
     closers: list[runtime.Closer]
 
@@ -126,14 +127,15 @@ class Stack:
 async def start_stack(
     settings: Settings | None = None, engine: FakeEngine | None = None, solver_replicas: int = 1
 ) -> Stack:
-    """Start roles over ``engine`` and a gateway pointed at them; all on free ports."""
+    """Start roles over ``engine`` (extra solver replicas get engines of their own) and a gateway; free ports."""
     settings = settings or make_settings()
     engine = engine or FakeEngine()
     roles = {
         "planner": planner.create(EnginePlanner(engine), settings, 0),
         "judge": judge.create(EngineJudge(engine), settings, 0),
     }
-    solvers = [solver.create(EngineSolver(engine), settings, 0) for _ in range(solver_replicas)]
+    solver_engines = [engine] + [FakeEngine(word_delay_s=engine.word_delay_s) for _ in range(solver_replicas - 1)]
+    solvers = [solver.create(EngineSolver(e), settings, 0) for e in solver_engines]
     for server in [*roles.values(), *solvers]:
         await server.start()
     addresses = {
@@ -145,5 +147,5 @@ async def start_stack(
     pipeline, closers = gateway.remote_pipeline(settings)
     service = gateway.create(pipeline, settings, 0, 0)
     await service.start()
-    return Stack(settings, engine, roles, solvers, service, closers)
+    return Stack(settings, engine, roles, solvers, solver_engines, service, closers)
 

@@ -1,0 +1,89 @@
+"""Several solver endpoints: requests spread over them and survive a replica dying mid-request."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from k2core.errors import UnavailableError
+from k2core.pipeline import CandidateDoneEvent, FinalEvent, SolveRequest
+from k2core.types import Message, SamplingParams
+from services.remote import ReasonerClient, SolverEndpoints
+from tests.services.harness import FakeEngine, Stack, start_stack
+
+MESSAGES = [Message(role="user", content="2+2?")]
+
+
+async def kill_busy_replica(stack: Stack) -> int:
+    """Wait until a solver replica serves a call, then stop it without grace; its index."""
+    while True:
+        for index, server in enumerate(stack.solvers):
+            if server.admission.inflight:
+                await asyncio.sleep(0.05)
+                await server.server.stop(0)
+                return index
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def two_replicas() -> Stack:
+    stack = await start_stack(engine=FakeEngine(word_delay_s=0.03), solver_replicas=2)
+    yield stack
+    await stack.stop()
+
+
+def one_candidate(stack: Stack) -> SolveRequest:
+    return SolveRequest.from_settings("What is 2 + 2?", stack.settings, n=1, seed=2, plan=False)
+
+
+async def test_solve_completes_on_the_other_replica(two_replicas: Stack) -> None:
+    client = ReasonerClient(two_replicas.target, two_replicas.settings)
+    solving = asyncio.create_task(client.solve(one_candidate(two_replicas)))
+    killed = await kill_busy_replica(two_replicas)
+    result = await solving
+    await client.close()
+    assert result.answer == "4"
+    assert two_replicas.solver_engines[killed].finished == 0
+    assert two_replicas.solver_engines[1 - killed].finished == 1
+
+
+async def test_stream_fails_over_and_replays_without_duplicating_text(two_replicas: Stack) -> None:
+    client = ReasonerClient(two_replicas.target, two_replicas.settings)
+
+    async def collect() -> list:
+        return [event async for event in client.events(one_candidate(two_replicas))]
+
+    streaming = asyncio.create_task(collect())
+    killed = await kill_busy_replica(two_replicas)
+    events = await streaming
+    await client.close()
+    (done,) = [e for e in events if isinstance(e, CandidateDoneEvent)]
+    assert done.candidate.text == FakeEngine().text(SamplingParams(seed=2))
+    assert isinstance(events[-1], FinalEvent) and events[-1].result.answer == "4"
+    assert two_replicas.solver_engines[killed].finished == 0
+    assert two_replicas.solver_engines[1 - killed].finished == 1
+
+
+async def test_candidates_are_split_over_replicas() -> None:
+    stack = await start_stack(solver_replicas=2)
+    endpoints = SolverEndpoints([f"127.0.0.1:{s.port}" for s in stack.solvers], stack.settings)
+    try:
+        completions = await endpoints.generate(MESSAGES, SamplingParams(seed=10), 3)
+        assert [c.text for c in completions] == [FakeEngine().text(SamplingParams(seed=s)) for s in (10, 11, 12)]
+        assert sorted(e.finished for e in stack.solver_engines) == [1, 2]
+    finally:
+        await endpoints.close()
+        await stack.stop()
+
+
+async def test_no_live_replica_is_unavailable() -> None:
+    stack = await start_stack()
+    endpoints = SolverEndpoints([f"127.0.0.1:{stack.solvers[0].port}"], stack.settings)
+    await stack.solvers[0].server.stop(0)
+    try:
+        with pytest.raises(UnavailableError, match="no solver endpoint"):
+            await endpoints.generate(MESSAGES, SamplingParams(), 1)
+    finally:
+        await endpoints.close()
+        await stack.stop()
