@@ -1,0 +1,104 @@
+"""Loaders for the real public data under ``../shared/data`` (see its INDEX.md): one function per file shape."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from k2core.config import Settings
+from k2core.data import instructions
+from k2core.data.problem import Problem
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+_CALCULATOR = re.compile(r"<<[^>]*>>")
+
+Row = dict[str, Any]
+
+
+def data_dir() -> Path:
+    """The shared data folder: setting ``data_dir`` (env ``K2_DATA_DIR``), else ``<repo>/../shared/data``."""
+    return Settings().data_dir or (_REPO_ROOT.parent / "shared" / "data")
+
+
+def number_text(value: Any) -> str:
+    """An answer as text: JSON numbers lose a trailing ``.0`` (``27.0`` -> ``27``), strings are stripped."""
+    if isinstance(value, bool):
+        raise ValueError(f"answer {value!r} is not a number or text")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return str(value).strip()
+
+
+def _math_prompt(question: str) -> str:
+    return f"{question}\n\n{instructions.BOXED}"
+
+
+def _competition(*meta_keys: str) -> Callable[[Row], tuple[str, str, dict]]:
+    """AIME / AMC / MATH-500 rows: ``problem`` and ``answer``; the named fields are kept in meta."""
+    return lambda row: (_math_prompt(row["problem"]), number_text(row["answer"]), {k: row[k] for k in meta_keys})
+
+
+def _gsm8k(row: Row) -> tuple[str, str, dict]:
+    """GSM8K: the answer is the number after ``####``; the worked solution (calculator marks removed) goes to meta."""
+    solution, final = row["answer"].rsplit("####", 1)
+    meta = {"solution": _CALCULATOR.sub("", solution).strip()}
+    return _math_prompt(row["question"]), final.strip().replace(",", ""), meta
+
+
+def _gpqa(row: Row) -> tuple[str, str, dict]:
+    """GPQA Diamond: the options are inside the question; the answer is one letter."""
+    return f"{row['question']}\n\n{instructions.CHOICE}", row["answer"].strip().upper(), {}
+
+
+def _humaneval(row: Row) -> tuple[str, str, dict]:
+    """HumanEval: complete the function; the ground truth is JSON with the tests, entry point and prompt."""
+    truth = json.dumps({"test": row["test"], "entry_point": row["entry_point"], "prompt": row["prompt"]})
+    prompt = f"{instructions.CODE}\n\n```python\n{row['prompt']}```"
+    return prompt, truth, {"task_id": row["task_id"], "canonical_solution": row["canonical_solution"]}
+
+
+@dataclass(frozen=True)
+class FileDataset:
+    """One JSONL file of INDEX.md: where it lives, its domain and how a row becomes a Problem."""
+
+    name: str
+    path: str
+    domain: str
+    convert: Callable[[Row], tuple[str, str, dict]]
+
+    def load(self, root: Path | None = None, limit: int | None = None) -> list[Problem]:
+        """The first ``limit`` rows (all when None) in file order."""
+        return list(self._iter(root or data_dir(), limit))
+
+    def _iter(self, root: Path, limit: int | None) -> Iterator[Problem]:
+        path = root / self.path
+        with path.open(encoding="utf-8") as lines:
+            for index, line in enumerate(lines):
+                if limit is not None and index >= limit:
+                    return
+                try:
+                    prompt, answer, meta = self.convert(json.loads(line))
+                except (KeyError, ValueError, AttributeError) as exc:
+                    raise ValueError(f"{path}:{index + 1}: bad {self.name} row: {exc!r}") from exc
+                yield Problem(f"{self.name}-{index}", self.domain, prompt, answer, meta)
+
+
+FILE_DATASETS: dict[str, FileDataset] = {
+    d.name: d
+    for d in (
+        FileDataset("aime24", "math/aime24.jsonl", "math", _competition("id", "solution", "url")),
+        FileDataset("aime25", "math/aime25.jsonl", "math", _competition()),
+        FileDataset("amc23", "math/amc23.jsonl", "math", _competition("id", "url")),
+        FileDataset("math500", "math/math500.jsonl", "math", _competition("solution", "subject", "level", "unique_id")),
+        FileDataset("gsm8k_test", "math/gsm8k_test.jsonl", "math", _gsm8k),
+        FileDataset("gsm8k_train", "math/gsm8k_train.jsonl", "math", _gsm8k),
+        FileDataset("gpqa_diamond", "science/gpqa_diamond.jsonl", "science", _gpqa),
+        FileDataset("humaneval", "code/humaneval.jsonl", "code", _humaneval),
+    )
+}
