@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from k2core import telemetry
@@ -60,7 +60,9 @@ class Admission:
         if self.draining:
             raise UnavailableError(f"the {self.subsystem} is shutting down")
         if self.inflight >= self.limit:
-            raise OverloadedError(f"{self.inflight} requests in flight; the limit is {self.limit} (limits.max_inflight)")
+            raise OverloadedError(
+                f"{self.inflight} requests in flight; the limit is {self.limit} (limits.max_inflight)"
+            )
         self.inflight += 1
         self.metrics.inflight.inc()
         self._idle.clear()
@@ -113,6 +115,6 @@ def scope(subsystem: str, method: str, carrier: Mapping[str, str], timeout_s: fl
         metrics.calls.labels(method=method, code=record["code"]).inc()
         metrics.call_seconds.labels(method=method).observe(seconds)
         record["seconds"] = round(seconds, 6)
-        log.info(json.dumps({"ts": datetime.now(timezone.utc).isoformat(), **record}, default=str))
+        log.info(json.dumps({"ts": datetime.now(UTC).isoformat(), **record}, default=str))
         for var, token in zip((_request_id, _deadline, _record), tokens, strict=True):
             var.reset(token)

@@ -41,7 +41,9 @@ def from_proto(message: ProtoMessage, model: type[M]) -> M:
 
 def _as_dict(message: ProtoMessage) -> dict[str, Any]:
     """Every field, zero values included; an unset ``optional`` field is None."""
-    data = json_format.MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    data = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
     _fill_unset(message, data)
     return data
 
@@ -54,7 +56,7 @@ def _fill_unset(message: ProtoMessage, data: dict[str, Any]) -> None:
         elif field.message_type is None or field.message_type.GetOptions().map_entry:
             continue
         elif field.is_repeated:
-            for item, item_data in zip(getattr(message, field.name), data[field.name]):
+            for item, item_data in zip(getattr(message, field.name), data[field.name], strict=True):
                 _fill_unset(item, item_data)
         elif message.HasField(field.name):
             _fill_unset(getattr(message, field.name), data[field.name])
@@ -105,7 +107,9 @@ def default_params(settings: Settings) -> SamplingParams:
 
 def params_from_proto(proto: common_pb2.SamplingParams, defaults: SamplingParams) -> SamplingParams:
     """Sampling parameters; fields the proto leaves unset keep ``defaults``."""
-    update: dict[str, Any] = {k: getattr(proto, k) for k in ("temperature", "top_p", "max_tokens", "seed") if proto.HasField(k)}
+    update: dict[str, Any] = {
+        k: getattr(proto, k) for k in ("temperature", "top_p", "max_tokens", "seed") if proto.HasField(k)
+    }
     if proto.stop:
         update["stop"] = list(proto.stop)
     if proto.json_schema:
@@ -122,7 +126,10 @@ def params_from_proto(proto: common_pb2.SamplingParams, defaults: SamplingParams
 def delta_to_proto(item: IndexedDelta) -> solver_pb2.GenerateResponse:
     d = item.delta
     delta = common_pb2.Delta(
-        text=d.text, finish_reason=d.finish_reason or "", prompt_tokens=d.prompt_tokens, completion_tokens=d.completion_tokens
+        text=d.text,
+        finish_reason=d.finish_reason or "",
+        prompt_tokens=d.prompt_tokens,
+        completion_tokens=d.completion_tokens,
     )
     return solver_pb2.GenerateResponse(delta=solver_pb2.CandidateDelta(index=item.index, delta=delta))
 
@@ -162,7 +169,16 @@ def judge_outcome_from_proto(proto: judge_pb2.CompareResponse) -> JudgeOutcome:
 
 # Reasoner
 
-_REQUEST_OPTIONALS = ("n", "plan", "judge", "public_tests", "adaptive", "token_budget", "soft_deadline_s", "hard_deadline_s")
+_REQUEST_OPTIONALS = (
+    "n",
+    "plan",
+    "judge",
+    "public_tests",
+    "adaptive",
+    "token_budget",
+    "soft_deadline_s",
+    "hard_deadline_s",
+)
 
 
 def solve_request_to_proto(request: SolveRequest) -> reasoner_pb2.SolveRequest:
@@ -194,7 +210,9 @@ def solve_result_from_proto(proto: reasoner_pb2.SolveResult) -> SolveResult:
 def event_to_proto(event: SolveEvent) -> reasoner_pb2.SolveEvent:
     match event:
         case CandidateDeltaEvent():
-            return reasoner_pb2.SolveEvent(candidate_delta=reasoner_pb2.CandidateDeltaEvent(index=event.index, text=event.text))
+            return reasoner_pb2.SolveEvent(
+                candidate_delta=reasoner_pb2.CandidateDeltaEvent(index=event.index, text=event.text)
+            )
         case PlanEvent():
             return reasoner_pb2.SolveEvent(plan=to_proto(event, reasoner_pb2.PlanEvent))
         case CandidateDoneEvent():

@@ -24,7 +24,15 @@ def generate(out: Path = DEFAULT_OUT) -> list[Path]:
         stale.unlink()
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
     well_known = str(files("grpc_tools") / "_proto")
-    args = ["grpc_tools.protoc", f"-I{PROTO_ROOT}", f"-I{well_known}", f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}", *protos]
+    args = [
+        "grpc_tools.protoc",
+        f"-I{PROTO_ROOT}",
+        f"-I{well_known}",
+        f"--python_out={out}",
+        f"--pyi_out={out}",
+        f"--grpc_python_out={out}",
+        *protos,
+    ]
     if protoc.main(args) != 0:
         raise RuntimeError(f"protoc failed for {protos}")
     generated = sorted(p for p in out.rglob("*") if p.suffix in {".py", ".pyi"} and p.name != "__init__.py")

@@ -17,7 +17,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from k2core import telemetry
 from k2core.config import Settings
-from k2core.errors import DeadlineError, EngineError, K2Error, OverloadedError, TooLargeError, UnavailableError, ValidationError
+from k2core.errors import (
+    DeadlineError,
+    EngineError,
+    K2Error,
+    OverloadedError,
+    TooLargeError,
+    UnavailableError,
+    ValidationError,
+)
 from k2core.pipeline import SolveEvent, SolveRequest
 from k2core.roles import JudgeOutcome, PlanOutcome
 from k2core.types import Completion, Delta, Message, SamplingParams, SolveResult
@@ -168,18 +176,22 @@ class SolverEndpoints:
         offsets = list(itertools.accumulate([0, *sizes[:-1]]))
         with telemetry.span("candidates", n=n):
             parts = await asyncio.gather(
-                *(self._generate_part(messages, params, offset, size) for offset, size in zip(offsets, sizes))
+                *(self._generate_part(messages, params, o, size) for o, size in zip(offsets, sizes, strict=True))
             )
         return [completion for part in parts for completion in part]
 
-    async def _generate_part(self, messages: list[Message], params: SamplingParams, offset: int, n: int) -> list[Completion]:
+    async def _generate_part(
+        self, messages: list[Message], params: SamplingParams, offset: int, n: int
+    ) -> list[Completion]:
         if params.seed is not None:
             params = params.with_seed(params.seed + offset)
         request = _generate_request(messages, params, n, stream=False)
         errors: list[str] = []
         for endpoint in self._order():
             with self._call(endpoint, request, errors) as replies:
-                completions = {r.completion.index: r.completion.completion async for r in replies if r.HasField("completion")}
+                completions = {
+                    r.completion.index: r.completion.completion async for r in replies if r.HasField("completion")
+                }
                 return [convert.from_proto(completions[i], Completion) for i in sorted(completions)]
         raise _exhausted(errors)
 
@@ -236,7 +248,9 @@ def _exhausted(errors: list[str]) -> UnavailableError:
     return UnavailableError(f"no solver endpoint could serve the request: {'; '.join(errors)}")
 
 
-def _generate_request(messages: list[Message], params: SamplingParams, n: int, stream: bool) -> solver_pb2.GenerateRequest:
+def _generate_request(
+    messages: list[Message], params: SamplingParams, n: int, stream: bool
+) -> solver_pb2.GenerateRequest:
     return solver_pb2.GenerateRequest(
         messages=convert.messages_to_proto(messages), params=convert.params_to_proto(params), n=n, stream=stream
     )

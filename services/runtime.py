@@ -76,12 +76,17 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self.token = token
 
     async def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]], details: grpc.HandlerCallDetails
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         if handler is None or details.method.startswith(_EXEMPT):
             return handler
-        codec = {"request_deserializer": handler.request_deserializer, "response_serializer": handler.response_serializer}
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(self._unary(details.method, handler.unary_unary), **codec)
         if handler.unary_stream:
@@ -194,7 +199,9 @@ class GrpcServer:
         server = self.settings.server
         if not server.tls_cert_file:
             return self.server.add_insecure_port(address)
-        key, cert = Path(server.tls_key_file or "").read_bytes(), Path(server.tls_cert_file).read_bytes()
+        if not server.tls_key_file:
+            raise ValueError("server.tls_key_file is required with server.tls_cert_file")
+        key, cert = Path(server.tls_key_file).read_bytes(), Path(server.tls_cert_file).read_bytes()
         return self.server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
 
 
@@ -261,7 +268,10 @@ class Service:
     def endpoints(self) -> dict[str, str]:
         """Where it listens: ``grpc`` and each HTTP server by name."""
         host = self.grpc.settings.server.host
-        return {"grpc": f"{host}:{self.grpc.port}", **{name: f"http://{host}:{s.port}" for name, s in self.http.items()}}
+        return {
+            "grpc": f"{host}:{self.grpc.port}",
+            **{name: f"http://{host}:{s.port}" for name, s in self.http.items()},
+        }
 
 
 def configure_observability(role: str, settings: Settings) -> None:

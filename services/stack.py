@@ -90,7 +90,9 @@ class LocalStack:
         ends, env = self.endpoints(), self._env()
         try:
             for role in ROLES:
-                process = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.cli", "serve", role, env=env)
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "services.cli", "serve", role, env=env
+                )
                 self.children.append(_Child(role, process, ends["gateway_grpc" if role == "gateway" else role]))
             await asyncio.wait_for(asyncio.gather(*(self._wait_healthy(c) for c in self.children)), timeout_s)
         except BaseException:
@@ -102,7 +104,9 @@ class LocalStack:
         try:
             while not await client.healthy():
                 if child.process.returncode is not None:
-                    raise RuntimeError(f"the {child.role} exited with code {child.process.returncode} before it was ready")
+                    raise RuntimeError(
+                        f"the {child.role} exited with code {child.process.returncode} before it was ready"
+                    )
                 await asyncio.sleep(0.2)
         finally:
             await client.close()

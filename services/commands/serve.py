@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from enum import Enum
+from enum import StrEnum
 
 import typer
 
@@ -12,7 +12,9 @@ from services import runtime
 from services.commands._output import stderr
 
 
-class Role(str, Enum):
+class Role(StrEnum):
+    """The services `serve` can run."""
+
     planner = "planner"
     solver = "solver"
     judge = "judge"

@@ -51,5 +51,5 @@ def register(app: typer.Typer) -> None:
         ready_timeout: float = typer.Option(300.0, help="Seconds to wait for every service to report SERVING."),
         as_json: bool = typer.Option(False, "--json", help="Print the endpoints as one JSON object once ready."),
     ) -> None:
-        """Start planner, solver, judge and gateway on the configured ports with the configured engines; stop on Ctrl-C."""
+        """Start planner, solver, judge and gateway as processes on the configured ports; Ctrl-C stops them all."""
         raise typer.Exit(asyncio.run(_up(Settings(), ready_timeout, as_json)))

@@ -181,9 +181,13 @@ class OpenAIFacade:
         if not body.stream:
             assert isinstance(first, FinalEvent)
             return JSONResponse(self._completion(body, rid, first.result), headers=headers)
-        return StreamingResponse(self._sse(body, rid, first, queue, runner), media_type="text/event-stream", headers=headers)
+        return StreamingResponse(
+            self._sse(body, rid, first, queue, runner), media_type="text/event-stream", headers=headers
+        )
 
-    async def _run(self, body: ChatRequest, carrier: dict[str, str], queue: asyncio.Queue[SolveEvent | Exception]) -> None:
+    async def _run(
+        self, body: ChatRequest, carrier: dict[str, str], queue: asyncio.Queue[SolveEvent | Exception]
+    ) -> None:
         """Run one request in its own task (its own request context): events or the error go to ``queue``."""
         with calls.scope("gateway", ROUTE, carrier, None) as record:
             try:
@@ -291,7 +295,14 @@ class OpenAIFacade:
             raise _Unauthorized()
 
     async def _unauthorized(self, request: Request, exc: Exception) -> JSONResponse:
-        body = {"error": {"message": "missing or invalid bearer token", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}
+        body = {
+            "error": {
+                "message": "missing or invalid bearer token",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+        }
         return JSONResponse(body, status_code=401)
 
     async def _invalid_body(self, request: Request, exc: Exception) -> JSONResponse:

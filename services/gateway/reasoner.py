@@ -36,7 +36,9 @@ class ReasonerServicer(reasoner_pb2_grpc.ReasonerServicer):
         self.pipeline = pipeline
         self.settings = settings
 
-    async def Solve(self, request: reasoner_pb2.SolveRequest, context: grpc.aio.ServicerContext) -> reasoner_pb2.SolveResult:
+    async def Solve(
+        self, request: reasoner_pb2.SolveRequest, context: grpc.aio.ServicerContext
+    ) -> reasoner_pb2.SolveResult:
         result = await self.pipeline.solve(convert.solve_request_from_proto(request, self.settings))
         observe(result)
         return convert.solve_result_to_proto(result)

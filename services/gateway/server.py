@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from k2core.config import Settings
 from k2core.pipeline import Pipeline
+from k2core.pipeline.solver import EngineSolver
 from services import runtime
 from services.gateway.openai_api import OpenAIFacade
 from services.gateway.reasoner import SERVICE, ReasonerServicer
 from services.gen.k2think.v1 import reasoner_pb2_grpc
 from services.remote import RemoteJudge, RemotePlanner, SolverEndpoints
-from k2core.pipeline.solver import EngineSolver
 
 
 def remote_pipeline(settings: Settings) -> tuple[Pipeline, list[runtime.Closer]]:

@@ -22,7 +22,9 @@ class PlannerServicer(planner_pb2_grpc.PlannerServicer):
         self.settings = settings
         self.metrics = telemetry.service_metrics("planner")
 
-    async def Plan(self, request: planner_pb2.PlanRequest, context: grpc.aio.ServicerContext) -> planner_pb2.PlanResponse:
+    async def Plan(
+        self, request: planner_pb2.PlanRequest, context: grpc.aio.ServicerContext
+    ) -> planner_pb2.PlanResponse:
         validate_problem(request.problem, self.settings)
         outcome = await self.planner.plan(request.problem)
         self.metrics.record_usage(outcome.usage)

@@ -42,12 +42,22 @@ class SolverServicer(solver_pb2_grpc.SolverServicer):
                 delta = item.delta
                 if delta.finish_reason is not None:
                     seconds = time.perf_counter() - start
-                    usage = usage.add(Usage(prompt_tokens=delta.prompt_tokens, completion_tokens=delta.completion_tokens, seconds=seconds))
-                    telemetry.record_span("candidate", seconds, index=item.index, completion_tokens=delta.completion_tokens)
+                    usage = usage.add(
+                        Usage(
+                            prompt_tokens=delta.prompt_tokens,
+                            completion_tokens=delta.completion_tokens,
+                            seconds=seconds,
+                        )
+                    )
+                    telemetry.record_span(
+                        "candidate", seconds, index=item.index, completion_tokens=delta.completion_tokens
+                    )
         else:
             completions = await self.solver.generate(messages, params, request.n)
             for index, completion in enumerate(completions):
-                telemetry.record_span("candidate", completion.seconds, index=index, completion_tokens=completion.completion_tokens)
+                telemetry.record_span(
+                    "candidate", completion.seconds, index=index, completion_tokens=completion.completion_tokens
+                )
                 yield convert.completion_to_proto(index, completion)
             usage = usage_of(completions)
         self.metrics.record_usage(usage)

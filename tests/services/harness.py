@@ -54,7 +54,9 @@ class FakeEngine:
     async def _one(self, messages: list[Message], params: SamplingParams) -> Completion:
         parts = [d async for d in self.stream(messages, params)]
         return Completion(
-            text="".join(d.text for d in parts), prompt_tokens=parts[-1].prompt_tokens, completion_tokens=parts[-1].completion_tokens
+            text="".join(d.text for d in parts),
+            prompt_tokens=parts[-1].prompt_tokens,
+            completion_tokens=parts[-1].completion_tokens,
         )
 
     async def stream(self, messages: list[Message], params: SamplingParams) -> AsyncIterator[Delta]:
@@ -67,7 +69,9 @@ class FakeEngine:
                 await asyncio.sleep(self.word_delay_s)
                 yield Delta(text=word if i == 0 else " " + word)
             self.finished += 1
-            yield Delta(finish_reason="stop", prompt_tokens=len(messages[-1].content.split()), completion_tokens=len(words))
+            yield Delta(
+                finish_reason="stop", prompt_tokens=len(messages[-1].content.split()), completion_tokens=len(words)
+            )
         except (asyncio.CancelledError, GeneratorExit):
             self.cancelled += 1
             raise
@@ -148,4 +152,3 @@ async def start_stack(
     service = gateway.create(pipeline, settings, 0, 0)
     await service.start()
     return Stack(settings, engine, roles, solvers, solver_engines, service, closers)
-

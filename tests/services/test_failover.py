@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -27,7 +28,7 @@ async def kill_busy_replica(stack: Stack) -> int:
 
 
 @pytest.fixture
-async def two_replicas() -> Stack:
+async def two_replicas() -> AsyncIterator[Stack]:
     stack = await start_stack(engine=FakeEngine(word_delay_s=0.03), solver_replicas=2)
     yield stack
     await stack.stop()

@@ -39,7 +39,9 @@ async def test_solve_stream_emits_stages_in_order(stack: Stack) -> None:
         await client.close()
     kinds = [e.kind for e in events]
     assert isinstance(events[0], PlanEvent) and isinstance(events[-1], FinalEvent)
-    assert kinds.index("candidate_delta") < kinds.index("candidate_done") < kinds.index("verdict") < kinds.index("final")
+    assert (
+        kinds.index("candidate_delta") < kinds.index("candidate_done") < kinds.index("verdict") < kinds.index("final")
+    )
     texts = {i: "".join(e.text for e in events if isinstance(e, CandidateDeltaEvent) and e.index == i) for i in (0, 1)}
     assert texts == {e.candidate.index: e.candidate.text for e in events if isinstance(e, CandidateDoneEvent)}
     assert sum(isinstance(e, VerdictEvent) for e in events) == 1
@@ -69,6 +71,13 @@ async def test_one_trace_spans_every_stage(stack: Stack, spans: InMemorySpanExpo
     root = next(s for s in finished if s.name == "/k2think.v1.Reasoner/Solve")
     in_trace = [s for s in finished if s.context.trace_id == root.context.trace_id]
     names = [s.name for s in in_trace]
-    for expected in ("plan", "/k2think.v1.Planner/Plan", "candidates", "/k2think.v1.Solver/Generate", "judge", "/k2think.v1.Judge/Compare"):
+    for expected in (
+        "plan",
+        "/k2think.v1.Planner/Plan",
+        "candidates",
+        "/k2think.v1.Solver/Generate",
+        "judge",
+        "/k2think.v1.Judge/Compare",
+    ):
         assert expected in names, names
     assert names.count("candidate") == 2 and names.count("judge") == 2

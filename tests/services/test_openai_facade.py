@@ -22,7 +22,9 @@ async def test_models_lists_the_pipeline(stack: Stack) -> None:
 
 
 async def test_non_stream_puts_reasoning_and_answer_apart(stack: Stack) -> None:
-    raw = await client(stack).chat.completions.with_raw_response.create(model="k2think", messages=MESSAGES, extra_body=EXTRA)
+    raw = await client(stack).chat.completions.with_raw_response.create(
+        model="k2think", messages=MESSAGES, extra_body=EXTRA
+    )
     completion = raw.parse()
     message = completion.choices[0].message
     assert message.content in {"The answer is \\boxed{4}.", "The answer is \\boxed{5}."}
@@ -43,7 +45,9 @@ async def test_stream_carries_stage_progress_then_the_answer_and_usage(stack: St
     assert kinds[0] == "plan" and kinds[-1] == "final"
     assert {"candidate_delta", "candidate_done", "verdict"} <= set(kinds)
     content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices)
+    reasoning = "".join(
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices
+    )
     assert content.startswith("The answer is") and reasoning.startswith("2 plus 2 makes")
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0

@@ -38,5 +38,7 @@ def solve_by_reflection(target: str, request: dict) -> dict:
 
 
 async def test_a_reflection_only_client_gets_a_full_answer(stack: Stack) -> None:
-    reply = await asyncio.to_thread(solve_by_reflection, stack.target, {"problem": "What is 2 + 2?", "n": 2, "params": {"seed": 1}})
+    reply = await asyncio.to_thread(
+        solve_by_reflection, stack.target, {"problem": "What is 2 + 2?", "n": 2, "params": {"seed": 1}}
+    )
     assert reply["answer"] in {"4", "5"} and len(reply["candidates"]) == 2 and "total" in reply["usage"]

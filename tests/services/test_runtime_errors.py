@@ -5,7 +5,15 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from services.gen.k2think.v1 import common_pb2, judge_pb2, judge_pb2_grpc, reasoner_pb2, reasoner_pb2_grpc, solver_pb2, solver_pb2_grpc
+from services.gen.k2think.v1 import (
+    common_pb2,
+    judge_pb2,
+    judge_pb2_grpc,
+    reasoner_pb2,
+    reasoner_pb2_grpc,
+    solver_pb2,
+    solver_pb2_grpc,
+)
 from tests.services.harness import Stack
 
 INVALID, EXHAUSTED = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -56,7 +64,15 @@ async def test_reasoner_maps_bad_fields(stack: Stack, fields: dict, code: grpc.S
         ({"messages": [common_pb2.Message(role="robot", content="hi")], "n": 1}, INVALID, "messages[0].role"),
         ({"messages": [common_pb2.Message(role="user", content=TEN_MB)], "n": 1}, EXHAUSTED, "messages"),
         ({"messages": [common_pb2.Message(role="user", content="hi")], "n": 0}, INVALID, "n"),
-        ({"messages": [common_pb2.Message(role="user", content="hi")], "n": 1, "params": common_pb2.SamplingParams(top_p=0)}, INVALID, "params.top_p"),
+        (
+            {
+                "messages": [common_pb2.Message(role="user", content="hi")],
+                "n": 1,
+                "params": common_pb2.SamplingParams(top_p=0),
+            },
+            INVALID,
+            "params.top_p",
+        ),
     ],
 )
 async def test_solver_maps_bad_fields(stack: Stack, request_fields: dict, code: grpc.StatusCode, field: str) -> None:
@@ -76,5 +92,7 @@ async def test_judge_rejects_a_huge_candidate(stack: Stack) -> None:
 async def test_message_over_the_transport_limit_is_refused_by_grpc(stack: Stack) -> None:
     huge = "x" * (17 << 20)
     async with grpc.aio.insecure_channel(stack.target) as channel:
-        status, _, _ = await status_of(reasoner_pb2_grpc.ReasonerStub(channel).Solve(reasoner_pb2.SolveRequest(problem=huge)))
+        status, _, _ = await status_of(
+            reasoner_pb2_grpc.ReasonerStub(channel).Solve(reasoner_pb2.SolveRequest(problem=huge))
+        )
     assert status == EXHAUSTED

@@ -61,7 +61,11 @@ def reflected_services(target: str) -> set[str]:
 
 async def test_reflection_lists_every_service(stack: Stack) -> None:
     services = reflected_services
-    assert await asyncio.to_thread(services, stack.target) >= {"k2think.v1.Reasoner", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
+    assert await asyncio.to_thread(services, stack.target) >= {
+        "k2think.v1.Reasoner",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    }
     assert "k2think.v1.Solver" in await asyncio.to_thread(services, f"127.0.0.1:{stack.solvers[0].port}")
     assert "k2think.v1.Planner" in await asyncio.to_thread(services, f"127.0.0.1:{stack.roles['planner'].port}")
     assert "k2think.v1.Judge" in await asyncio.to_thread(services, f"127.0.0.1:{stack.roles['judge'].port}")

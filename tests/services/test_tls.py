@@ -22,9 +22,26 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
         pytest.skip("openssl is not installed")
     cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -38,7 +55,9 @@ async def test_stack_over_tls(certificate: tuple[Path, Path]) -> None:
         assert result.answer in {"4", "5"} and result.selection.comparisons
         async with grpc.aio.insecure_channel(stack.target) as channel:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await reasoner_pb2_grpc.ReasonerStub(channel).Solve(reasoner_pb2.SolveRequest(problem="2+2?"), timeout=2)
+                await reasoner_pb2_grpc.ReasonerStub(channel).Solve(
+                    reasoner_pb2.SolveRequest(problem="2+2?"), timeout=2
+                )
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         await stack.stop()
