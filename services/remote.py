@@ -8,7 +8,7 @@ import itertools
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,13 +56,18 @@ def open_channel(address: str, settings: Settings) -> grpc.aio.Channel:
 
 
 class Client:
-    """What every call to a k2think service carries: request id, trace context, token and remaining deadline."""
+    """What every call to a k2think service carries: request id, trace context, token and remaining deadline.
+
+    At most ``limits.max_inflight`` calls run at once (the server's own limit); more wait for a slot, a wait
+    bounded by the caller's admission, so fan-out (candidates, judge pairs) never overloads one server.
+    """
 
     def __init__(self, address: str, settings: Settings, timeout_s: float | None) -> None:
         self.address = address
         self.channel = open_channel(address, settings)
         self.timeout_s = timeout_s
         self._token = load_token(settings.server)
+        self.slots = asyncio.Semaphore(settings.limits.max_inflight)
 
     def options(self) -> dict[str, Any]:
         """``metadata`` and ``timeout`` keyword arguments for one call."""
@@ -78,7 +83,8 @@ class Client:
     async def unary(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
         """One unary call; a failed status becomes the k2core error it stands for."""
         try:
-            return await method(request, **self.options())
+            async with self.slots:
+                return await method(request, **self.options())
         except grpc.aio.AioRpcError as exc:
             raise k2_error(exc, self.address) from exc
 
@@ -188,7 +194,7 @@ class SolverEndpoints:
         request = _generate_request(messages, params, n, stream=False)
         errors: list[str] = []
         for endpoint in self._order():
-            with self._call(endpoint, request, errors) as replies:
+            async with self._call(endpoint, request, errors) as replies:
                 completions = {
                     r.completion.index: r.completion.completion async for r in replies if r.HasField("completion")
                 }
@@ -203,7 +209,7 @@ class SolverEndpoints:
         sent, errors = 0, []
         with telemetry.span("candidate", seed=params.seed):
             for endpoint in self._order():
-                with self._call(endpoint, request, errors) as replies:
+                async with self._call(endpoint, request, errors) as replies:
                     seen = 0
                     async for reply in replies:
                         if not reply.HasField("delta"):
@@ -218,14 +224,20 @@ class SolverEndpoints:
                     return
         raise _exhausted(errors)
 
-    @contextlib.contextmanager
-    def _call(self, endpoint: _Endpoint, request: solver_pb2.GenerateRequest, errors: list[str]) -> Iterator[Any]:
-        """One Generate call, counted in flight and cancelled when left early; a retryable failure is noted
-        (the endpoint cools down) and swallowed so the caller tries the next endpoint; others are raised."""
-        call = endpoint.stub.Generate(request, **endpoint.client.options())
+    @contextlib.asynccontextmanager
+    async def _call(
+        self, endpoint: _Endpoint, request: solver_pb2.GenerateRequest, errors: list[str]
+    ) -> AsyncIterator[Any]:
+        """One Generate call, counted in flight (waiting included) and cancelled when left early; a retryable
+        failure is noted (the endpoint cools down) and swallowed so the caller tries the next endpoint."""
         endpoint.inflight += 1
         try:
-            yield call
+            async with endpoint.client.slots:
+                call = endpoint.stub.Generate(request, **endpoint.client.options())
+                try:
+                    yield call
+                finally:
+                    call.cancel()
         except grpc.aio.AioRpcError as exc:
             error = k2_error(exc, endpoint.client.address)
             if not isinstance(error, _RETRYABLE) or (isinstance(error, EngineError) and not error.retryable):
@@ -234,7 +246,6 @@ class SolverEndpoints:
             errors.append(str(error))
         finally:
             endpoint.inflight -= 1
-            call.cancel()
 
     async def health(self) -> bool:
         """Whether any endpoint reports SERVING."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import grpc
@@ -12,7 +13,7 @@ from k2core.pipeline import CandidateDeltaEvent, CandidateDoneEvent, FinalEvent,
 from services import convert
 from services.gen.k2think.v1 import reasoner_pb2_grpc
 from services.remote import ReasonerClient, solve_remote
-from tests.services.harness import Stack
+from tests.services.harness import Stack, make_settings, start_stack
 
 
 def request(stack: Stack, **overrides: object) -> SolveRequest:
@@ -81,3 +82,22 @@ async def test_one_trace_spans_every_stage(stack: Stack, spans: InMemorySpanExpo
     ):
         assert expected in names, names
     assert names.count("candidate") == 2 and names.count("judge") == 2
+
+
+async def test_fifty_concurrent_streams_all_succeed() -> None:
+    settings = make_settings()
+    stack = await start_stack(
+        settings.model_copy(update={"limits": settings.limits.model_copy(update={"max_inflight": 64})})
+    )
+    client = ReasonerClient(stack.target, stack.settings)
+    try:
+
+        async def one(seed: int) -> FinalEvent:
+            events = [e async for e in client.events(request(stack, seed=seed))]
+            return events[-1]
+
+        finals = await asyncio.gather(*(one(seed) for seed in range(50)))
+        assert all(isinstance(f, FinalEvent) and f.result.answer in {"4", "5"} for f in finals)
+    finally:
+        await client.close()
+        await stack.stop()
