@@ -18,19 +18,21 @@ TIEBREAKS = ("verifier_score", "group_size", "completion_tokens", "index")
 
 
 def extract_answer(domain: str, text: str) -> str | None:
-    """The final answer via the domain's grader; a generic extraction when the grader cannot say."""
+    """The final answer via the domain's grader, else a generic extraction; blank answers are None."""
     try:
         answer = verify.extract(domain, text)
     except Exception:  # model output or a missing grader must never fail a request
         answer = None
-    return answer if answer is not None else fallback_extract(text)
+    if answer is None or not answer.strip():
+        answer = fallback_extract(text)
+    return answer
 
 
 def fallback_extract(text: str) -> str | None:
     """Text after ``</think>``: the last ``\\boxed{}``, else the last ``Answer: ...`` line, else None."""
     final = verify.final_segment(text)
     boxed = _last_boxed(final)
-    if boxed is not None:
+    if boxed is not None and boxed.strip():
         return boxed.strip()
     lines = _ANSWER_LINE.findall(final)
     if not lines:

@@ -42,6 +42,8 @@ def solve(
         None, "--engine", help="Engine for every role: embedded, openai, vllm, cerebras."
     ),
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Max tokens per candidate."),
+    temperature: float | None = typer.Option(None, "--temperature", help="Solver temperature (default 1.0)."),
+    top_p: float | None = typer.Option(None, "--top-p", help="Solver nucleus mass in (0, 1] (default 0.95)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of candidate 0; candidate i uses seed+i."),
     domain: str | None = typer.Option(None, "--domain", help="Answer domain: math, code, science, logic, ..."),
     target: str = typer.Option("local", "--target", help="'local' (in-process) or a gateway HOST:PORT."),
@@ -60,6 +62,8 @@ def solve(
             plan=False if no_plan else None,
             judge=False if no_judge else None,
             max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
             seed=seed,
             domain=domain,
         )

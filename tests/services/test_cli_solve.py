@@ -95,6 +95,8 @@ def test_rich_rendering_shows_every_stage(built: dict) -> None:
         (["solve", "q", "--n", "99"], "--n"),
         (["solve", "q", "--max-tokens", "0"], "--max-tokens"),
         (["solve", "q", "--max-tokens", "100000"], "--max-tokens"),
+        (["solve", "q", "--temperature", "-1"], "--temperature"),
+        (["solve", "q", "--top-p", "0"], "--top-p"),
         (["solve", "q", "--engine", "bogus"], "--engine"),
         (["solve", "q", "--domain", "poetry"], "--domain"),
         (["solve", "q", "--target", "nowhere"], "--target"),

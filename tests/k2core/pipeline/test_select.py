@@ -37,6 +37,8 @@ V = {w: Verdict(winner=w) for w in ("A", "B", "tie")}
         ("**Final answer:** Knight", "Knight"),
         ("<think>Answer: 1</think>I am not sure.", None),
         ("\\boxed{unbalanced", None),
+        ("Put the final answer in \\boxed{}.", None),
+        ("Answer: 9\nPut the final answer in \\boxed{ }.", "9"),
     ],
 )
 def test_fallback_extraction(text: str, answer: str | None) -> None:
@@ -45,6 +47,7 @@ def test_fallback_extraction(text: str, answer: str | None) -> None:
 
 def test_extract_answer_uses_the_domain_grader_or_falls_back() -> None:
     assert extract_answer("math", "so \\boxed{7}") in {"7", "\\boxed{7}"}
+    assert extract_answer("math", "Put the final answer in \\boxed{}.") is None
 
 
 def test_groups_by_equivalence_and_isolates_missing_answers() -> None:
