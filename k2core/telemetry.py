@@ -19,7 +19,6 @@ from prometheus_client import Counter, Gauge, Histogram
 from k2core.types import Usage
 
 SUBSYSTEMS = ("gateway", "planner", "solver", "judge", "sandbox", "train")
-STAGES = ("plan", "solve", "select", "total")
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
 tracer = trace.get_tracer("k2think")

@@ -148,3 +148,23 @@ async def test_metrics_expose_calls_inflight_tokens_and_stage_timings(stack: Sta
         "k2think_planner_prompt_tokens_total",
     ):
         assert sample in text, sample
+
+
+async def test_client_cancel_stops_the_engine_within_a_second() -> None:
+    engine = FakeEngine(word_delay_s=0.2)
+    stack = await start_stack(engine=engine)
+    try:
+        async with grpc.aio.insecure_channel(stack.target) as channel:
+            call = stub(channel).SolveStream(PROBLEM)
+            async for event in call:
+                if event.WhichOneof("event") == "candidate_delta":
+                    break
+            assert engine.active > 0
+            call.cancel()
+        start = time.monotonic()
+        while engine.active and time.monotonic() - start < 1.0:
+            await asyncio.sleep(0.02)
+        assert engine.active == 0 and engine.cancelled >= 1
+        assert stack.solvers[0].admission.inflight == 0
+    finally:
+        await stack.stop()
