@@ -17,7 +17,7 @@ VERDICT_SCHEMA: dict[str, Any] = {
     "properties": {
         "winner": {"type": "string", "enum": ["A", "B", "tie"]},
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-        "reason": {"type": "string"},
+        "reason": {"type": "string", "maxLength": 200},
     },
     "required": ["winner", "confidence", "reason"],
 }

@@ -1,4 +1,5 @@
-"""Tolerant JSON-object parsing of model output: fenced blocks, trailing prose, single quotes, trailing commas."""
+"""Tolerant JSON-object parsing of model output: fenced blocks, trailing prose, single quotes, trailing commas,
+and objects cut off by the token limit."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from k2core.verify import final_segment
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
+_DANGLING_KEY = re.compile(r"[,{]\s*(\"[^\"]*\"|'[^']*')\s*$")
+_CUT_NUMBER = re.compile(r"(\d)[.eE+-]+$")
 _PY_LITERALS = {"true": "True", "false": "False", "null": "None"}
 
 
@@ -32,12 +35,13 @@ def parse_json_object(text: str) -> dict[str, Any]:
 
 def _first_object(text: str) -> dict[str, Any] | None:
     """Try each ``{`` in turn: strict JSON first, then a lenient repair of the balanced span."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)
     for start in (i for i, ch in enumerate(text) if ch == "{"):
         try:
             value, _ = decoder.raw_decode(text, start)
         except json.JSONDecodeError:
-            value = _lenient(_balanced_span(text, start))
+            span = _balanced_span(text, start)
+            value = _lenient(span if span is not None else _close_truncated(text[start:]))
         if isinstance(value, dict):
             return value
     return None
@@ -66,13 +70,41 @@ def _balanced_span(text: str, start: int) -> str | None:
     return None
 
 
+def _close_truncated(text: str) -> str:
+    """Close an object cut off mid-way: end an open string, drop a dangling key or separator, close brackets."""
+    closers: list[str] = []
+    quote, escaped = "", False
+    for ch in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "{[":
+            closers.append("}" if ch == "{" else "]")
+        elif ch in "}]" and closers:
+            closers.pop()
+    body = (text[:-1] if escaped else text) + quote
+    body = _CUT_NUMBER.sub(r"\1", body.rstrip(" \t\n\r,:"))
+    dangling = _DANGLING_KEY.search(body) if closers and closers[-1] == "}" else None
+    if dangling and body[dangling.start()] == ",":
+        body = body[: dangling.start()]
+    elif dangling:
+        body = body[: dangling.start() + 1]
+    return body + "".join(reversed(closers))
+
+
 def _lenient(span: str | None) -> Any:
     """Parse a near-JSON object: trailing commas removed, then as a Python literal (single quotes, True/None)."""
     if span is None:
         return None
     cleaned = _TRAILING_COMMA.sub(r"\1", span)
     try:
-        return json.loads(cleaned)
+        return json.loads(cleaned, strict=False)
     except json.JSONDecodeError:
         pass
     pythonic = re.sub(r"\b(true|false|null)\b", lambda m: _PY_LITERALS[m.group(1)], cleaned)

@@ -16,7 +16,7 @@ PLAN_SCHEMA: dict[str, Any] = {
     "properties": {
         "is_hard": {"type": "boolean"},
         "plan": {"type": "string"},
-        "search_terms": {"type": "array", "items": {"type": "string"}},
+        "search_terms": {"type": "array", "items": {"type": "string", "maxLength": 40}, "maxItems": 5},
     },
     "required": ["is_hard", "plan", "search_terms"],
 }

@@ -33,11 +33,33 @@ def test_braces_inside_strings_do_not_confuse_the_span() -> None:
     assert parse_json_object("Plan: {'plan': 'use {a} and }b{', 'ok': True} trailing")["plan"] == "use {a} and }b{"
 
 
+def test_raw_newlines_inside_strings() -> None:
+    assert parse_json_object('{"reason": "line one\nline two", }') == {"reason": "line one\nline two"}
+
+
 def test_skips_non_object_braces_before_the_object() -> None:
     assert parse_json_object('set {1, 2} then {"a": 1}') == {"a": 1}
 
 
-@pytest.mark.parametrize("text", ["", "   ", "no json here", '{"unterminated": ', "[1, 2, 3]"])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{ "winner": "A", "confidence": 0.0000000', {"winner": "A", "confidence": 0.0}),
+        ('{"winner": "B", "confidence": 0.', {"winner": "B", "confidence": 0}),
+        ('{"winner": "A", "reason": "because it', {"winner": "A", "reason": "because it"}),
+        ('{"plan": "3", "search_terms": ["apple", "mo', {"plan": "3", "search_terms": ["apple", "mo"]}),
+        ('{"a": 1, "b"', {"a": 1}),
+        ('{"a": 1, "b": ', {"a": 1}),
+        ('{"x": "ab\\', {"x": "ab"}),
+        ('{"a": [1, {"b": 2', {"a": [1, {"b": 2}]}),
+        ("{'a': 'it", {"a": "it"}),
+    ],
+)
+def test_objects_cut_off_by_the_token_limit_are_closed(text: str, expected: dict) -> None:
+    assert parse_json_object(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "   ", "no json here", '{"a" 1}', "[1, 2, 3]"])
 def test_unparseable_raises_parse_error(text: str) -> None:
     with pytest.raises(ParseError):
         parse_json_object(text)
