@@ -115,6 +115,7 @@ def write_selection(out: Path, study: Mapping[str, Any]) -> Path:
             f"{study['problems']} problems of {study['dataset']}, the same N={study['n']} candidates per problem for "
             f"every selector (max tokens {study['max_tokens']}, plan {'on' if study['plan'] else 'off'}).",
             f"**Share of the pass@1 → oracle gap closed:** {headline}.",
+            _range_note(selectors["pass@1"]["accuracy"]),
             markdown_table(["selector", "accuracy", "gap closed", "judge calls / problem"], rows),
             "pass@1 is the mean correctness of single candidates; majority ties score the share of correct leaders; "
             "k2think = verifier → strict majority → both-order knockout judge; linear judge = the reference chain "
@@ -127,6 +128,13 @@ def write_selection(out: Path, study: Mapping[str, Any]) -> Path:
         f"Selection quality ({study['dataset']}, N={study['n']})", "accuracy (%)",
     )  # fmt: skip
     return _write(out / "selection.md", text + "\n\n![selection](selection.png)\n")
+
+
+def _range_note(pass1: float) -> str:
+    """A warning when pass@1 lies outside 10–90%, where selectors can hardly differ."""
+    if 0.1 <= pass1 <= 0.9:
+        return f"pass@1 is {percent(pass1)}, inside the 10–90% range where selectors can differ."
+    return f"**Caution:** pass@1 is {percent(pass1)}, outside 10–90%: the gap figures say little about the selectors."
 
 
 def write_scaling(out: Path, rows: Sequence[Mapping[str, Any]], about: str) -> Path:

@@ -123,3 +123,22 @@ def test_remote_target_uses_one_gateway_client(tmp_path: Path, monkeypatch: pyte
     assert result.exit_code == 0, result.output
     assert len(clients) == 1 and clients[0].target == "127.0.0.1:50051" and clients[0].closed
     assert len(clients[0].requests) == 3 and json.loads(result.stdout)["runs"] == 3
+
+
+@pytest.mark.slow
+def test_real_eval_on_the_embedded_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("K2_PIPELINE__PLAN_MAX_TOKENS", "32")
+    monkeypatch.setenv("K2_PIPELINE__JUDGE_MAX_TOKENS", "32")
+    args = ("--dataset", "gen:arith", "--limit", "2", "--k", "1", "--n", "2", "--max-tokens", "32", "--out", str(tmp_path))
+    result = invoke(*args, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["runs"], summary["errors"]) == (2, 0), (tmp_path / "results.jsonl").read_text()
+    assert 0.0 <= summary["avg_pass_at_1"] <= 1.0 and 0 < summary["mean_response_tokens"] <= 32
+    assert summary["tokens_per_request"]["planner"]["completion"] > 0
+    assert summary["tokens_per_request"]["solver"]["completion"] > 0
+    assert summary["seconds_per_stage"]["total"] > 0
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and all(len(json.loads(line)["candidates"]) == 2 for line in lines)
+    assert invoke(*args, "--json").exit_code == 0
+    assert (tmp_path / "results.jsonl").read_text().splitlines() == lines, "a finished run is not redone"

@@ -1,0 +1,328 @@
+"""Head-to-head on one llama.cpp server: the K2-Think reference flow, optillm's best-of-n proxy, and k2think.
+
+Workload: 30 seeded ``gen:arith`` problems (``--limit`` for quick runs), max_tokens 256, N=3, temperature 1.0,
+top-p 0.95, against one ``python -m llama_cpp.server`` with the embedded model on a free port. One request at a
+time, the systems interleaved per problem (background load hits each alike), after a warm-up request. k2think
+runs through the gateway of ``k2think up`` (every role on the ``openai`` engine at the llama.cpp server), in its
+default configuration and with adaptive N; the in-process pipeline stands in only when the stack cannot start.
+Writes ``bench/results/headtohead.json`` and ``headtohead.md``; a system that cannot run is recorded with why.
+
+    python -m bench.headtohead_bench [--limit 30] [--n 3] [--max-tokens 256] [--systems reference,optillm,k2think]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+from openai import AsyncOpenAI
+from rich.console import Console
+
+from bench.peers import processes
+from bench.reference_flow import FlowSettings, ReferenceFlow
+from k2core import verify
+from k2core.config import Settings
+from k2core.data import Problem, load_dataset
+from k2core.eval.reports import markdown_table
+from k2core.models import ensure_embedded_model
+from k2core.pipeline import Pipeline, SolveRequest
+from k2core.pipeline.solver import solver_messages
+from k2core.types import SamplingParams, SolveResult
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SYSTEMS = ("reference", "optillm", "k2think", "k2think-adaptive")
+BASELINE = "k2think"
+ALIAS = "gemma-3-270m-it"
+KEY = "sk-local-bench"
+_OPTILLM_SAMPLES = re.compile(r"Generated (\d+) (?:initial )?completions")
+console = Console(stderr=True)
+
+
+@dataclass
+class Outcome:
+    """One system on one problem."""
+
+    correct: bool = False
+    seconds: float = 0.0
+    prompt_tokens: int | None = 0
+    completion_tokens: int = 0
+    judge_calls: int = 0
+    candidates: int | None = None
+    error: str | None = None
+
+
+SystemFn = Callable[[Problem, int], Awaitable[Outcome]]
+
+
+def graded(problem: Problem, text: str) -> bool:
+    """Whether ``text`` answers ``problem`` correctly."""
+    return verify.grade(problem.domain, text, problem.answer).correct
+
+
+def reference_system(backend_url: str, n: int, max_tokens: int) -> SystemFn:
+    """(a) The reference control flow: planner, N parallel solver calls, linear judge chain."""
+    flow = ReferenceFlow(AsyncOpenAI(base_url=backend_url, api_key=KEY), FlowSettings(model=ALIAS, n=n, max_tokens=max_tokens))
+
+    async def run(problem: Problem, seed: int) -> Outcome:
+        start = time.perf_counter()
+        result = await flow.run(problem.prompt, problem.domain, seed)
+        return Outcome(
+            correct=graded(problem, result.candidates[result.selected]),
+            seconds=time.perf_counter() - start,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            judge_calls=result.judge_calls,
+            candidates=len(result.candidates),
+        )
+
+    return run
+
+
+def optillm_system(proxy_url: str, log: Path, max_tokens: int) -> SystemFn:
+    """(b) optillm's best-of-n through its proxy: the same solver prompt; samples and ratings read from its log."""
+    client = AsyncOpenAI(base_url=proxy_url, api_key=KEY)
+
+    async def run(problem: Problem, seed: int) -> Outcome:
+        seen = _optillm_samples(log)
+        start = time.perf_counter()
+        messages = [m.model_dump() for m in solver_messages(problem.prompt, None, problem.domain)]
+        reply = await client.chat.completions.create(
+            model=ALIAS, messages=messages, max_tokens=max_tokens, temperature=1.0, top_p=0.95  # type: ignore[arg-type]
+        )
+        seconds = time.perf_counter() - start
+        samples = _optillm_samples(log) - seen
+        return Outcome(
+            correct=graded(problem, reply.choices[0].message.content or ""),
+            seconds=seconds,
+            prompt_tokens=None,
+            completion_tokens=reply.usage.completion_tokens if reply.usage else 0,
+            judge_calls=samples,
+            candidates=samples,
+        )
+
+    return run
+
+
+def _optillm_samples(log: Path) -> int:
+    """Completions optillm reports having sampled so far (each one is then rated by one model call)."""
+    return sum(int(m) for m in _OPTILLM_SAMPLES.findall(log.read_text(errors="replace")))
+
+
+def k2think_system(solve: Callable[[SolveRequest], Awaitable[SolveResult]], n: int, max_tokens: int, adaptive: bool) -> SystemFn:
+    """(c) k2think: plan, best-of-N, verifier/majority/both-order knockout selection."""
+
+    async def run(problem: Problem, seed: int) -> Outcome:
+        params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=max_tokens, seed=seed)
+        request = SolveRequest(problem=problem.prompt, n=n, params=params, domain=problem.domain, adaptive=adaptive)
+        start = time.perf_counter()
+        result = await solve(request)
+        chosen = next(c for c in result.candidates if c.index == result.selected)
+        total = result.usage["total"]
+        return Outcome(
+            correct=graded(problem, chosen.text),
+            seconds=time.perf_counter() - start,
+            prompt_tokens=total.prompt_tokens,
+            completion_tokens=total.completion_tokens,
+            judge_calls=result.usage["judge"].calls,
+            candidates=len(result.candidates),
+        )
+
+    return run
+
+
+def openai_settings(backend_url: str) -> Settings:
+    """Settings with every role on the ``openai`` engine at the llama.cpp server."""
+    settings = Settings()
+    update = {"engine": "openai", "base_url": backend_url, "model": ALIAS, "api_key": KEY}
+    roles = {role: getattr(settings, role).model_copy(update=update) for role in ("planner", "solver", "judge")}
+    return settings.model_copy(update=roles)
+
+
+def aggregate(outcomes: list[Outcome]) -> dict[str, Any]:
+    """Accuracy, mean wall seconds per problem, summed tokens and judge calls over the problems that ran."""
+    ok = [o for o in outcomes if o.error is None]
+    count = max(1, len(ok))
+    prompt = None if any(o.prompt_tokens is None for o in ok) else sum(o.prompt_tokens or 0 for o in ok)
+    completion = sum(o.completion_tokens for o in ok)
+    return {
+        "problems": len(ok),
+        "errors": len(outcomes) - len(ok),
+        "accuracy": sum(o.correct for o in ok) / count,
+        "wall_s_per_problem": sum(o.seconds for o in ok) / count,
+        "total_tokens": None if prompt is None else prompt + completion,
+        "completion_tokens": completion,
+        "judge_calls": sum(o.judge_calls for o in ok),
+        "judge_calls_per_problem": sum(o.judge_calls for o in ok) / count,
+        "candidates_per_problem": sum(o.candidates or 0 for o in ok) / count,
+    }
+
+
+def with_ratios(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each system's time, tokens and judge calls as multiples of k2think's (k2think = 1.0)."""
+    base = table.get(BASELINE)
+    if base is None or not base["problems"]:
+        return table
+    for row in table.values():
+        row["time_vs_k2think"] = row["wall_s_per_problem"] / base["wall_s_per_problem"]
+        row["completion_tokens_vs_k2think"] = row["completion_tokens"] / max(1, base["completion_tokens"])
+        row["judge_calls_vs_k2think"] = row["judge_calls"] / max(1, base["judge_calls"])
+        row["accuracy_minus_k2think"] = row["accuracy"] - base["accuracy"]
+    return table
+
+
+async def interleaved(systems: dict[str, SystemFn], problems: list[Problem], seed: int) -> dict[str, list[Outcome]]:
+    """Every problem through every system in turn, one request at a time; a failed request is recorded."""
+    results: dict[str, list[Outcome]] = {name: [] for name in systems}
+    for i, problem in enumerate(problems):
+        for name, system in systems.items():
+            try:
+                outcome = await system(problem, seed * 1000 + i)
+            except Exception as exc:  # noqa: BLE001 - one failed request is a recorded error, not a dead bench
+                outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
+            results[name].append(outcome)
+            mark = "error" if outcome.error else ("right" if outcome.correct else "wrong")
+            console.print(f"[{i + 1}/{len(problems)}] {name}: {mark} in {outcome.seconds:.1f} s")
+    return results
+
+
+async def warm_up(backend_url: str) -> None:
+    """One short request so model loading does not count against the first system."""
+    client = AsyncOpenAI(base_url=backend_url, api_key=KEY)
+    await client.chat.completions.create(model=ALIAS, messages=[{"role": "user", "content": "Hi"}], max_tokens=8)
+
+
+async def run_bench(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
+    """Start the backend and the peers, run the interleaved workload, return the results document."""
+    wanted = [s for s in args.systems.split(",") if s]
+    problems = load_dataset("gen:arith", args.limit, args.seed)
+    notes: dict[str, str] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        port = processes.free_port()
+        model = ensure_embedded_model(Settings())
+        stack.enter_context(processes.llama_server(model, port, ALIAS, logs / "llama_server.log"))
+        backend = f"http://{processes.HOST}:{port}/v1"
+        await warm_up(backend)
+        systems: dict[str, SystemFn] = {}
+        if "reference" in wanted:
+            systems["reference"] = reference_system(backend, args.n, args.max_tokens)
+        if "optillm" in wanted:
+            try:
+                proxy_port, log = processes.free_port(), logs / "optillm.log"
+                stack.enter_context(processes.optillm_proxy(processes.setup_optillm(), backend, proxy_port, args.n, log))
+                systems["optillm"] = optillm_system(f"http://{processes.HOST}:{proxy_port}/v1", log, args.max_tokens)
+            except (RuntimeError, TimeoutError, OSError) as exc:
+                notes["optillm"] = f"not run: {exc}"
+        k2_wanted = [s for s in ("k2think", "k2think-adaptive") if s in wanted]
+        if k2_wanted:
+            solve, how = await _k2think_solver(stack, backend, logs)
+            notes["k2think"] = how
+            for name in k2_wanted:
+                systems[name] = k2think_system(solve, args.n, args.max_tokens, adaptive=name.endswith("adaptive"))
+        outcomes = await interleaved(systems, problems, args.seed)
+    table = with_ratios({name: aggregate(rows) for name, rows in outcomes.items()})
+    return document(args, table, outcomes, notes)
+
+
+async def _k2think_solver(
+    stack: contextlib.AsyncExitStack, backend: str, logs: Path
+) -> tuple[Callable[[SolveRequest], Awaitable[SolveResult]], str]:
+    """The gateway's Solve (``k2think up``), or the in-process pipeline with the reason the stack could not start."""
+    from services.remote import ReasonerClient
+
+    try:
+        child, address = processes.k2think_stack(backend, ALIAS, logs / "k2think_stack.log")
+        stack.enter_context(child)
+        client = ReasonerClient(address, Settings())
+        stack.push_async_callback(client.close)
+        return client.solve, f"through the gateway at {address} (k2think up, openai engine)"
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        pipeline = await stack.enter_async_context(Pipeline.in_process(openai_settings(backend)))
+        return pipeline.solve, f"in-process pipeline with the openai engine; the stack did not start: {exc}"
+
+
+def document(
+    args: argparse.Namespace, table: dict[str, dict[str, Any]], outcomes: dict[str, list[Outcome]], notes: dict[str, str]
+) -> dict[str, Any]:
+    """The results JSON: workload, settings, figures (flat), per-system table and per-problem outcomes."""
+    figures: dict[str, Any] = {}
+    for name, row in table.items():
+        figures |= {f"{name} accuracy": row["accuracy"], f"{name} wall s/problem": row["wall_s_per_problem"]}
+        figures |= {f"{name} judge calls": row["judge_calls"], f"{name} completion tokens": row["completion_tokens"]}
+    if "reference" in table and BASELINE in table and table[BASELINE]["wall_s_per_problem"]:
+        figures["k2think speedup over reference"] = table["reference"]["wall_s_per_problem"] / table[BASELINE]["wall_s_per_problem"]
+    return {
+        "name": "headtohead",
+        "workload": f"{args.limit} seeded gen:arith problems (seed {args.seed}), one request at a time, systems interleaved",
+        "settings": {"n": args.n, "max_tokens": args.max_tokens, "temperature": 1.0, "top_p": 0.95, "backend": "llama_cpp.server"},
+        "figures": figures,
+        "systems": table,
+        "notes": notes,
+        "outcomes": {name: [asdict(o) for o in rows] for name, rows in outcomes.items()},
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "llama_cpp_python": llama_cpp.__version__,
+        },
+    }
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The results as a markdown table with ratios against k2think."""
+    headers = ["system", "accuracy", "wall s / problem", "total tokens", "completion tokens", "judge calls", "candidates / problem", "time vs k2think"]
+    rows = [
+        [
+            name, f"{100 * r['accuracy']:.1f}%", r["wall_s_per_problem"], r["total_tokens"], r["completion_tokens"],
+            r["judge_calls"], r["candidates_per_problem"], r.get("time_vs_k2think"),
+        ]
+        for name, r in doc["systems"].items()
+    ]  # fmt: skip
+    notes = [f"- {name}: {text}" for name, text in doc["notes"].items()]
+    return "\n\n".join(
+        [
+            "# Head-to-head",
+            f"Workload: {doc['workload']}. Settings: {json.dumps(doc['settings'])}. Date: {doc['date']}.",
+            markdown_table(headers, rows),
+            "Total tokens include prompt tokens; optillm's proxy reports completion tokens only. Judge calls: the "
+            "reference's pairwise chain, optillm's per-candidate ratings, k2think's both-order knockout.",
+            "\n".join(notes),
+        ]
+    )
+
+
+def main(argv: list[str]) -> int:
+    """Run the bench and write ``bench/results/headtohead.{json,md}``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=30)
+    parser.add_argument("--n", type=int, default=3)
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    logs = Path(tempfile.mkdtemp(prefix="k2think-headtohead-"))
+    console.print(f"process logs: {logs}")
+    doc = asyncio.run(run_bench(args, logs))
+    (RESULTS / "headtohead.json").write_text(json.dumps(doc, indent=2))
+    (RESULTS / "headtohead.md").write_text(markdown(doc) + "\n")
+    console.print(markdown(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Peer systems and backend processes for the head-to-head bench, each on a free loopback port."""

@@ -1,0 +1,129 @@
+"""Child processes the benches start: the llama.cpp server, optillm's proxy and the k2think stack, on free ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import httpx
+
+HOST = "127.0.0.1"
+PEERS = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+class Child:
+    """A child process with its output in a log file; stopped with SIGTERM, then SIGKILL after ``grace_s``."""
+
+    def __init__(self, name: str, argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> None:
+        self.name, self.log = name, log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._sink = log.open("w")
+        self.process = subprocess.Popen(
+            list(argv), stdout=self._sink, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True
+        )
+
+    def wait_ready(self, ready: Callable[[], bool], timeout_s: float) -> None:
+        """Poll ``ready`` until it holds; raise with the log's tail if the process dies or time runs out."""
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with code {self.process.returncode}: {self.tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} not ready after {timeout_s:.0f} s: {self.tail()}")
+            time.sleep(0.5)
+
+    def tail(self, lines: int = 15) -> str:
+        """The last lines of the log."""
+        self._sink.flush()
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, grace_s: float = 15.0) -> None:
+        """Terminate this child's process group; kill it when it does not leave within ``grace_s``."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._sink.close()
+
+    def __enter__(self) -> "Child":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    """A readiness check: GET ``url`` answers 200."""
+
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def llama_server(model: Path, port: int, alias: str, log: Path, n_ctx: int = 4096) -> Child:
+    """``python -m llama_cpp.server`` with the GGUF on ``port`` in Gemma's turn format (as the embedded engine
+    renders it); a new request never interrupts a running one."""
+    argv = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias, "--chat_format", "gemma",
+        "--host", HOST, "--port", str(port), "--n_ctx", str(n_ctx), "--interrupt_requests", "False",
+    ]  # fmt: skip
+    child = Child("llama.cpp server", argv, log)
+    child.wait_ready(http_ok(f"http://{HOST}:{port}/v1/models"), timeout_s=180)
+    return child
+
+
+def setup_optillm() -> Path:
+    """optillm's executable in its own virtualenv (made by ``setup_optillm.sh`` on first use)."""
+    done = subprocess.run(["bash", str(PEERS / "setup_optillm.sh")], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"setup_optillm.sh failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def optillm_proxy(executable: Path, backend_url: str, port: int, n: int, log: Path) -> Child:
+    """optillm's proxy with its best-of-n approach in front of ``backend_url``; the key is a placeholder."""
+    argv = [
+        str(executable), "--approach", "bon", "--best-of-n", str(n), "--base-url", backend_url,
+        "--host", HOST, "--port", str(port),
+    ]  # fmt: skip
+    child = Child("optillm", argv, log, env={"OPENAI_API_KEY": "sk-local-bench"})
+    child.wait_ready(http_ok(f"http://{HOST}:{port}/health"), timeout_s=300)
+    return child
+
+
+def k2think_stack(backend_url: str, model: str, log: Path) -> tuple[Child, str]:
+    """``k2think up`` with every role on the ``openai`` engine at ``backend_url``, on free ports; the gateway address."""
+    ports = {name: free_port() for name in ("GATEWAY_GRPC", "GATEWAY_HTTP", "PLANNER", "SOLVER", "JUDGE")}
+    env = {f"K2_SERVER__{name}_PORT": str(port) for name, port in ports.items()}
+    env |= {f"K2_SERVER__{role}_METRICS_PORT": str(free_port()) for role in ("PLANNER", "SOLVER", "JUDGE")}
+    env["K2_SERVER__HOST"] = HOST
+    for role in ("PLANNER", "SOLVER", "JUDGE"):
+        env |= {
+            f"K2_{role}__ENGINE": "openai",
+            f"K2_{role}__BASE_URL": backend_url,
+            f"K2_{role}__MODEL": model,
+            f"K2_{role}__API_KEY": "sk-local-bench",
+        }
+    child = Child("k2think stack", [sys.executable, "-m", "services.cli", "up"], log, env=env)
+    child.wait_ready(lambda: "stack ready" in child.log.read_text(errors="replace"), timeout_s=300)
+    return child, f"{HOST}:{ports['GATEWAY_GRPC']}"

@@ -1,0 +1,139 @@
+"""The K2-Think reference control flow, re-created from its public description, against an OpenAI-compatible server.
+
+One script, one request at a time: a planner call, N parallel solver calls, then a *linear* chain of pairwise
+judge calls (the incumbent meets each next candidate once; only the text after ``</think>`` is compared), under a
+soft timeout (go on with the candidates finished by then) and a hard one. It uses k2think's prompt texts so a
+head-to-head measures the control flow, not the prompts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from openai import AsyncOpenAI
+
+from k2core import verify
+from k2core.pipeline import templates
+from k2core.pipeline.judge import judge_messages, verdict_from_text
+from k2core.pipeline.parsing import ParseError
+from k2core.pipeline.planner import plan_from_text
+from k2core.pipeline.select import extract_answer
+from k2core.pipeline.solver import solver_messages
+from k2core.types import Message, Plan
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """Sampling, N and the reference's timeouts (soft 9 min, hard 120 min)."""
+
+    model: str
+    n: int = 3
+    max_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 0.95
+    plan_max_tokens: int = 384
+    judge_max_tokens: int = 192
+    soft_timeout_s: float = 540.0
+    hard_timeout_s: float = 7200.0
+
+
+@dataclass
+class FlowResult:
+    """The chosen answer and what the flow cost."""
+
+    answer: str | None
+    candidates: list[str]
+    selected: int
+    judge_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+class ReferenceFlow:
+    """Planner → N parallel solvers → linear judge chain over one OpenAI-compatible client."""
+
+    def __init__(self, client: AsyncOpenAI, settings: FlowSettings) -> None:
+        self.client, self.settings = client, settings
+        self.prompt_tokens = self.completion_tokens = 0
+
+    async def _chat(self, messages: list[Message], max_tokens: int, temperature: float, top_p: float, seed: int | None = None) -> str:
+        """One chat completion; counts its tokens."""
+        reply = await self.client.chat.completions.create(
+            model=self.settings.model,
+            messages=[m.model_dump() for m in messages],  # type: ignore[misc]
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+        )
+        if reply.usage is not None:
+            self.prompt_tokens += reply.usage.prompt_tokens
+            self.completion_tokens += reply.usage.completion_tokens
+        return reply.choices[0].message.content or ""
+
+    async def plan(self, problem: str) -> Plan | None:
+        """The planner call; an unusable plan means solving without one."""
+        prompt = templates.render("planner", problem=problem)
+        text = await self._chat([Message(role="user", content=prompt)], self.settings.plan_max_tokens, 0.0, 1.0)
+        try:
+            return plan_from_text(text)
+        except ParseError:
+            return None
+
+    async def solve(self, problem: str, plan: Plan | None, domain: str, seed: int | None) -> list[str]:
+        """N parallel solver calls; past the soft timeout, the ones finished so far (at least the first)."""
+        s = self.settings
+        messages = solver_messages(problem, plan, domain)
+        tasks = [
+            asyncio.create_task(self._chat(messages, s.max_tokens, s.temperature, s.top_p, None if seed is None else seed + i))
+            for i in range(s.n)
+        ]
+        done, pending = await asyncio.wait(tasks, timeout=s.soft_timeout_s)
+        if not done:
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return [task.result() for task in tasks if task in done]
+
+    async def judge(self, problem: str, candidates: list[str]) -> tuple[int, int]:
+        """The linear chain: index of the survivor and the number of judge calls (N-1); ties keep the incumbent."""
+        best, calls = 0, 0
+        for challenger in range(1, len(candidates)):
+            a, b = (verify.final_segment(candidates[i]).strip() for i in (best, challenger))
+            text = await self._chat(judge_messages(problem, a, b), self.settings.judge_max_tokens, 0.0, 1.0)
+            calls += 1
+            try:
+                if verdict_from_text(text).winner == "B":
+                    best = challenger
+            except ParseError:
+                continue
+        return best, calls
+
+    async def run(self, problem: str, domain: str = "math", seed: int | None = None) -> FlowResult:
+        """The whole flow under the hard timeout."""
+        async with asyncio.timeout(self.settings.hard_timeout_s):
+            return await self._run(problem, domain, seed)
+
+    async def _run(self, problem: str, domain: str, seed: int | None) -> FlowResult:
+        self.prompt_tokens = self.completion_tokens = 0
+        t0 = time.perf_counter()
+        plan = await self.plan(problem)
+        t1 = time.perf_counter()
+        candidates = await self.solve(problem, plan, domain, seed)
+        t2 = time.perf_counter()
+        selected, calls = await self.judge(problem, candidates)
+        t3 = time.perf_counter()
+        return FlowResult(
+            answer=extract_answer(domain, candidates[selected]),
+            candidates=candidates,
+            selected=selected,
+            judge_calls=calls,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            seconds=t3 - t0,
+            timings_s={"plan": t1 - t0, "solve": t2 - t1, "select": t3 - t2, "total": t3 - t0},
+        )
