@@ -42,7 +42,6 @@ from services.gen.k2think.v1 import (
 from services.runtime import FIELD_KEY, grpc_options, load_token
 
 T = TypeVar("T")
-_RETRYABLE = (UnavailableError, OverloadedError, EngineError)
 _COOLDOWN_S = 5.0
 
 
@@ -119,6 +118,11 @@ def k2_error(exc: grpc.aio.AioRpcError, address: str) -> K2Error:
         case grpc.StatusCode.CANCELLED:
             return EngineError(f"{address}: {details}")
     return EngineError(f"{address}: {code.name}: {details}", retryable=False)
+
+
+def _retryable(error: K2Error) -> bool:
+    """Whether another replica may succeed where this one failed."""
+    return isinstance(error, UnavailableError | OverloadedError) or (isinstance(error, EngineError) and error.retryable)
 
 
 class RemotePlanner:
@@ -240,7 +244,7 @@ class SolverEndpoints:
                     call.cancel()
         except grpc.aio.AioRpcError as exc:
             error = k2_error(exc, endpoint.client.address)
-            if not isinstance(error, _RETRYABLE) or (isinstance(error, EngineError) and not error.retryable):
+            if not _retryable(error):
                 raise error from exc
             endpoint.down_until = time.monotonic() + _COOLDOWN_S
             errors.append(str(error))
