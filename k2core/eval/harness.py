@@ -191,7 +191,8 @@ async def run_eval(
             start = time.perf_counter()
             try:
                 result = await solve(spec.request(problem, run))
-                record = grade_result(problem, run, result, time.perf_counter() - start)
+                seconds = time.perf_counter() - start
+                record = await asyncio.to_thread(grade_result, problem, run, result, seconds)
             except Exception as exc:  # noqa: BLE001 - one failed request is recorded and retried on resume
                 error = f"{type(exc).__name__}: {exc}"
                 record = RunRecord(

@@ -113,7 +113,7 @@ async def study_problem(problem: Problem, spec: StudySpec, solve: SolveFn, judge
     """Sample N candidates once, grade them, and let both judged selectors choose among the same candidates."""
     start = time.perf_counter()
     result = await solve(spec.eval_spec().request(problem, 0))
-    graded = grade_result(problem, 0, result, 0.0).candidates
+    graded = (await asyncio.to_thread(grade_result, problem, 0, result, 0.0)).candidates
     position = {c.index: i for i, c in enumerate(result.candidates)}
     (k2_index, k2_calls, method), (lin_index, lin_calls) = await asyncio.gather(
         pick_k2think(problem, result.candidates, judge), pick_linear(problem, result.candidates, judge)
