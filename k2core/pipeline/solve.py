@@ -59,7 +59,7 @@ class Pipeline:
         self, planner: Planner, solver: Solver, judge: Judge, settings: Settings, engines: tuple[Engine, ...] = ()
     ) -> None:
         self.planner, self.solver, self.judge, self.settings = planner, solver, judge, settings
-        self._engines = engines
+        self.engines = engines
 
     @classmethod
     def in_process(cls, settings: Settings) -> Pipeline:
@@ -88,7 +88,7 @@ class Pipeline:
 
     async def close(self) -> None:
         """Close the engines this pipeline built."""
-        for engine in self._engines:
+        for engine in self.engines:
             await engine.close()
 
     async def __aenter__(self) -> Pipeline:
