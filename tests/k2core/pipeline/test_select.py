@@ -179,3 +179,10 @@ async def test_single_candidate() -> None:
 async def test_missing_answers_never_form_a_majority() -> None:
     sel = await select("logic", [cand(0, None), cand(1, None), cand(2, "3", tokens=99)], None)
     assert sel.method == "first"
+
+
+async def test_math_answers_group_by_equivalence() -> None:
+    cands = [cand(0, "\\frac{1}{2}"), cand(1, "3"), cand(2, "0.5")]
+    assert group_answers("math", cands) == [[0, 2], [1]]
+    sel = await select("math", cands, None)
+    assert (sel.method, sel.selected) == ("majority", 0)
