@@ -64,6 +64,8 @@ class EmbeddedSettings(BaseModel):
     prompt_lookup_ngram: int = 3
     prompt_lookup_draft_tokens: int = 10
     parallel_sequences: bool = True
+    max_sequences: int = 4
+    top_k: int = 40
 
 
 class EngineSettings(BaseModel):
@@ -112,6 +114,8 @@ class LimitsSettings(BaseModel):
     max_prompt_bytes: int = 1 << 20
     grpc_max_message_bytes: int = 16 << 20
     max_inflight: int = 64
+    max_connection_age_s: int = 300
+    max_connection_age_grace_s: int = 30
 
 
 class ServerSettings(BaseModel):
@@ -133,6 +137,7 @@ class ServerSettings(BaseModel):
     auth_token_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    tls_ca_file: str | None = None
     otlp_endpoint: str | None = None
     grace_period_s: float = 10.0
 

@@ -39,17 +39,18 @@ from services.gen.k2think.v1 import (
     solver_pb2,
     solver_pb2_grpc,
 )
-from services.runtime import FIELD_KEY, grpc_options, load_token
+from services.runtime import FIELD_KEY, channel_options, load_token
 
 T = TypeVar("T")
 _COOLDOWN_S = 5.0
 
 
 def open_channel(address: str, settings: Settings) -> grpc.aio.Channel:
-    """A channel with the message size limits, over TLS when a certificate is configured."""
-    options = grpc_options(settings.limits)
+    """A round-robin channel with the size limits; TLS trusts ``tls_ca_file`` (else the server certificate itself)."""
+    options = channel_options(settings.limits)
     if settings.server.tls_cert_file:
-        credentials = grpc.ssl_channel_credentials(Path(settings.server.tls_cert_file).read_bytes())
+        root = settings.server.tls_ca_file or settings.server.tls_cert_file
+        credentials = grpc.ssl_channel_credentials(Path(root).read_bytes())
         return grpc.aio.secure_channel(address, credentials, options=options)
     return grpc.aio.insecure_channel(address, options=options)
 

@@ -34,11 +34,24 @@ Closer = Callable[[], Awaitable[None]]
 
 
 def grpc_options(limits: LimitsSettings) -> list[tuple[str, int]]:
-    """Channel/server options: message size limits both ways."""
+    """Options both ends share: message size limits both ways."""
     return [
         ("grpc.max_send_message_length", limits.grpc_max_message_bytes),
         ("grpc.max_receive_message_length", limits.grpc_max_message_bytes),
     ]
+
+
+def server_options(limits: LimitsSettings) -> list[tuple[str, int]]:
+    """Server options: size limits, and a maximum connection age so clients re-resolve and reach new pods."""
+    return grpc_options(limits) + [
+        ("grpc.max_connection_age_ms", limits.max_connection_age_s * 1000),
+        ("grpc.max_connection_age_grace_ms", limits.max_connection_age_grace_s * 1000),
+    ]
+
+
+def channel_options(limits: LimitsSettings) -> list[tuple[str, int | str]]:
+    """Client options: size limits and round-robin over every address DNS returns (headless Services)."""
+    return [*grpc_options(limits), ("grpc.lb_policy_name", "round_robin")]
 
 
 def load_token(server: ServerSettings) -> str | None:
@@ -169,7 +182,7 @@ class GrpcServer:
         self.settings = settings
         self.admission = calls.Admission(subsystem, settings.limits.max_inflight)
         interceptor = CallInterceptor(self.admission, load_token(settings.server))
-        self.server = grpc.aio.server(interceptors=[interceptor], options=grpc_options(settings.limits))
+        self.server = grpc.aio.server(interceptors=[interceptor], options=server_options(settings.limits))
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.services: list[str] = []

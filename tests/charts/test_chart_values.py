@@ -262,9 +262,10 @@ def test_auth_token_and_tls_are_mounted_files(render, settings_of):
         assert volume["secret"]["secretName"] == "k2think-auth"
         assert _volume(m, role, "/etc/k2think/tls")["secret"]["secretName"] == "k2think-tls"
         assert m.pod(role)["spec"]["serviceAccountName"] == "k2think-restricted"
-    assert (server.tls_cert_file, server.tls_key_file) == (
+    assert (server.tls_cert_file, server.tls_key_file, server.tls_ca_file) == (
         "/etc/k2think/tls/tls.crt",
         "/etc/k2think/tls/tls.key",
+        "/etc/k2think/tls/ca.crt",
     )
     assert server.otlp_endpoint == "http://otel-collector.monitoring.svc:4317"
     assert not m.kind("ServiceAccount")

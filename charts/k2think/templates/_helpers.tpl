@@ -205,6 +205,9 @@ K2_SERVER__AUTH_TOKEN_FILE: {{ include "k2think.secretPath" (dict "name" "auth" 
 {{- if .Values.tls.enabled }}
 K2_SERVER__TLS_CERT_FILE: "/etc/k2think/tls/tls.crt"
 K2_SERVER__TLS_KEY_FILE: "/etc/k2think/tls/tls.key"
+{{- if .Values.tls.hasCA }}
+K2_SERVER__TLS_CA_FILE: "/etc/k2think/tls/ca.crt"
+{{- end }}
 {{- end }}
 {{- with .Values.telemetry.otlpEndpoint }}
 K2_SERVER__OTLP_ENDPOINT: {{ . | quote }}
