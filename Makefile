@@ -9,6 +9,7 @@ UV_INSTALL := $(UV) pip install --python $(PY) $(FIND_LINKS)
 RUN_EXTRAS := cerebras
 TEST_EXTRAS := dev,cerebras,train
 PROBLEM ?= A farmer has 17 sheep. All but 9 run away. How many sheep does the farmer have left?
+RUN_MAX_TOKENS ?= 512
 
 .PHONY: run test bench install install-dev model protos lint clean help
 
@@ -42,8 +43,14 @@ model: install
 protos: install
 	$(PY) -m services.gen_protos
 
+# The local stack (planner, solver, judge, gateway as processes) answers the sample problem over gRPC.
 run: install model
-	$(VENV)/bin/k2think solve "$(PROBLEM)"
+	@set -euo pipefail; ready=$$(mktemp); \
+	$(VENV)/bin/k2think up --json > "$$ready" & stack=$$!; \
+	trap 'kill -TERM $$stack 2>/dev/null; wait $$stack; rm -f "$$ready"' EXIT; \
+	until [ -s "$$ready" ]; do kill -0 $$stack 2>/dev/null || { echo "the stack failed to start" >&2; exit 1; }; sleep 1; done; \
+	target=$$($(PY) -c 'import json,sys; print(json.load(open(sys.argv[1]))["gateway_grpc"])' "$$ready"); \
+	$(VENV)/bin/k2think solve "$(PROBLEM)" --max-tokens $(RUN_MAX_TOKENS) --target "$$target"
 
 test: install-dev model
 	$(PY) -m pytest -q
