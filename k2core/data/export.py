@@ -6,26 +6,31 @@ import json
 import random
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from k2core.data.datasets import load_dataset
 from k2core.data.problem import Problem
 
-VERL_SCHEMA = pa.schema(
-    [
-        ("data_source", pa.string()),
-        ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-        ("ability", pa.string()),
-        ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
-        (
-            "extra_info",
-            pa.struct([("split", pa.string()), ("index", pa.int64()), ("id", pa.string()), ("domain", pa.string())]),
-        ),
-    ]
-)
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def verl_schema() -> pa.Schema:
+    """The parquet schema verl's RL dataset reads (pyarrow is imported only when exporting)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("data_source", pa.string()),
+            ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+            ("ability", pa.string()),
+            ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
+            (
+                "extra_info",
+                pa.struct([("split", pa.string()), ("index", pa.int64()), ("id", pa.string()), ("domain", pa.string())]),
+            ),
+        ]
+    )
 
 
 def write_jsonl(problems: Iterable[Problem], path: Path) -> int:
@@ -59,7 +64,10 @@ def verl_record(problem: Problem, data_source: str, split: str, index: int) -> d
 def write_verl_parquet(records: Sequence[dict[str, Any]], path: Path) -> None:
     """Write verl rows with the fixed schema (an empty split still gets a readable file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(list(records), schema=VERL_SCHEMA), path)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(list(records), schema=verl_schema()), path)
 
 
 def split_problems(problems: Sequence[Problem], test_fraction: float, seed: str) -> tuple[list, list]:
