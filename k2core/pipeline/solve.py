@@ -86,6 +86,10 @@ class Pipeline:
         judge = EngineJudge(engine_for("judge"), max_tokens=p.judge_max_tokens)
         return cls(planner, solver, judge, settings, engines=tuple(engine for _, engine in built))
 
+    def warm_up(self) -> None:
+        """Load the default domain's grader now (math-verify's first use takes seconds), not in the first request."""
+        verify.get_grader(self.settings.pipeline.domain).same_answer("1", "1")
+
     async def close(self) -> None:
         """Close the engines this pipeline built."""
         for engine in self.engines:

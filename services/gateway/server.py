@@ -18,6 +18,7 @@ def remote_pipeline(settings: Settings) -> tuple[Pipeline, list[runtime.Closer]]
     planner, judge = RemotePlanner(server.planner_address, settings), RemoteJudge(server.judge_address, settings)
     solvers = SolverEndpoints(server.solver_addresses, settings)
     pipeline = Pipeline(planner, EngineSolver(solvers), judge, settings)
+    pipeline.warm_up()
     return pipeline, [planner.client.close, solvers.close, judge.client.close]
 
 
