@@ -118,6 +118,21 @@ class LimitsSettings(BaseModel):
     max_connection_age_grace_s: int = 30
 
 
+class SandboxSettings(BaseModel):
+    """Limits and identity for sandboxed runs of untrusted code (code grading)."""
+
+    interpreter: str = "/usr/bin/python3"
+    timeout_s: float = 10.0
+    memory_mb: int = 1024
+    max_processes: int = 64
+    max_file_mb: int = 16
+    max_open_files: int = 256
+    max_output_bytes: int = 1 << 20
+    max_parallel: int = Field(default_factory=lambda: os.cpu_count() or 1)
+    uid: int = 65534
+    gid: int = 65534
+
+
 class ServerSettings(BaseModel):
     """Addresses, ports, auth, TLS and telemetry of the services."""
 
@@ -154,4 +169,5 @@ class Settings(BaseSettings):
     judge: EngineSettings = Field(default_factory=EngineSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)

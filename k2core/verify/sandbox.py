@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from k2core.config import SandboxSettings, Settings
 
 _MIB = 1 << 20
 _ENTRY = "main.py"
@@ -42,23 +41,6 @@ _MOUNT_INIT = (
     '[ -d "$d" ] || continue; mount -t tmpfs -o size=1m,mode=1777 tmpfs "$d" || exit 125; done; '
     'cd /tmp || exit 125; "$@"'
 )
-
-
-class SandboxSettings(BaseSettings):
-    """Limits and identity for sandboxed runs (env ``K2_SANDBOX__...``)."""
-
-    model_config = SettingsConfigDict(env_prefix="K2_SANDBOX__")
-
-    interpreter: str = "/usr/bin/python3"
-    timeout_s: float = 10.0
-    memory_mb: int = 1024
-    max_processes: int = 64
-    max_file_mb: int = 16
-    max_open_files: int = 256
-    max_output_bytes: int = 1 * _MIB
-    max_parallel: int = Field(default_factory=lambda: os.cpu_count() or 1)
-    uid: int = 65534
-    gid: int = 65534
 
 
 @dataclass(frozen=True)
@@ -254,7 +236,7 @@ class Sandbox:
     """Runs Python source in an isolated, limited child process; at most ``max_parallel`` at a time."""
 
     def __init__(self, settings: SandboxSettings | None = None) -> None:
-        self.settings = settings or SandboxSettings()
+        self.settings = settings or Settings().sandbox
         self._mode = _detect(self.settings.model_dump_json())
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
@@ -367,7 +349,7 @@ class Sandbox:
 
 @cache
 def default_sandbox() -> Sandbox:
-    """The process-wide sandbox built from ``SandboxSettings()`` (env overrides apply)."""
+    """The process-wide sandbox built from ``Settings().sandbox`` (``K2_SANDBOX__*`` env overrides apply)."""
     return Sandbox()
 
 
