@@ -15,7 +15,7 @@ from collections import Counter
 from fractions import Fraction
 
 from k2core.verify.base import GroundTruthError, Score, no_answer
-from k2core.verify.domains.logic import answer_span, clean, last_line, parse_truth, unwrap_latex
+from k2core.verify.spans import answer_span, clean, last_line, parse_truth, unwrap_latex
 
 DOMAIN = "simulation"
 _MAX_EXPRESSION = 300

@@ -10,7 +10,7 @@ import math
 import re
 
 from k2core.verify.base import GroundTruthError, Score, no_answer, normalise_text
-from k2core.verify.domains.logic import answer_span, clean, last_line, parse_truth
+from k2core.verify.spans import answer_span, clean, last_line, parse_truth
 
 DOMAIN = "tabular"
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
