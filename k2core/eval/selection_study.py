@@ -57,6 +57,11 @@ class StudyRecord(BaseModel):
     seconds: float = 0.0
     error: str | None = None
 
+    @property
+    def correct(self) -> bool:
+        """Whether k2think's pick is correct (what a progress display counts)."""
+        return self.k2think is not None and self.k2think.correct
+
 
 @dataclass(frozen=True)
 class StudySpec:

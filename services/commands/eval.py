@@ -80,7 +80,7 @@ async def open_backend(target: str, settings: Settings) -> AsyncIterator[Backend
 
 
 class BarProgress:
-    """A rich progress bar on stderr with the running share of correct answers."""
+    """A rich progress bar on stderr with the running count of correct records (RunRecord, StudyRecord)."""
 
     def __init__(self, title: str) -> None:
         self.bar = Progress(
@@ -103,10 +103,7 @@ class BarProgress:
 
     def advance(self, item: Any) -> None:
         self.seen += 1
-        correct = getattr(item, "correct", None)
-        if correct is None and getattr(item, "k2think", None) is not None:
-            correct = item.k2think.correct
-        self.right += bool(correct)
+        self.right += bool(getattr(item, "correct", False))
         errors = " (errors recorded)" if getattr(item, "error", None) else ""
         description = f"{self.title} · correct {self.right}/{self.seen}{errors}"
         self.bar.update(self.task, advance=1, description=description)
