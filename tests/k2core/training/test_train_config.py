@@ -1,0 +1,39 @@
+"""Job files: the committed ones parse; typos and wrong types are errors naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from k2core.training.config import SIX_DOMAIN_SOURCES, load_config, parse_config
+from k2core.verify import DOMAINS
+from k2core.data import dataset_domain
+
+from .conftest import REPO
+
+
+@pytest.mark.parametrize("kind", ["sft", "rlvr"])
+def test_committed_job_files_parse(kind):
+    config = load_config(REPO / "training-jobs" / kind / "config.yaml")
+    assert config.kind == kind
+    assert config.local.lora.enabled, "local runs train LoRA adapters by default"
+    assert config.local.checkpoint.keep == 2
+
+
+def test_rlvr_sources_cover_the_six_domains():
+    config = load_config(REPO / "training-jobs" / "rlvr" / "config.yaml")
+    assert {dataset_domain(s) for s in config.data.sources} == set(DOMAINS)
+    assert {dataset_domain(s) for s in SIX_DOMAIN_SOURCES} == set(DOMAINS)
+
+
+def test_unknown_field_is_rejected_with_its_name():
+    with pytest.raises(ValueError, match="bogus"):
+        parse_config("kind: rlvr\nname: x\nlocal: {bogus: 1}\n")
+
+
+def test_bad_kind_and_ranges_are_rejected():
+    with pytest.raises(ValueError, match="kind"):
+        parse_config("kind: ppo\nname: x\n")
+    with pytest.raises(ValueError, match="format_weight"):
+        parse_config("kind: rlvr\nname: x\nreward: {format_weight: 2}\n")
+    with pytest.raises(ValueError, match="top level"):
+        parse_config("- a list\n")

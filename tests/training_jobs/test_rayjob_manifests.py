@@ -1,0 +1,104 @@
+"""training-jobs/: RayJob manifests validate against KubeRay's CRD, the committed ones match the job files, and
+the ConfigMap carries the job file and its entrypoint."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from k2core.training.config import load_config
+from k2core.training.rayjob import CONFIG_MOUNT, manifests, manifests_for_file, to_yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CRD = REPO.parent / "shared" / "schemas" / "crds" / "ray.io_rayjobs.yaml"
+JOBS = REPO / "training-jobs"
+KINDS = ("sft", "rlvr")
+
+
+def strict(schema: Any) -> Any:
+    """The CRD schema with unknown fields rejected (the API server prunes them silently; we want to see typos)."""
+    if isinstance(schema, dict):
+        schema = {k: strict(v) for k, v in schema.items()}
+        if "properties" in schema and "additionalProperties" not in schema and not schema.get(
+            "x-kubernetes-preserve-unknown-fields"
+        ):
+            schema["additionalProperties"] = False
+        return schema
+    if isinstance(schema, list):
+        return [strict(v) for v in schema]
+    return schema
+
+
+@pytest.fixture(scope="module")
+def validator():
+    crd = yaml.safe_load(CRD.read_text())
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    schema = strict(version["schema"]["openAPIV3Schema"])
+    return jsonschema.Draft7Validator(schema)
+
+
+def rendered(kind: str) -> list[dict]:
+    path = JOBS / kind / "config.yaml"
+    return manifests_for_file(load_config(path), path)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rayjob_validates_against_the_crd(kind, validator):
+    configmap, rayjob = rendered(kind)
+    errors = sorted(validator.iter_errors(rayjob), key=str)
+    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors]
+    spec = rayjob["spec"]
+    assert rayjob["apiVersion"] == "ray.io/v1" and rayjob["kind"] == "RayJob"
+    assert spec["shutdownAfterJobFinishes"] is True
+    assert spec["ttlSecondsAfterFinished"] == 3600 and spec["backoffLimit"] == 2
+    assert yaml.safe_load(spec["runtimeEnvYAML"])["env_vars"]["TOKENIZERS_PARALLELISM"] == "true"
+    head = spec["rayClusterSpec"]["headGroupSpec"]
+    assert head["rayStartParams"]["num-gpus"] == "0"
+    for group in spec["rayClusterSpec"]["workerGroupSpecs"]:
+        container = group["template"]["spec"]["containers"][0]
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == 8
+        assert {"/dev/shm", "/mnt/k2think", CONFIG_MOUNT} <= {m["mountPath"] for m in container["volumeMounts"]}
+
+
+def test_a_typo_fails_validation(validator):
+    _, rayjob = rendered("rlvr")
+    broken = copy.deepcopy(rayjob)
+    broken["spec"]["shutdownAfterJobFinish"] = broken["spec"].pop("shutdownAfterJobFinishes")
+    assert list(validator.iter_errors(broken))
+    broken = copy.deepcopy(rayjob)
+    del broken["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]
+    assert list(validator.iter_errors(broken))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_configmap_ships_the_job_file_and_entrypoint(kind):
+    configmap, rayjob = rendered(kind)
+    assert configmap["data"]["config.yaml"] == (JOBS / kind / "config.yaml").read_text()
+    assert configmap["data"]["entrypoint.py"] == (JOBS / kind / "entrypoint.py").read_text()
+    assert rayjob["spec"]["entrypoint"] == f"python {CONFIG_MOUNT}/entrypoint.py --config {CONFIG_MOUNT}/config.yaml"
+    volumes = rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["volumes"]
+    assert {"name": "job-config", "configMap": {"name": configmap["metadata"]["name"]}} in volumes
+
+
+def test_without_an_entrypoint_file_the_launcher_module_runs():
+    config = load_config(JOBS / "sft" / "config.yaml")
+    configmap, rayjob = manifests(config, "kind: sft\n")
+    assert "entrypoint.py" not in configmap["data"]
+    assert rayjob["spec"]["entrypoint"].startswith("python -m k2core.training.launch sft --config ")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_committed_manifests_are_fresh(kind):
+    committed = (JOBS / kind / "rayjob.yaml").read_text()
+    assert committed == to_yaml(rendered(kind)), f"regenerate: k2think train {kind} --config training-jobs/{kind}/config.yaml --emit"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_entrypoints_call_the_launcher(kind):
+    text = (JOBS / kind / "entrypoint.py").read_text()
+    assert "from k2core.training.launch import main" in text and f'main(["{kind}"' in text
