@@ -1,0 +1,547 @@
+"""Embedded engine: llama-cpp-python in process, every live sequence of every request decoded in one batch.
+
+One model and one multi-sequence context per process (per model path and context shape). A worker thread
+owns the context: each step it feeds the next token of every active sequence (plus prompt-lookup drafts)
+to a single ``llama_decode`` with per-token sequence ids, samples each sequence with its own seeded sampler
+chain, and hands text back to the awaiting tasks. ``n`` candidates share one prompt prefill (KV copy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+import numpy as np
+from llama_cpp import _internals as llama_internals
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter, format_gemma
+from llama_cpp.llama_grammar import LlamaGrammar
+from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+from k2core.config import EmbeddedSettings, EngineSettings
+from k2core.engines.base import seeds_for
+from k2core.errors import EngineError, ValidationError
+from k2core.models import resolve_model_path
+from k2core.types import Completion, Delta, Message, SamplingParams, SpecDecodeStats
+
+__all__ = ["LlamaCppEngine"]
+
+_Event = tuple[int, "str | Completion | BaseException"]
+
+
+_GRAMMAR_WINDOW = 512
+_TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
+
+
+def _apply(sampler: llama_cpp.llama_sampler_p, ids: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, Any]:
+    """Run one llama.cpp sampler over the given candidates; returns them (changed in place) and the array."""
+    data = np.zeros(len(ids), dtype=_TOKEN_DATA)
+    data["id"], data["logit"] = ids, logits
+    array = llama_cpp.llama_token_data_array(
+        data=data.ctypes.data_as(llama_cpp.llama_token_data_p), size=len(ids), selected=-1, sorted=False
+    )
+    llama_cpp.llama_sampler_apply(sampler, ctypes.byref(array))
+    return data, array
+
+
+class _Sampler:
+    """One sequence's sampling: a llama.cpp chain (top-k, top-p, temperature, seeded dist, or greedy) and an
+    optional grammar. The grammar is checked on the sampled token first; on rejection the chain samples among
+    the grammar-valid tokens of the ``_GRAMMAR_WINDOW`` most likely ones, or of the whole 262K vocabulary
+    (~90 ms) when none of those fits."""
+
+    def __init__(self, model: llama_internals.LlamaModel, params: SamplingParams, seed: int | None, top_k: int,
+                 grammar: LlamaGrammar | None) -> None:
+        self.chain = llama_internals.LlamaSampler()
+        if params.temperature == 0:
+            self.chain.add_greedy()
+        else:
+            if top_k > 0:
+                self.chain.add_top_k(top_k)
+            self.chain.add_top_p(params.top_p, 1)
+            self.chain.add_temp(params.temperature)
+            self.chain.add_dist(llama_cpp.LLAMA_DEFAULT_SEED if seed is None else seed & 0xFFFFFFFF)
+        self.grammar = None
+        if grammar is not None:
+            self.grammar = llama_cpp.llama_sampler_init_grammar(
+                model.vocab, grammar._grammar.encode(), grammar._root.encode()
+            )
+        self._n_vocab = model.n_vocab()
+
+    def sample(self, ctx: llama_internals.LlamaContext, idx: int) -> int:
+        """Sample the token after batch position ``idx``."""
+        token = self.chain.sample(ctx, idx)
+        if self.grammar is None:
+            return token
+        if not self._valid(np.array([token]), np.zeros(1)).size:
+            token = self._constrained(ctx, idx)
+        llama_cpp.llama_sampler_accept(self.grammar, token)
+        return token
+
+    def _valid(self, ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        """The candidates the grammar allows next."""
+        data, array = _apply(self.grammar, ids, logits)
+        data = data[: array.size]
+        return data[np.isfinite(data["logit"])]
+
+    def _constrained(self, ctx: llama_internals.LlamaContext, idx: int) -> int:
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx.ctx, idx), shape=(self._n_vocab,))
+        window = np.argpartition(logits, -_GRAMMAR_WINDOW)[-_GRAMMAR_WINDOW:]
+        valid = self._valid(window, logits[window])
+        if not valid.size:
+            everything = np.arange(self._n_vocab)
+            valid = self._valid(everything, logits)
+        data, array = _apply(self.chain.sampler, valid["id"], valid["logit"])
+        return int(data["id"][array.selected])
+
+    def close(self) -> None:
+        self.chain.close()
+        if self.grammar is not None:
+            llama_cpp.llama_sampler_free(self.grammar)
+            self.grammar = None
+
+
+@dataclass(eq=False)
+class _Job:
+    """One request: a tokenized prompt, ``n`` sequences to sample, and where their output goes."""
+
+    prompt: list[int]
+    params: SamplingParams
+    seeds: list[int | None]
+    grammar: LlamaGrammar | None
+    lookup: LlamaPromptLookupDecoding | None
+    stream: bool
+    sink: Callable[[_Event], None]
+    waiting: deque[int] = field(default_factory=deque)
+    cancelled: bool = False
+    submitted: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(eq=False)
+class _Sequence:
+    """One sequence being decoded in a KV slot; ``pending`` is the last sampled token, not yet in the KV cache."""
+
+    job: _Job
+    index: int
+    slot: int
+    sampler: _Sampler
+    n_past: int = 0
+    pending: int = -1
+    tokens: list[int] = field(default_factory=list)
+    text: str = ""
+    sent: int = 0
+    drafted: int = 0
+    accepted: int = 0
+    draft_limit: int = 0
+    decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+
+
+def _held_back(text: str, stops: list[str]) -> int:
+    """How many trailing characters could still grow into a stop string (not streamed yet)."""
+    return max((k for stop in stops for k in range(min(len(stop) - 1, len(text)), 0, -1) if text.endswith(stop[:k])),
+               default=0)
+
+
+class _Runtime:
+    """The shared model, its multi-sequence context and the decode worker thread."""
+
+    def __init__(self, path: Path, cfg: EmbeddedSettings) -> None:
+        llama_cpp.llama_backend_init()
+        self.model = llama_internals.LlamaModel(
+            path_model=str(path), params=llama_cpp.llama_model_default_params(), verbose=False
+        )
+        slots = cfg.max_sequences if cfg.parallel_sequences else 1
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = cfg.n_ctx * slots
+        params.n_batch = params.n_ubatch = cfg.n_batch
+        params.n_seq_max = slots
+        params.kv_unified = False
+        params.swa_full = False
+        params.n_threads = params.n_threads_batch = cfg.n_threads or max(1, (os.cpu_count() or 2) // 2)
+        self.ctx = llama_internals.LlamaContext(model=self.model, params=params, verbose=False)
+        self.batch = llama_internals.LlamaBatch(n_tokens=cfg.n_batch, embd=0, n_seq_max=1, verbose=False)
+        self.n_ctx = llama_cpp.llama_n_ctx_seq(self.ctx.ctx)
+        self.n_batch = cfg.n_batch
+        self.top_k = cfg.top_k
+        self.metadata = self.model.metadata()
+        self.refs = 0
+        self._free = deque(range(slots))
+        self._pending: deque[_Job] = deque()
+        self._active: list[_Sequence] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="k2-llamacpp-decode", daemon=True)
+        self._thread.start()
+
+    # --- called from the event loop side -------------------------------------------------------------
+
+    def tokenize(self, text: str) -> list[int]:
+        bos = self.model.token_get_text(self.model.token_bos())
+        return self.model.tokenize(text.encode(), add_bos=not text.startswith(bos), special=True)
+
+    def submit(self, job: _Job) -> None:
+        with self._cond:
+            if self._closed:
+                raise EngineError("the embedded engine is closed", retryable=True)
+            self._pending.append(job)
+            self._cond.notify()
+
+    def cancel(self, job: _Job) -> None:
+        with self._cond:
+            job.cancelled = True
+            self._cond.notify()
+
+    @property
+    def active_sequences(self) -> int:
+        """Sequences decoding or waiting for a slot."""
+        with self._cond:
+            return len(self._active) + sum(len(job.waiting) for job in self._pending)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+        self.batch.close()
+        self.ctx.close()
+        self.model.close()
+
+    # --- the worker thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and not self._active and not self._admissible():
+                    self._cond.wait()
+                if self._closed:
+                    failing = [job for job in self._pending] + [seq.job for seq in self._active]
+                    for job in dict.fromkeys(failing):
+                        self._emit(job, (-1, EngineError("the embedded engine closed", retryable=True)))
+                    return
+                self._drop_cancelled()
+                groups = self._admit()
+            try:
+                for job, seqs in groups:
+                    self._prefill(job, seqs)
+                if self._active:
+                    self._step()
+            except Exception as exc:  # a failed decode fails every request in flight, then the loop goes on
+                self._fail_all(EngineError(f"llama.cpp decode failed: {exc}", retryable=True))
+
+    def _admissible(self) -> bool:
+        return bool(self._free) and any(job.waiting and not job.cancelled for job in self._pending)
+
+    def _admit(self) -> list[tuple[_Job, list[_Sequence]]]:
+        groups = []
+        while self._free and self._pending:
+            job = self._pending[0]
+            if job.cancelled or not job.waiting:
+                self._pending.popleft()
+                continue
+            seqs = []
+            while job.waiting and self._free:
+                index = job.waiting.popleft()
+                sampler = _Sampler(self.model, job.params, job.seeds[index], self.top_k, job.grammar)
+                seqs.append(_Sequence(job=job, index=index, slot=self._free.popleft(), sampler=sampler))
+            groups.append((job, seqs))
+        return groups
+
+    def _drop_cancelled(self) -> None:
+        for seq in [seq for seq in self._active if seq.job.cancelled]:
+            self._release(seq)
+        self._pending = deque(job for job in self._pending if not job.cancelled)
+
+    def _prefill(self, job: _Job, seqs: list[_Sequence]) -> None:
+        """Decode the prompt once into the first slot, copy its KV to the others, sample each first token."""
+        first = seqs[0].slot
+        for seq in seqs:
+            self.ctx.kv_cache_seq_rm(seq.slot, -1, -1)
+            self._active.append(seq)
+        last = 0
+        for start in range(0, len(job.prompt), self.n_batch):
+            chunk = job.prompt[start:start + self.n_batch]
+            self._fill([(token, start + i, first, start + i == len(job.prompt) - 1) for i, token in enumerate(chunk)])
+            self.ctx.decode(self.batch)
+            last = len(chunk) - 1
+        for seq in seqs:
+            if seq.slot != first:
+                self.ctx.kv_cache_seq_cp(first, seq.slot, -1, -1)
+            seq.n_past = len(job.prompt)
+            if self._accept(seq, seq.sampler.sample(self.ctx, last)):
+                seq.pending = seq.tokens[-1]
+
+    def _fill(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        batch = self.batch.batch
+        batch.n_tokens = len(entries)
+        for i, (token, pos, seq_id, logits) in enumerate(entries):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, pos, 1, logits
+            batch.seq_id[i][0] = seq_id
+
+    def _drafts(self, seq: _Sequence, room: int) -> list[int]:
+        lookup = seq.job.lookup
+        if lookup is None or seq.job.grammar is not None:
+            return []
+        left = seq.job.params.max_tokens - len(seq.tokens) - 1
+        limit = min(seq.draft_limit or lookup.num_pred_tokens, left, self.n_ctx - seq.n_past - 1, room)
+        if limit <= 0:
+            return []
+        history = np.array(seq.job.prompt + seq.tokens, dtype=np.intc)
+        return [int(t) for t in lookup(history)[:limit]]
+
+    def _step(self) -> None:
+        """Feed every active sequence's pending token (plus drafts), decode once, verify and sample."""
+        entries: list[tuple[int, int, int, bool]] = []
+        plan: list[tuple[_Sequence, int, list[int]]] = []
+        room = self.n_batch - len(self._active)
+        for seq in list(self._active):
+            drafts = self._drafts(seq, room)
+            room -= len(drafts)
+            plan.append((seq, len(entries), drafts))
+            for offset, token in enumerate([seq.pending, *drafts]):
+                entries.append((token, seq.n_past + offset, seq.slot, True))
+        self._fill(entries)
+        self.ctx.decode(self.batch)
+        for seq, start, drafts in plan:
+            self._verify(seq, start, drafts)
+
+    def _verify(self, seq: _Sequence, start: int, drafts: list[int]) -> None:
+        """Accept drafted tokens while they equal what the sampler picks; roll the KV cache back after that."""
+        seq.n_past += 1
+        seq.drafted += len(drafts)
+        matched = 0
+        alive = self._accept(seq, seq.sampler.sample(self.ctx, start))
+        while alive and matched < len(drafts) and seq.tokens[-1] == drafts[matched]:
+            matched += 1
+            seq.n_past += 1
+            alive = self._accept(seq, seq.sampler.sample(self.ctx, start + matched))
+        seq.accepted += matched
+        if drafts and seq.job.lookup is not None:
+            # every drafted token costs a full-vocabulary logits row: after a miss draft only what was matched
+            # plus one, after a full match double back up to the configured count
+            full = matched == len(drafts)
+            seq.draft_limit = min(seq.job.lookup.num_pred_tokens, 2 * len(drafts) if full else matched + 1)
+        if alive:
+            if drafts:
+                self.ctx.kv_cache_seq_rm(seq.slot, seq.n_past, -1)
+            seq.pending = seq.tokens[-1]
+
+    def _accept(self, seq: _Sequence, token: int) -> bool:
+        """Append a sampled token; finish the sequence on end of generation, a stop string or a limit."""
+        if llama_cpp.llama_vocab_is_eog(self.model.vocab, token):
+            return self._finish(seq, "stop")
+        seq.tokens.append(token)
+        before = len(seq.text)
+        seq.text += seq.decoder.decode(self._piece(token))
+        stops = seq.job.params.stop
+        if stops:
+            start = max(0, before - max(map(len, stops)) + 1)
+            hits = [i for i in (seq.text.find(stop, start) for stop in stops) if i >= 0]
+            if hits:
+                seq.text = seq.text[: min(hits)]
+                return self._finish(seq, "stop", flush=False)
+        if len(seq.tokens) >= seq.job.params.max_tokens or seq.n_past >= self.n_ctx:
+            return self._finish(seq, "length")
+        if seq.job.stream:
+            visible = len(seq.text) - _held_back(seq.text, stops)
+            if visible > seq.sent:
+                self._emit(seq.job, (seq.index, seq.text[seq.sent:visible]))
+                seq.sent = visible
+        return True
+
+    def _piece(self, token: int) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_token_to_piece(self.model.vocab, token, buf, len(buf), 0, False)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self.model.vocab, token, buf, len(buf), 0, False)
+        return buf.raw[:n]
+
+    def _finish(self, seq: _Sequence, reason: str, flush: bool = True) -> bool:
+        if flush:
+            seq.text += seq.decoder.decode(b"", True)
+        job = seq.job
+        if job.stream and len(seq.text) > seq.sent:
+            self._emit(job, (seq.index, seq.text[seq.sent:]))
+        stats = SpecDecodeStats(method="prompt_lookup", draft_tokens=seq.drafted, accepted_tokens=seq.accepted)
+        completion = Completion(
+            text=seq.text,
+            finish_reason=reason,
+            prompt_tokens=len(job.prompt),
+            completion_tokens=len(seq.tokens),
+            seconds=time.perf_counter() - job.submitted,
+            spec_decode=stats if job.lookup is not None else None,
+        )
+        self._emit(job, (seq.index, completion))
+        self._release(seq)
+        return False
+
+    def _release(self, seq: _Sequence) -> None:
+        if seq in self._active:
+            self._active.remove(seq)
+            self.ctx.kv_cache_seq_rm(seq.slot, -1, -1)
+            self._free.append(seq.slot)
+            seq.sampler.close()
+
+    def _emit(self, job: _Job, event: _Event) -> None:
+        try:
+            job.sink(event)
+        except RuntimeError:  # the awaiting event loop is gone: nobody wants this request any more
+            job.cancelled = True
+
+    def _fail_all(self, error: EngineError) -> None:
+        for job in dict.fromkeys(seq.job for seq in self._active):
+            self._emit(job, (-1, error))
+            job.cancelled = True
+        for seq in list(self._active):
+            self._release(seq)
+        self.ctx.kv_cache_clear()
+
+
+_RUNTIMES: dict[tuple[Any, ...], _Runtime] = {}
+_RUNTIMES_LOCK = threading.Lock()
+
+
+def _acquire(path: Path, cfg: EmbeddedSettings) -> _Runtime:
+    """The process-wide runtime for this model and context shape (loaded on first use)."""
+    key = (str(path.resolve()), cfg.n_ctx, cfg.n_batch, cfg.n_threads, cfg.max_sequences, cfg.parallel_sequences,
+           cfg.top_k)
+    with _RUNTIMES_LOCK:
+        runtime = _RUNTIMES.get(key)
+        if runtime is None:
+            logger = logging.getLogger("llama-cpp-python")
+            if logger.level == logging.NOTSET:
+                logger.setLevel(logging.ERROR)
+            runtime = _RUNTIMES[key] = _Runtime(path, cfg)
+        runtime.refs += 1
+        return runtime
+
+
+def _release(runtime: _Runtime) -> None:
+    with _RUNTIMES_LOCK:
+        runtime.refs -= 1
+        if runtime.refs > 0:
+            return
+        for key, known in list(_RUNTIMES.items()):
+            if known is runtime:
+                del _RUNTIMES[key]
+    runtime.close()
+
+
+def chat_prompt(metadata: dict[str, str], messages: list[Message]) -> str:
+    """Render the conversation with the GGUF's chat template, or Gemma's turn format when the GGUF has none
+    (system messages folded into the first user turn, as Gemma's own template does)."""
+    turns = [m.model_dump() for m in messages]
+    template = metadata.get("tokenizer.chat_template")
+    if template:
+        return Jinja2ChatFormatter(template, eos_token="<eos>", bos_token="<bos>")(messages=turns).prompt
+    system = "\n\n".join(t["content"] for t in turns if t["role"] == "system")
+    turns = [t for t in turns if t["role"] != "system"]
+    if system:
+        if turns and turns[0]["role"] == "user":
+            turns[0] = {"role": "user", "content": f"{system}\n\n{turns[0]['content']}"}
+        else:
+            turns.insert(0, {"role": "user", "content": system})
+    return format_gemma(messages=turns).prompt
+
+
+class LlamaCppEngine:
+    """The ``embedded`` engine; the model loads on ``load()`` or the first request and is shared per process."""
+
+    name = "embedded"
+    supports_json_schema = True
+
+    def __init__(self, settings: EngineSettings, *, cache_dir: Path) -> None:
+        self._cfg = settings.embedded
+        self._cache_dir = Path(cache_dir)
+        self._runtime: _Runtime | None = None
+        self._lock = asyncio.Lock()
+        self.context_tokens: int | None = self._cfg.n_ctx
+
+    async def load(self) -> None:
+        """Prepare and load the model (idempotent)."""
+        async with self._lock:
+            if self._runtime is None:
+                path = await asyncio.to_thread(resolve_model_path, self._cfg, self._cache_dir)
+                self._runtime = await asyncio.to_thread(_acquire, path, self._cfg)
+
+    @property
+    def active_sequences(self) -> int:
+        """Sequences of this process's shared runtime that are decoding or queued."""
+        return self._runtime.active_sequences if self._runtime else 0
+
+    async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
+        """``n`` completions decoded together, sharing the prompt's prefill."""
+        results: list[Completion | None] = [None] * n
+        async for index, item in self._run(messages, params, n, stream=False):
+            assert isinstance(item, Completion)
+            results[index] = item
+        return [r for r in results if r is not None]
+
+    async def stream(self, messages: list[Message], params: SamplingParams) -> AsyncIterator[Delta]:
+        """Text deltas of one completion; the last delta carries finish_reason and token counts."""
+        async with contextlib.aclosing(self._run(messages, params, 1, stream=True)) as events:
+            async for _, item in events:
+                if isinstance(item, Completion):
+                    yield Delta(finish_reason=item.finish_reason, prompt_tokens=item.prompt_tokens,
+                                completion_tokens=item.completion_tokens)
+                else:
+                    yield Delta(text=item)
+
+    async def _run(self, messages: list[Message], params: SamplingParams, n: int,
+                   stream: bool) -> AsyncIterator[tuple[int, str | Completion]]:
+        await self.load()
+        runtime = self._runtime
+        assert runtime is not None
+        prompt = await asyncio.to_thread(runtime.tokenize, chat_prompt(runtime.metadata, messages))
+        if len(prompt) >= runtime.n_ctx:
+            raise ValidationError("messages", f"the prompt has {len(prompt)} tokens; the context is {runtime.n_ctx}")
+        grammar = None
+        if params.json_schema is not None:
+            grammar = LlamaGrammar.from_json_schema(json.dumps(params.json_schema), verbose=False)
+        lookup = None
+        if self._cfg.prompt_lookup:
+            lookup = LlamaPromptLookupDecoding(self._cfg.prompt_lookup_ngram, self._cfg.prompt_lookup_draft_tokens)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[_Event] = asyncio.Queue()
+        job = _Job(prompt=prompt, params=params, seeds=seeds_for(params, n), grammar=grammar, lookup=lookup,
+                   stream=stream, sink=lambda event: loop.call_soon_threadsafe(queue.put_nowait, event),
+                   waiting=deque(range(n)))
+        runtime.submit(job)
+        done = 0
+        try:
+            while done < n:
+                index, item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                done += isinstance(item, Completion)
+                yield index, item
+        finally:
+            if done < n:
+                runtime.cancel(job)
+
+    async def health(self) -> bool:
+        """Healthy once loaded (or loadable) and not closed."""
+        try:
+            await self.load()
+        except Exception:
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Drop this engine's hold on the shared runtime; the last holder frees the model."""
+        async with self._lock:
+            if self._runtime is not None:
+                runtime, self._runtime = self._runtime, None
+                await asyncio.to_thread(_release, runtime)

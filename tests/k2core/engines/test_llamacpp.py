@@ -1,0 +1,156 @@
+"""The embedded engine on the real Gemma 3 270M model: generation, streaming, n candidates decoded together,
+prompt lookup on/off (identical greedy text), JSON-schema grammars, stop strings, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from k2core.config import EngineSettings
+from k2core.engines.llamacpp import LlamaCppEngine, chat_prompt
+from k2core.errors import ValidationError
+from k2core.types import Message, SamplingParams
+
+CODE = (
+    "def fibonacci(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n\n"
+    "def factorial(n):\n    result = 1\n    for i in range(2, n + 1):\n        result *= i\n    return result\n"
+)
+COPY = [Message(role="user", content=f"Rewrite this Python code, renaming fibonacci to fib:\n\n{CODE}")]
+COUNT = [Message(role="user", content="Count from 1 to 10.")]
+VERDICT = {
+    "type": "object",
+    "properties": {"winner": {"enum": ["A", "B", "tie"]}, "confidence": {"type": "number"}},
+    "required": ["winner", "confidence"],
+}
+GREEDY = SamplingParams(temperature=0, max_tokens=24)
+
+
+def embedded(model: Path, **knobs: object) -> LlamaCppEngine:
+    settings = EngineSettings()
+    settings.embedded = settings.embedded.model_copy(update={"model_path": str(model), **knobs})
+    return LlamaCppEngine(settings, cache_dir=model.parent)
+
+
+@pytest.fixture(scope="module")
+def engine(embedded_model_path: Path) -> Iterator[LlamaCppEngine]:
+    engine = embedded(embedded_model_path)
+    yield engine
+    asyncio.run(engine.close())
+
+
+def test_chat_prompt_uses_gemma_turns_and_folds_system_messages() -> None:
+    prompt = chat_prompt({}, [Message(role="system", content="Be brief."), Message(role="user", content="Hi")])
+    assert prompt == "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n"
+
+
+@pytest.mark.slow
+async def test_generate_reports_tokens_and_seconds(engine: LlamaCppEngine) -> None:
+    [completion] = await engine.generate(COUNT, GREEDY)
+    assert completion.text.strip()
+    assert completion.finish_reason in {"stop", "length"}
+    assert completion.prompt_tokens > 5 and 0 < completion.completion_tokens <= GREEDY.max_tokens
+    assert completion.seconds > 0 and completion.spec_decode is None
+    assert engine.context_tokens == 8192
+
+
+@pytest.mark.slow
+async def test_stream_yields_the_same_text_as_generate(engine: LlamaCppEngine) -> None:
+    [completion] = await engine.generate(COUNT, GREEDY)
+    deltas = [delta async for delta in engine.stream(COUNT, GREEDY)]
+    assert len(deltas) > 2 and deltas[-1].finish_reason == completion.finish_reason
+    assert "".join(d.text for d in deltas) == completion.text
+    assert deltas[-1].completion_tokens == completion.completion_tokens
+
+
+@pytest.mark.slow
+async def test_three_candidates_are_decoded_together_with_distinct_seeds(engine: LlamaCppEngine) -> None:
+    params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=24, seed=7)
+    first = await engine.generate(COUNT, params, n=3)
+    again = await engine.generate(COUNT, params, n=3)
+    assert len(first) == 3 and all(c.completion_tokens > 0 for c in first)
+    assert len({c.text for c in first}) > 1  # distinct seeds give different samples
+    assert [c.text for c in first] == [c.text for c in again]  # and the same seeds the same samples
+
+
+@pytest.mark.slow
+async def test_prompt_lookup_keeps_greedy_text_identical(embedded_model_path: Path) -> None:
+    params = SamplingParams(temperature=0, max_tokens=96)
+    texts = {}
+    for lookup in (False, True):
+        engine = embedded(embedded_model_path, prompt_lookup=lookup)
+        [completion] = await engine.generate(COPY, params)
+        texts[lookup] = completion.text
+        await engine.close()
+    stats = completion.spec_decode
+    assert stats is not None and stats.method == "prompt_lookup"
+    assert stats.draft_tokens > 0 and stats.accepted_tokens > 0  # the copy task is where lookup pays
+    assert texts[True] == texts[False]
+
+
+@pytest.mark.slow
+async def test_json_schema_output_parses(engine: LlamaCppEngine) -> None:
+    messages = [Message(role="user", content="Which answer is better, A: 4 or B: 5, for 2+2? Reply in JSON.")]
+    [completion] = await engine.generate(messages, SamplingParams(temperature=0, max_tokens=64, json_schema=VERDICT))
+    verdict = json.loads(completion.text)
+    assert verdict["winner"] in {"A", "B", "tie"} and isinstance(verdict["confidence"], int | float)
+
+
+@pytest.mark.slow
+async def test_stop_strings_cut_the_text(engine: LlamaCppEngine) -> None:
+    [full] = await engine.generate(COUNT, GREEDY)
+    stop = full.text.strip()[2:4]
+    [cut] = await engine.generate(COUNT, GREEDY.model_copy(update={"stop": [stop]}))
+    assert cut.finish_reason == "stop" and stop not in cut.text
+    assert full.text.startswith(cut.text)
+
+
+@pytest.mark.slow
+async def test_cancelling_the_caller_stops_decoding(engine: LlamaCppEngine) -> None:
+    task = asyncio.create_task(engine.generate(COUNT, SamplingParams(temperature=1.0, max_tokens=2000), n=2))
+    while engine.active_sequences < 2:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    deadline = time.monotonic() + 5
+    while engine.active_sequences and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert engine.active_sequences == 0
+    [after] = await engine.generate(COUNT, SamplingParams(temperature=0, max_tokens=4))
+    assert after.completion_tokens > 0  # the shared context is still usable
+
+
+@pytest.mark.slow
+async def test_closing_a_stream_early_stops_its_sequence(engine: LlamaCppEngine) -> None:
+    stream = engine.stream(COUNT, SamplingParams(temperature=1.0, max_tokens=2000))
+    async for _ in stream:
+        break
+    await stream.aclose()
+    deadline = time.monotonic() + 5
+    while engine.active_sequences and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert engine.active_sequences == 0
+
+
+@pytest.mark.slow
+async def test_engines_share_one_model_per_process(engine: LlamaCppEngine, embedded_model_path: Path) -> None:
+    other = embedded(embedded_model_path)
+    await asyncio.gather(engine.load(), other.load())
+    assert other._runtime is engine._runtime
+    await other.close()
+    assert engine._runtime is not None and await engine.health()
+
+
+@pytest.mark.slow
+async def test_a_prompt_longer_than_the_context_is_a_validation_error(embedded_model_path: Path) -> None:
+    engine = embedded(embedded_model_path, n_ctx=256)
+    with pytest.raises(ValidationError) as info:
+        await engine.generate([Message(role="user", content="word " * 400)], GREEDY)
+    assert info.value.field == "messages"
+    await engine.close()
