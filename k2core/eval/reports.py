@@ -140,13 +140,15 @@ def _range_note(pass1: float) -> str:
 def write_scaling(out: Path, rows: Sequence[Mapping[str, Any]], about: str) -> Path:
     """``scaling.md`` and ``scaling.png``: wall time and tokens per request against N."""
     out.mkdir(parents=True, exist_ok=True)
+    headers = ["N", "wall s / request", "tokens / request", "completion tokens / request", "judge calls / request", "accuracy"]
     table = [
-        [r["n"], round(r["wall_s_per_request"], 2), round(r["tokens_per_request"], 1), percent(r["accuracy"])]
+        [
+            r["n"], round(r["wall_s_per_request"], 2), round(r["tokens_per_request"], 1),
+            round(r["completion_tokens_per_request"], 1), round(r["judge_calls_per_request"], 2), percent(r["accuracy"]),
+        ]
         for r in rows
-    ]
-    text = "\n\n".join(
-        ["# Scaling with N", about, markdown_table(["N", "wall s / request", "tokens / request", "accuracy"], table)]
-    )
+    ]  # fmt: skip
+    text = "\n\n".join(["# Scaling with N", about, markdown_table(headers, table)])
     ns = [r["n"] for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.4))
     left.plot(ns, [r["wall_s_per_request"] for r in rows], marker="o")
