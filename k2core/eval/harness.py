@@ -20,6 +20,7 @@ from k2core.types import SamplingParams, SolveResult, Usage
 
 SolveFn = Callable[[SolveRequest], Awaitable[SolveResult]]
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 CONFIG_FILE, RESULTS_FILE, SUMMARY_FILE = "config.json", "results.jsonl", "summary.json"
 _IDENTITY = ("dataset", "n", "plan", "judge", "max_tokens", "temperature", "top_p", "seed")
@@ -171,6 +172,31 @@ def pending_pairs(problems: Sequence[Problem], k: int, done: dict[tuple[str, int
     ]
 
 
+async def run_resumable(
+    items: Sequence[T],
+    work: Callable[[T], Awaitable[M]],
+    failed: Callable[[T, str], M],
+    path: Path,
+    concurrency: int,
+    progress: Progress,
+) -> list[M]:
+    """``work`` on every item, ``concurrency`` at a time; each record (or ``failed(item, error)``) is appended to
+    ``path`` as soon as it exists, so an interruption loses only the items in flight."""
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(item: T) -> M:
+        async with gate:
+            try:
+                record = await work(item)
+            except Exception as exc:  # noqa: BLE001 - one failed item is recorded and retried on resume
+                record = failed(item, f"{type(exc).__name__}: {exc}")
+        append_record(path, record)
+        progress.advance(record)
+        return record
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
 async def run_eval(
     problems: Sequence[Problem],
     spec: EvalSpec,
@@ -184,25 +210,17 @@ async def run_eval(
     path = out / RESULTS_FILE
     drop_torn_tail(path)
     done = latest_records(read_records(path, RunRecord))
-    gate = asyncio.Semaphore(max(1, concurrency))
 
-    async def one(problem: Problem, run: int) -> None:
-        async with gate:
-            start = time.perf_counter()
-            try:
-                result = await solve(spec.request(problem, run))
-                seconds = time.perf_counter() - start
-                record = await asyncio.to_thread(grade_result, problem, run, result, seconds)
-            except Exception as exc:  # noqa: BLE001 - one failed request is recorded and retried on resume
-                error = f"{type(exc).__name__}: {exc}"
-                record = RunRecord(
-                    problem_id=problem.id, run=run, domain=problem.domain, seconds=time.perf_counter() - start, error=error
-                )
-        append_record(path, record)
-        done[(problem.id, run)] = record
-        progress.advance(record)
+    async def solve_pair(pair: tuple[Problem, int]) -> RunRecord:
+        problem, run = pair
+        start = time.perf_counter()
+        result = await solve(spec.request(problem, run))
+        return await asyncio.to_thread(grade_result, problem, run, result, time.perf_counter() - start)
+
+    def failed(pair: tuple[Problem, int], error: str) -> RunRecord:
+        return RunRecord(problem_id=pair[0].id, run=pair[1], domain=pair[0].domain, error=error)
 
     pending = pending_pairs(problems, spec.k, done)
     progress.add(len(problems) * spec.k, len(problems) * spec.k - len(pending))
-    await asyncio.gather(*(one(problem, run) for problem, run in pending))
+    done |= latest_records(await run_resumable(pending, solve_pair, failed, path, concurrency, progress))
     return [done[(p.id, run)] for run in range(spec.k) for p in problems if (p.id, run) in done]

@@ -22,11 +22,11 @@ from k2core.eval.harness import (
     NoProgress,
     Progress,
     SolveFn,
-    append_record,
     check_config,
     drop_torn_tail,
     grade_result,
     read_records,
+    run_resumable,
 )
 from k2core.eval.reports import write_selection
 from k2core.pipeline.select import JudgeFn, same_answer, select
@@ -149,19 +149,12 @@ async def run_study(
     done = {r.problem_id: r for r in read_records(path, StudyRecord)}
     pending = [p for p in problems if p.id not in done or done[p.id].error is not None]
     progress.add(len(problems), len(problems) - len(pending))
-    gate = asyncio.Semaphore(max(1, concurrency))
 
-    async def one(problem: Problem) -> None:
-        async with gate:
-            try:
-                record = await study_problem(problem, spec, solve, judge)
-            except Exception as exc:  # noqa: BLE001 - recorded, retried on resume
-                record = StudyRecord(problem_id=problem.id, domain=problem.domain, error=f"{type(exc).__name__}: {exc}")
-        append_record(path, record)
-        done[problem.id] = record
-        progress.advance(record)
+    def failed(problem: Problem, error: str) -> StudyRecord:
+        return StudyRecord(problem_id=problem.id, domain=problem.domain, error=error)
 
-    await asyncio.gather(*(one(p) for p in pending))
+    fresh = await run_resumable(pending, lambda p: study_problem(p, spec, solve, judge), failed, path, concurrency, progress)
+    done |= {r.problem_id: r for r in fresh}
     return [done[p.id] for p in problems if p.id in done]
 
 
@@ -170,7 +163,7 @@ def summarize_study(records: Sequence[StudyRecord], spec: StudySpec) -> dict[str
     ok = [r for r in records if r.error is None and r.k2think is not None and r.linear is not None]
     correct = [[c.correct for c in r.candidates] for r in ok]
     answers = [[c.answer for c in r.candidates] for r in ok]
-    same = partial(same_answer, ok[0].domain) if ok else same_answer
+    same = partial(same_answer, ok[0].domain if ok else "math")
     pass1, ceiling = metrics.avg_pass_at_1(correct), metrics.oracle(correct)
     accuracy = {
         "pass@1": pass1,
