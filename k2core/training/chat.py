@@ -49,7 +49,9 @@ def prompt_messages(prompt: str, fewshot: Sequence[Turn] = (), system: str = SYS
 
 def prompt_ids(tokenizer: Any, messages: Sequence[Message]) -> list[int]:
     """Token ids of a conversation ending with the generation prompt of the assistant turn."""
-    return list(tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True, return_dict=False))
+    return list(
+        tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True, return_dict=False)
+    )
 
 
 def sft_ids_and_mask(tokenizer: Any, messages: Sequence[Message], max_length: int) -> tuple[list[int], list[int]]:

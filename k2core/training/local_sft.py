@@ -85,7 +85,7 @@ def run_local_sft(
             }
             run.end_step(step, record, model, optimizer, position)
             advance(f"loss {record['loss']:.3f}")
-    summary = run.finish(CURVE_KEYS, f"SFT on {local.dataset}: embedded Gemma 3 270M")
-    first, last = thirds([r["loss"] for r in summary["records"]]) if summary["records"] else (0.0, 0.0)
+    summary = run.finish(CURVE_KEYS, f"SFT on {local.dataset}: embedded Gemma 3 270M, LoRA")
+    first, last = thirds([r["loss"] for r in summary.pop("records")] or [0.0])
     return {"kind": "sft", "steps": steps, "resumed_from": start, "loss_first_third": first,
-            "loss_last_third": last, **{k: v for k, v in summary.items() if k != "records"}}
+            "loss_last_third": last, **summary}  # fmt: skip

@@ -99,9 +99,12 @@ def train(
     out: Path | None = typer.Option(None, "--out", help="Local run: folder for metrics, curve and checkpoints."),
 ) -> None:
     """Train: with no mode flag, launch on the cluster (same as --submit)."""
-    chosen = [name for name, on in (("--local", local), ("--emit", emit), ("--submit", submit), ("--dry-run", dry_run)) if on]
+    modes = (("--local", local), ("--emit", emit), ("--submit", submit), ("--dry-run", dry_run))
+    chosen = [name for name, on in modes if on]
     if len(chosen) > 1:
         raise typer.BadParameter(f"choose one of {', '.join(chosen)}", param_hint="mode")
+    if not local and (steps is not None or out is not None):
+        raise typer.BadParameter("--steps and --out apply to --local runs only", param_hint="--local")
     job = _load(kind, config)
     if local:
         _local(job, steps, out, json_output)

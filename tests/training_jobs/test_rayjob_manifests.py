@@ -24,8 +24,10 @@ def strict(schema: Any) -> Any:
     """The CRD schema with unknown fields rejected (the API server prunes them silently; we want to see typos)."""
     if isinstance(schema, dict):
         schema = {k: strict(v) for k, v in schema.items()}
-        if "properties" in schema and "additionalProperties" not in schema and not schema.get(
-            "x-kubernetes-preserve-unknown-fields"
+        if (
+            "properties" in schema
+            and "additionalProperties" not in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
         ):
             schema["additionalProperties"] = False
         return schema
@@ -95,7 +97,9 @@ def test_without_an_entrypoint_file_the_launcher_module_runs():
 @pytest.mark.parametrize("kind", KINDS)
 def test_committed_manifests_are_fresh(kind):
     committed = (JOBS / kind / "rayjob.yaml").read_text()
-    assert committed == to_yaml(rendered(kind)), f"regenerate: k2think train {kind} --config training-jobs/{kind}/config.yaml --emit"
+    assert committed == to_yaml(rendered(kind)), (
+        f"regenerate: k2think train {kind} --config training-jobs/{kind}/config.yaml --emit"
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)

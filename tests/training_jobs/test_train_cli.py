@@ -64,6 +64,8 @@ def test_mismatched_kind_and_mixed_modes_are_errors():
     assert result.exit_code == 2 and "is a sft job" in result.output
     result = train("sft", "--config", config, "--emit", "--dry-run")
     assert result.exit_code == 2 and "choose one of" in result.output
+    result = train("sft", "--config", config, "--emit", "--steps", "3")
+    assert result.exit_code == 2 and "--local runs only" in result.output
     result = train("sft", "--config", "/nonexistent.yaml", "--emit")
     assert result.exit_code == 2 and "--config" in result.output
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from k2core.training.metrics import MetricsLog, plot_curve, thirds
 from k2core.training.local_run import take
+from k2core.training.metrics import MetricsLog, plot_curve, thirds
 
 
 def test_log_restarts_after_the_restored_step(tmp_path):

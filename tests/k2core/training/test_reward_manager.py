@@ -30,7 +30,10 @@ def data_proto(tokenizer, cases):
     prompt_ids = torch.tensor([[pad] * (p_len - len(p)) + p for p in prompts])
     response_ids = torch.tensor([r + [pad] * (r_len - len(r)) for r in responses])
     mask = torch.tensor(
-        [[0] * (p_len - len(p)) + [1] * len(p) + [1] * len(r) + [0] * (r_len - len(r)) for p, r in zip(prompts, responses)]
+        [
+            [0] * (p_len - len(p)) + [1] * len(p) + [1] * len(r) + [0] * (r_len - len(r))
+            for p, r in zip(prompts, responses)
+        ]
     )
     return DataProto.from_dict(
         tensors={"prompts": prompt_ids, "responses": response_ids, "attention_mask": mask},

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
+from k2core.rewards import domain_of
+from k2core.training.chat import SYSTEM_PROMPT
 from k2core.training.config import SIX_DOMAIN_SOURCES, DataConfig
 from k2core.training.rl_data import export_rl_parquet, rl_records
-from k2core.training.chat import SYSTEM_PROMPT
-from k2core.rewards import domain_of
 
 
 def test_records_cover_six_domains_with_system_prompt():
@@ -30,8 +30,14 @@ def test_parquet_is_read_by_verls_rl_dataset(tmp_path, tokenizer):
     assert counts == {"train": 6, "test": 0}
     assert pq.read_table(tmp_path / "test.parquet").num_rows == 0
     config = OmegaConf.create(
-        {"prompt_key": "prompt", "max_prompt_length": 4096, "filter_overlong_prompts": False, "truncation": "error",
-         "return_raw_chat": True, "cache_dir": str(tmp_path / "cache")}
+        {
+            "prompt_key": "prompt",
+            "max_prompt_length": 4096,
+            "filter_overlong_prompts": False,
+            "truncation": "error",
+            "return_raw_chat": True,
+            "cache_dir": str(tmp_path / "cache"),
+        }
     )
     dataset = RLHFDataset(str(tmp_path / "train.parquet"), tokenizer, config)
     assert len(dataset) == 6

@@ -43,16 +43,23 @@ def test_rejection_sampling_keeps_only_verified_traces():
         "no answer at all",
     ]
     kept = select_verified(PROBLEM, responses)
-    assert [m[-1]["content"] for m in kept] == [responses[0], assistant_content("7 plus 5 makes twelve.", "The answer is \\boxed{12}.")]
+    assert [m[-1]["content"] for m in kept] == [
+        responses[0],
+        assistant_content("7 plus 5 makes twelve.", "The answer is \\boxed{12}."),
+    ]
 
 
 def test_as_am_thinking_wraps_plain_reasoning():
-    assert as_am_thinking("step one\n\nstep two\n\n\\boxed{3}") == "<think>\nstep one\n\nstep two\n</think>\n\n\\boxed{3}"
+    assert (
+        as_am_thinking("step one\n\nstep two\n\n\\boxed{3}") == "<think>\nstep one\n\nstep two\n</think>\n\n\\boxed{3}"
+    )
     assert as_am_thinking("\\boxed{3}") == "<think>\n\n</think>\n\n\\boxed{3}"
 
 
 def test_loss_mask_covers_the_assistant_turn_only(tokenizer):
-    messages = prompt_messages(PROBLEM.prompt) + [{"role": "assistant", "content": "<think>\nx\n</think>\n\n\\boxed{12}"}]
+    messages = prompt_messages(PROBLEM.prompt) + [
+        {"role": "assistant", "content": "<think>\nx\n</think>\n\n\\boxed{12}"}
+    ]
     ids, mask = sft_ids_and_mask(tokenizer, messages, max_length=4096)
     assert len(ids) == len(mask)
     trained = tokenizer.decode([i for i, m in zip(ids, mask) if m])
@@ -74,14 +81,18 @@ def test_splits_and_parquet_read_by_verls_sft_dataset(tmp_path):
     from verl.utils.dataset.multiturn_sft_dataset import MultiTurnSFTDataset
 
     traces = tmp_path / "traces.jsonl"
-    traces.write_text(json.dumps({**PROBLEM.to_dict(), "responses": ["<think>\nok\n</think>\n\n\\boxed{12}", "\\boxed{1}"]}) + "\n")
+    traces.write_text(
+        json.dumps({**PROBLEM.to_dict(), "responses": ["<think>\nok\n</think>\n\n\\boxed{12}", "\\boxed{1}"]}) + "\n"
+    )
     assert read_traces(traces)[0][1][1] == "\\boxed{1}"
     splits = sft_splits(DataConfig(sources=["gsm8k_train"], limit=9, test_fraction=0.2, traces=str(traces)))
     assert (len(splits["train"]), len(splits["test"])) == (8, 2)
     assert sum(row["data_source"] == "traces" for rows in splits.values() for row in rows) == 1
     write_sft_parquet(splits["train"], tmp_path / "sft_train.parquet")
     chatml = tiny_tokenizer(CHATML_TEMPLATE)
-    config = OmegaConf.create({"messages_key": "messages", "max_length": 4096, "truncation": "error", "pad_mode": "right"})
+    config = OmegaConf.create(
+        {"messages_key": "messages", "max_length": 4096, "truncation": "error", "pad_mode": "right"}
+    )
     dataset = MultiTurnSFTDataset(str(tmp_path / "sft_train.parquet"), chatml, config)
     item = dataset[0]
     trained = chatml.decode(item["input_ids"][item["loss_mask"].bool()])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from k2core.data import dataset_domain
 from k2core.training.config import SIX_DOMAIN_SOURCES, load_config, parse_config
 from k2core.verify import DOMAINS
-from k2core.data import dataset_domain
 
 from .conftest import REPO
 

@@ -11,8 +11,8 @@ from k2core.training.config import load_config
 from k2core.training.verl_config import (
     UnknownConfigKey,
     build_verl_config,
-    merge_strict,
     compose_defaults,
+    merge_strict,
     rewards_path,
     to_plain,
     validate_with_verl,
