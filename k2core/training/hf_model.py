@@ -33,27 +33,26 @@ def gguf_tokenizer(gguf_path: Path) -> Any:
         entry = reader.fields[name]
         return [entry.parts[i] for i in entry.data]
 
-    pieces = [bytes(p).decode("utf-8").replace(" ", "▁") for p in field("tokenizer.ggml.tokens")]
+    pieces = [bytes(p).decode("utf-8") for p in field("tokenizer.ggml.tokens")]
     scores = [float(p[0]) for p in field("tokenizer.ggml.scores")]
     types = [int(p[0]) for p in field("tokenizer.ggml.token_type")]
     vocab = {piece: index for index, piece in enumerate(pieces)}
     tokenizer = GemmaTokenizer(vocab=vocab, merges=_merges(pieces, scores, types, vocab))
+    # As in llama.cpp: control tokens are special, user-defined ones (newline and space runs) match raw text.
     tokenizer.add_tokens(
         [AddedToken(p, special=True, normalized=False) for p, t in zip(pieces, types) if t == _CONTROL],
         special_tokens=True,
     )
-    tokenizer.add_tokens(
-        [AddedToken(p, normalized=False) for p, t in zip(pieces, types) if t == _USER_DEFINED and "▁" not in p]
-    )
+    tokenizer.add_tokens([AddedToken(p, normalized=False) for p, t in zip(pieces, types) if t == _USER_DEFINED])
     tokenizer.chat_template = GEMMA_CHAT_TEMPLATE
     return tokenizer
 
 
 def _merges(pieces: list[str], scores: list[float], types: list[int], vocab: dict[str, int]) -> list[tuple[str, str]]:
-    """Every split of a piece into two pieces, ranked by the merged piece's score (SentencePiece BPE order)."""
+    """Every split of a normal piece into two pieces, ranked by the merged piece's score (SentencePiece BPE)."""
     ranked = []
     for index, piece in enumerate(pieces):
-        if types[index] not in (_NORMAL, _USER_DEFINED):
+        if types[index] != _NORMAL:
             continue
         for cut in range(1, len(piece)):
             left, right = piece[:cut], piece[cut:]
@@ -67,7 +66,7 @@ def ensure_hf_model(settings: Settings | None = None) -> Path:
     """The fp32 transformers copy of the embedded GGUF under ``<cache_dir>/hf/``, converted on first use."""
     settings = settings or Settings()
     target = Path(settings.cache_dir).expanduser() / CACHE_SUBDIR
-    if (target / "config.json").is_file() and (target / "tokenizer.json").is_file():
+    if _converted(target):
         return target
     import torch
     from transformers import AutoModelForCausalLM
@@ -80,10 +79,18 @@ def ensure_hf_model(settings: Settings | None = None) -> Path:
         model.save_pretrained(tmp)
         gguf_tokenizer(gguf).save_pretrained(tmp)
         shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not _converted(target):  # another process finished the same conversion first
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _converted(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file()
 
 
 def load_tokenizer(model_dir: Path) -> Any:

@@ -40,7 +40,7 @@ def take(size: int, position: int, count: int, seed: int) -> list[int]:
 
 
 def start_ray(cpus: int) -> None:
-    """A small, quiet local Ray cluster (no dashboard, worker logs not echoed)."""
+    """A small, quiet local Ray cluster (dashboard UI off, worker logs not echoed to the driver)."""
     import ray
 
     if not ray.is_initialized():

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 import yaml
+from rich.console import Console
 from rich.table import Table
 
 from k2core.training.config import JOB_KINDS, TrainConfig, load_config
@@ -84,7 +85,7 @@ def _local(config: TrainConfig, steps: int | None, out: Path | None, json_output
     table = Table(show_header=False, box=None, pad_edge=False)
     for key, value in summary.items():
         table.add_row(f"[dim]{key}[/]", f"{value:.4f}" if isinstance(value, float) else json.dumps(value))
-    stderr.print(table)
+    Console().print(table)
 
 
 def train(
