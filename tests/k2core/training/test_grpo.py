@@ -71,3 +71,15 @@ def test_grpo_update_trains_only_adapters_and_favours_the_rewarded_response(tiny
     gain = (after - before).sum(-1).detach()
     assert gain[0] > 0 and gain[1] < 0, "rewarded response more likely, unrewarded one less"
     assert metrics["kl"] > 0
+
+
+def test_full_fine_tuning_uses_a_frozen_reference_copy(tiny_model, verl_parts):
+    import copy
+
+    actor, algorithm = verl_parts
+    reference = copy.deepcopy(tiny_model).eval().requires_grad_(False)
+    batch = build_batch([[2, 105, 40]] * 2, [[50, 51], [60]], [1.0, 0.0], [0, 0], 0)
+    loss, metrics = grpo_loss(tiny_model, reference, batch, actor, algorithm, temperature=1.0)
+    loss.backward()
+    assert metrics["kl"] == pytest.approx(0.0, abs=1e-6)
+    assert tiny_model.lm_head.weight.grad is not None and reference.lm_head.weight.grad is None
