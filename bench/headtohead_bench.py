@@ -189,10 +189,11 @@ async def interleaved(systems: dict[str, SystemFn], problems: list[Problem], see
     results: dict[str, list[Outcome]] = {name: [] for name in systems}
     for i, problem in enumerate(problems):
         for name, system in systems.items():
+            start = time.perf_counter()
             try:
                 outcome = await system(problem, seed * 1000 + i)
             except Exception as exc:  # noqa: BLE001 - one failed request is a recorded error, not a dead bench
-                outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
+                outcome = Outcome(seconds=time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
             results[name].append(outcome)
             mark = "error" if outcome.error else ("right" if outcome.correct else "wrong")
             console.print(f"[{i + 1}/{len(problems)}] {name}: {mark} in {outcome.seconds:.1f} s")
@@ -234,6 +235,11 @@ async def run_bench(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
                 systems[name] = k2think_system(solve, args.n, args.max_tokens, adaptive=name.endswith("adaptive"))
         outcomes = await interleaved(systems, problems, args.seed)
     table = with_ratios({name: aggregate(rows) for name, rows in outcomes.items()})
+    if "optillm" in table and table["optillm"]["candidates_per_problem"] < args.n:
+        notes["optillm"] = (
+            f"sampled {table['optillm']['candidates_per_problem']:.1f} candidates per problem, not {args.n}: its best-of-n "
+            "asks for n completions in one call and llama_cpp.server ignores n, so it rates the one it gets"
+        )
     return document(args, table, outcomes, notes)
 
 
@@ -284,11 +290,14 @@ def document(
 
 def markdown(doc: dict[str, Any]) -> str:
     """The results as a markdown table with ratios against k2think."""
-    headers = ["system", "accuracy", "wall s / problem", "total tokens", "completion tokens", "judge calls", "candidates / problem", "time vs k2think"]
+    headers = [
+        "system", "problems", "errors", "accuracy", "wall s / problem", "total tokens", "completion tokens",
+        "judge calls", "candidates / problem", "time vs k2think",
+    ]  # fmt: skip
     rows = [
         [
-            name, f"{100 * r['accuracy']:.1f}%", r["wall_s_per_problem"], r["total_tokens"], r["completion_tokens"],
-            r["judge_calls"], r["candidates_per_problem"], r.get("time_vs_k2think"),
+            name, r["problems"], r["errors"], f"{100 * r['accuracy']:.1f}%", r["wall_s_per_problem"], r["total_tokens"],
+            r["completion_tokens"], r["judge_calls"], r["candidates_per_problem"], r.get("time_vs_k2think"),
         ]
         for name, r in doc["systems"].items()
     ]  # fmt: skip
@@ -298,8 +307,9 @@ def markdown(doc: dict[str, Any]) -> str:
             "# Head-to-head",
             f"Workload: {doc['workload']}. Settings: {json.dumps(doc['settings'])}. Date: {doc['date']}.",
             markdown_table(headers, rows),
-            "Total tokens include prompt tokens; optillm's proxy reports completion tokens only. Judge calls: the "
-            "reference's pairwise chain, optillm's per-candidate ratings, k2think's both-order knockout.",
+            "Figures are over the problems each system answered without error. Total tokens include prompt tokens; "
+            "optillm's proxy reports completion tokens only. Judge calls: the reference's pairwise chain, optillm's "
+            "per-candidate ratings, k2think's both-order knockout (skipped when a strict majority agrees).",
             "\n".join(notes),
         ]
     )

@@ -117,6 +117,9 @@ def k2think_stack(backend_url: str, model: str, log: Path) -> tuple[Child, str]:
     env = {f"K2_SERVER__{name}_PORT": str(port) for name, port in ports.items()}
     env |= {f"K2_SERVER__{role}_METRICS_PORT": str(free_port()) for role in ("PLANNER", "SOLVER", "JUDGE")}
     env["K2_SERVER__HOST"] = HOST
+    # One channel carries every request; a request that outlives the connection's age plus grace is cut off
+    # (UNAVAILABLE "max connection age"), so the grace covers the reference's hard timeout.
+    env["K2_LIMITS__MAX_CONNECTION_AGE_GRACE_S"] = "7200"
     for role in ("PLANNER", "SOLVER", "JUDGE"):
         env |= {
             f"K2_{role}__ENGINE": "openai",
