@@ -62,7 +62,7 @@ class EmbeddedSettings(BaseModel):
     n_batch: int = 512
     prompt_lookup: bool = False
     prompt_lookup_ngram: int = 3
-    prompt_lookup_draft_tokens: int = 10
+    prompt_lookup_draft_tokens: int = 15
     parallel_sequences: bool = True
     max_sequences: int = 4
     top_k: int = 40

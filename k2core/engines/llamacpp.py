@@ -4,6 +4,11 @@ One model and one multi-sequence context per process (per model path and context
 owns the context: each step it feeds the next token of every active sequence (plus prompt-lookup drafts)
 to a single ``llama_decode`` with per-token sequence ids, samples each sequence with its own seeded sampler
 chain, and hands text back to the awaiting tasks. ``n`` candidates share one prompt prefill (KV copy).
+
+On CPU the 262K-row output projection dominates a step and does not batch well, so N sequences cost close
+to N times one; batching saves the shared prefill and keeps concurrent requests in one stream of work.
+Greedy text with and without prompt lookup is identical except at near-tied tokens: verification rows run
+through llama.cpp's batched kernels, whose rounding differs from one-token steps.
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ import numpy as np
 from llama_cpp import _internals as llama_internals
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter, format_gemma
 from llama_cpp.llama_grammar import LlamaGrammar
-from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
 from k2core.config import EmbeddedSettings, EngineSettings
 from k2core.engines.base import seeds_for
@@ -113,6 +117,55 @@ class _Sampler:
             self.grammar = None
 
 
+class _Drafter:
+    """Prompt-lookup drafts for one sequence. The trailing n-gram (longest first, up to ``ngram``) is looked up
+    at its earliest earlier occurrence, as ``LlamaPromptLookupDecoding`` does; once a span is being copied the
+    drafter keeps following it while it matches instead of searching again. Every drafted token costs a
+    full-vocabulary logits row, so after a miss it drafts only what matched plus one, and doubles back up to
+    ``max_tokens`` after a full match."""
+
+    def __init__(self, ngram: int, max_tokens: int) -> None:
+        self.ngram = ngram
+        self.max_tokens = max_tokens
+        self.limit = max_tokens
+        self.source: int | None = None
+        self.drafted = 0
+        self.accepted = 0
+
+    def propose(self, history: np.ndarray, room: int) -> list[int]:
+        """Up to ``room`` tokens expected after ``history``."""
+        limit = min(self.limit, room)
+        if limit <= 0:
+            return []
+        if not self._aligned(history):
+            self.source = self._search(history)
+        if self.source is None:
+            return []
+        return [int(t) for t in history[self.source:self.source + limit]]
+
+    def update(self, drafted: int, matched: int) -> None:
+        """Record a verified step: ``matched`` of ``drafted`` tokens were what the model picked."""
+        self.drafted += drafted
+        self.accepted += matched
+        if drafted:
+            self.limit = min(self.max_tokens, 2 * drafted if matched == drafted else matched + 1)
+        if self.source is not None:
+            self.source += matched + 1
+
+    def _aligned(self, history: np.ndarray) -> bool:
+        n = min(self.ngram, len(history) - 1)
+        s = self.source
+        return s is not None and n <= s < len(history) and bool((history[s - n:s] == history[-n:]).all())
+
+    def _search(self, history: np.ndarray) -> int | None:
+        for n in range(min(self.ngram, len(history) - 1), 0, -1):
+            windows = np.lib.stride_tricks.sliding_window_view(history[:-1], n)
+            hits = np.flatnonzero((windows == history[-n:]).all(axis=1))
+            if hits.size:
+                return int(hits[0]) + n
+        return None
+
+
 @dataclass(eq=False)
 class _Job:
     """One request: a tokenized prompt, ``n`` sequences to sample, and where their output goes."""
@@ -121,7 +174,7 @@ class _Job:
     params: SamplingParams
     seeds: list[int | None]
     grammar: LlamaGrammar | None
-    lookup: LlamaPromptLookupDecoding | None
+    lookup: tuple[int, int] | None
     stream: bool
     sink: Callable[[_Event], None]
     waiting: deque[int] = field(default_factory=deque)
@@ -136,15 +189,13 @@ class _Sequence:
     job: _Job
     index: int
     slot: int
-    sampler: _Sampler
+    sampler: _Sampler | None = None
     n_past: int = 0
     pending: int = -1
     tokens: list[int] = field(default_factory=list)
     text: str = ""
     sent: int = 0
-    drafted: int = 0
-    accepted: int = 0
-    draft_limit: int = 0
+    drafter: _Drafter | None = None
     decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
 
 
@@ -155,13 +206,10 @@ def _held_back(text: str, stops: list[str]) -> int:
 
 
 class _Runtime:
-    """The shared model, its multi-sequence context and the decode worker thread."""
+    """A multi-sequence context over a shared model, and the worker thread that decodes it."""
 
-    def __init__(self, path: Path, cfg: EmbeddedSettings) -> None:
-        llama_cpp.llama_backend_init()
-        self.model = llama_internals.LlamaModel(
-            path_model=str(path), params=llama_cpp.llama_model_default_params(), verbose=False
-        )
+    def __init__(self, model: llama_internals.LlamaModel, cfg: EmbeddedSettings) -> None:
+        self.model = model
         slots = cfg.max_sequences if cfg.parallel_sequences else 1
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = cfg.n_ctx * slots
@@ -175,8 +223,9 @@ class _Runtime:
         self.n_ctx = llama_cpp.llama_n_ctx_seq(self.ctx.ctx)
         self.n_batch = cfg.n_batch
         self.top_k = cfg.top_k
-        self.metadata = self.model.metadata()
-        self.refs = 0
+        self.chat_template = self.model.metadata().get("tokenizer.chat_template")
+        self.bos = self.model.token_get_text(self.model.token_bos())
+        self.eos = self.model.token_get_text(self.model.token_eos())
         self._free = deque(range(slots))
         self._pending: deque[_Job] = deque()
         self._active: list[_Sequence] = []
@@ -187,9 +236,24 @@ class _Runtime:
 
     # --- called from the event loop side -------------------------------------------------------------
 
-    def tokenize(self, text: str) -> list[int]:
-        bos = self.model.token_get_text(self.model.token_bos())
-        return self.model.tokenize(text.encode(), add_bos=not text.startswith(bos), special=True)
+    def prompt(self, messages: list[Message]) -> list[int]:
+        """The conversation rendered with the chat template and tokenized (BOS added unless it is there)."""
+        text = chat_prompt(self.chat_template, messages, bos=self.bos, eos=self.eos)
+        return self.model.tokenize(text.encode(), add_bos=not text.startswith(self.bos), special=True)
+
+    def grammar(self, schema: dict[str, Any]) -> LlamaGrammar:
+        """A llama.cpp grammar for a JSON schema; ValidationError when llama.cpp cannot build one."""
+        try:
+            grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            sampler = llama_cpp.llama_sampler_init_grammar(
+                self.model.vocab, grammar._grammar.encode(), grammar._root.encode()
+            )
+        except Exception as exc:
+            raise ValidationError("json_schema", f"cannot be turned into a grammar: {exc}") from exc
+        if not sampler:
+            raise ValidationError("json_schema", "llama.cpp rejected the grammar built from it")
+        llama_cpp.llama_sampler_free(sampler)
+        return grammar
 
     def submit(self, job: _Job) -> None:
         with self._cond:
@@ -216,7 +280,6 @@ class _Runtime:
         self._thread.join()
         self.batch.close()
         self.ctx.close()
-        self.model.close()
 
     # --- the worker thread ---------------------------------------------------------------------------
 
@@ -252,9 +315,8 @@ class _Runtime:
                 continue
             seqs = []
             while job.waiting and self._free:
-                index = job.waiting.popleft()
-                sampler = _Sampler(self.model, job.params, job.seeds[index], self.top_k, job.grammar)
-                seqs.append(_Sequence(job=job, index=index, slot=self._free.popleft(), sampler=sampler))
+                drafter = _Drafter(*job.lookup) if job.lookup else None
+                seqs.append(_Sequence(job=job, index=job.waiting.popleft(), slot=self._free.popleft(), drafter=drafter))
             groups.append((job, seqs))
         return groups
 
@@ -267,8 +329,9 @@ class _Runtime:
         """Decode the prompt once into the first slot, copy its KV to the others, sample each first token."""
         first = seqs[0].slot
         for seq in seqs:
-            self.ctx.kv_cache_seq_rm(seq.slot, -1, -1)
             self._active.append(seq)
+            self.ctx.kv_cache_seq_rm(seq.slot, -1, -1)
+            seq.sampler = _Sampler(self.model, job.params, job.seeds[seq.index], self.top_k, job.grammar)
         last = 0
         for start in range(0, len(job.prompt), self.n_batch):
             chunk = job.prompt[start:start + self.n_batch]
@@ -279,7 +342,7 @@ class _Runtime:
             if seq.slot != first:
                 self.ctx.kv_cache_seq_cp(first, seq.slot, -1, -1)
             seq.n_past = len(job.prompt)
-            if self._accept(seq, seq.sampler.sample(self.ctx, last)):
+            if self._accept(seq, self._sample(seq, last)):
                 seq.pending = seq.tokens[-1]
 
     def _fill(self, entries: list[tuple[int, int, int, bool]]) -> None:
@@ -290,15 +353,10 @@ class _Runtime:
             batch.seq_id[i][0] = seq_id
 
     def _drafts(self, seq: _Sequence, room: int) -> list[int]:
-        lookup = seq.job.lookup
-        if lookup is None or seq.job.grammar is not None:
+        if seq.drafter is None or seq.job.grammar is not None:
             return []
-        left = seq.job.params.max_tokens - len(seq.tokens) - 1
-        limit = min(seq.draft_limit or lookup.num_pred_tokens, left, self.n_ctx - seq.n_past - 1, room)
-        if limit <= 0:
-            return []
-        history = np.array(seq.job.prompt + seq.tokens, dtype=np.intc)
-        return [int(t) for t in lookup(history)[:limit]]
+        room = min(room, seq.job.params.max_tokens - len(seq.tokens) - 1, self.n_ctx - seq.n_past - 1)
+        return seq.drafter.propose(np.array(seq.job.prompt + seq.tokens, dtype=np.intc), room)
 
     def _step(self) -> None:
         """Feed every active sequence's pending token (plus drafts), decode once, verify and sample."""
@@ -319,23 +377,22 @@ class _Runtime:
     def _verify(self, seq: _Sequence, start: int, drafts: list[int]) -> None:
         """Accept drafted tokens while they equal what the sampler picks; roll the KV cache back after that."""
         seq.n_past += 1
-        seq.drafted += len(drafts)
         matched = 0
-        alive = self._accept(seq, seq.sampler.sample(self.ctx, start))
+        alive = self._accept(seq, self._sample(seq, start))
         while alive and matched < len(drafts) and seq.tokens[-1] == drafts[matched]:
             matched += 1
             seq.n_past += 1
-            alive = self._accept(seq, seq.sampler.sample(self.ctx, start + matched))
-        seq.accepted += matched
-        if drafts and seq.job.lookup is not None:
-            # every drafted token costs a full-vocabulary logits row: after a miss draft only what was matched
-            # plus one, after a full match double back up to the configured count
-            full = matched == len(drafts)
-            seq.draft_limit = min(seq.job.lookup.num_pred_tokens, 2 * len(drafts) if full else matched + 1)
+            alive = self._accept(seq, self._sample(seq, start + matched))
+        if seq.drafter is not None:
+            seq.drafter.update(len(drafts), matched)
         if alive:
             if drafts:
                 self.ctx.kv_cache_seq_rm(seq.slot, seq.n_past, -1)
             seq.pending = seq.tokens[-1]
+
+    def _sample(self, seq: _Sequence, idx: int) -> int:
+        assert seq.sampler is not None
+        return seq.sampler.sample(self.ctx, idx)
 
     def _accept(self, seq: _Sequence, token: int) -> bool:
         """Append a sampled token; finish the sequence on end of generation, a stop string or a limit."""
@@ -374,14 +431,18 @@ class _Runtime:
         job = seq.job
         if job.stream and len(seq.text) > seq.sent:
             self._emit(job, (seq.index, seq.text[seq.sent:]))
-        stats = SpecDecodeStats(method="prompt_lookup", draft_tokens=seq.drafted, accepted_tokens=seq.accepted)
+        stats = None
+        if seq.drafter is not None:
+            stats = SpecDecodeStats(
+                method="prompt_lookup", draft_tokens=seq.drafter.drafted, accepted_tokens=seq.drafter.accepted
+            )
         completion = Completion(
             text=seq.text,
             finish_reason=reason,
             prompt_tokens=len(job.prompt),
             completion_tokens=len(seq.tokens),
             seconds=time.perf_counter() - job.submitted,
-            spec_decode=stats if job.lookup is not None else None,
+            spec_decode=stats,
         )
         self._emit(job, (seq.index, completion))
         self._release(seq)
@@ -392,7 +453,8 @@ class _Runtime:
             self._active.remove(seq)
             self.ctx.kv_cache_seq_rm(seq.slot, -1, -1)
             self._free.append(seq.slot)
-            seq.sampler.close()
+            if seq.sampler is not None:
+                seq.sampler.close()
 
     def _emit(self, job: _Job, event: _Event) -> None:
         try:
@@ -409,43 +471,58 @@ class _Runtime:
         self.ctx.kv_cache_clear()
 
 
-_RUNTIMES: dict[tuple[Any, ...], _Runtime] = {}
-_RUNTIMES_LOCK = threading.Lock()
+class _Registry:
+    """Process-wide sharing: one llama model per GGUF path, one runtime per model and context shape."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[str, llama_internals.LlamaModel] = {}
+        self._runtimes: dict[tuple[Any, ...], _Runtime] = {}
+        self._refs: dict[_Runtime, int] = {}
+
+    def acquire(self, path: Path, cfg: EmbeddedSettings) -> _Runtime:
+        """The runtime for this model and context shape, loading what is missing."""
+        model_key = str(path.resolve())
+        key = (model_key, cfg.n_ctx, cfg.n_batch, cfg.n_threads, cfg.max_sequences, cfg.parallel_sequences, cfg.top_k)
+        with self._lock:
+            runtime = self._runtimes.get(key)
+            if runtime is None:
+                model = self._models.get(model_key)
+                if model is None:
+                    logger = logging.getLogger("llama-cpp-python")
+                    if logger.level == logging.NOTSET:
+                        logger.setLevel(logging.ERROR)
+                    llama_cpp.llama_backend_init()
+                    model = self._models[model_key] = llama_internals.LlamaModel(
+                        path_model=model_key, params=llama_cpp.llama_model_default_params(), verbose=False
+                    )
+                runtime = self._runtimes[key] = _Runtime(model, cfg)
+            self._refs[runtime] = self._refs.get(runtime, 0) + 1
+            return runtime
+
+    def release(self, runtime: _Runtime) -> None:
+        """Drop one hold; the last one closes the runtime, and the model once no runtime uses it."""
+        with self._lock:
+            self._refs[runtime] -= 1
+            if self._refs[runtime]:
+                return
+            del self._refs[runtime]
+            key = next(k for k, known in self._runtimes.items() if known is runtime)
+            del self._runtimes[key]
+            runtime.close()
+            if not any(k[0] == key[0] for k in self._runtimes):
+                self._models.pop(key[0]).close()
 
 
-def _acquire(path: Path, cfg: EmbeddedSettings) -> _Runtime:
-    """The process-wide runtime for this model and context shape (loaded on first use)."""
-    key = (str(path.resolve()), cfg.n_ctx, cfg.n_batch, cfg.n_threads, cfg.max_sequences, cfg.parallel_sequences,
-           cfg.top_k)
-    with _RUNTIMES_LOCK:
-        runtime = _RUNTIMES.get(key)
-        if runtime is None:
-            logger = logging.getLogger("llama-cpp-python")
-            if logger.level == logging.NOTSET:
-                logger.setLevel(logging.ERROR)
-            runtime = _RUNTIMES[key] = _Runtime(path, cfg)
-        runtime.refs += 1
-        return runtime
+_REGISTRY = _Registry()
 
 
-def _release(runtime: _Runtime) -> None:
-    with _RUNTIMES_LOCK:
-        runtime.refs -= 1
-        if runtime.refs > 0:
-            return
-        for key, known in list(_RUNTIMES.items()):
-            if known is runtime:
-                del _RUNTIMES[key]
-    runtime.close()
-
-
-def chat_prompt(metadata: dict[str, str], messages: list[Message]) -> str:
+def chat_prompt(template: str | None, messages: list[Message], *, bos: str = "<bos>", eos: str = "<eos>") -> str:
     """Render the conversation with the GGUF's chat template, or Gemma's turn format when the GGUF has none
     (system messages folded into the first user turn, as Gemma's own template does)."""
     turns = [m.model_dump() for m in messages]
-    template = metadata.get("tokenizer.chat_template")
     if template:
-        return Jinja2ChatFormatter(template, eos_token="<eos>", bos_token="<bos>")(messages=turns).prompt
+        return Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)(messages=turns).prompt
     system = "\n\n".join(t["content"] for t in turns if t["role"] == "system")
     turns = [t for t in turns if t["role"] != "system"]
     if system:
@@ -474,7 +551,7 @@ class LlamaCppEngine:
         async with self._lock:
             if self._runtime is None:
                 path = await asyncio.to_thread(resolve_model_path, self._cfg, self._cache_dir)
-                self._runtime = await asyncio.to_thread(_acquire, path, self._cfg)
+                self._runtime = await asyncio.to_thread(_REGISTRY.acquire, path, self._cfg)
 
     @property
     def active_sequences(self) -> int:
@@ -484,9 +561,10 @@ class LlamaCppEngine:
     async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
         """``n`` completions decoded together, sharing the prompt's prefill."""
         results: list[Completion | None] = [None] * n
-        async for index, item in self._run(messages, params, n, stream=False):
-            assert isinstance(item, Completion)
-            results[index] = item
+        async with contextlib.aclosing(self._run(messages, params, n, stream=False)) as events:
+            async for index, item in events:
+                assert isinstance(item, Completion)
+                results[index] = item
         return [r for r in results if r is not None]
 
     async def stream(self, messages: list[Message], params: SamplingParams) -> AsyncIterator[Delta]:
@@ -504,15 +582,12 @@ class LlamaCppEngine:
         await self.load()
         runtime = self._runtime
         assert runtime is not None
-        prompt = await asyncio.to_thread(runtime.tokenize, chat_prompt(runtime.metadata, messages))
+        prompt = await asyncio.to_thread(runtime.prompt, messages)
         if len(prompt) >= runtime.n_ctx:
             raise ValidationError("messages", f"the prompt has {len(prompt)} tokens; the context is {runtime.n_ctx}")
-        grammar = None
-        if params.json_schema is not None:
-            grammar = LlamaGrammar.from_json_schema(json.dumps(params.json_schema), verbose=False)
-        lookup = None
-        if self._cfg.prompt_lookup:
-            lookup = LlamaPromptLookupDecoding(self._cfg.prompt_lookup_ngram, self._cfg.prompt_lookup_draft_tokens)
+        grammar = None if params.json_schema is None else runtime.grammar(params.json_schema)
+        cfg = self._cfg
+        lookup = (cfg.prompt_lookup_ngram, cfg.prompt_lookup_draft_tokens) if cfg.prompt_lookup else None
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[_Event] = asyncio.Queue()
         job = _Job(prompt=prompt, params=params, seeds=seeds_for(params, n), grammar=grammar, lookup=lookup,
@@ -544,4 +619,4 @@ class LlamaCppEngine:
         async with self._lock:
             if self._runtime is not None:
                 runtime, self._runtime = self._runtime, None
-                await asyncio.to_thread(_release, runtime)
+                await asyncio.to_thread(_REGISTRY.release, runtime)

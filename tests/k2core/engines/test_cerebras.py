@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.utils import formatdate
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -36,7 +37,7 @@ def cerebras(url: str, **cerebras_knobs: object) -> CerebrasEngine:
 class Scripted429:
     """A local HTTP server answering chat calls from a list of (status, headers), then 200 with OK_BODY."""
 
-    def __init__(self, script: list[tuple[int, dict[str, str]]]) -> None:
+    def __init__(self, script: "Script") -> None:
         self.script = list(script)
         self.arrivals: list[float] = []
         outer = self
@@ -62,15 +63,19 @@ class Scripted429:
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
 
+Script = list[tuple[int, dict[str, str]]]
+
+
 @pytest.fixture
-def rate_limited() -> Iterator[type[Scripted429]]:
+def rate_limited() -> Iterator[Callable[[Script], Scripted429]]:
+    """Start scripted servers on free ports; shut them down after the test."""
     servers: list[Scripted429] = []
 
-    def start(script: list[tuple[int, dict[str, str]]]) -> Scripted429:
+    def start(script: Script) -> Scripted429:
         servers.append(Scripted429(script))
         return servers[-1]
 
-    yield start  # type: ignore[misc]
+    yield start
     for server in servers:
         server.server.shutdown()
         server.server.server_close()
@@ -87,7 +92,7 @@ async def test_real_calls_through_the_sdk_against_llama_cpp(llama_server: LlamaS
     await engine.close()
 
 
-async def test_429_waits_for_retry_after_then_succeeds(rate_limited) -> None:
+async def test_429_waits_for_retry_after_then_succeeds(rate_limited: Callable[[Script], Scripted429]) -> None:
     server = rate_limited([(429, {"retry-after": "1"})])
     engine = cerebras(server.url)
     [completion] = await engine.generate(COUNT, SamplingParams(max_tokens=4))
@@ -96,7 +101,7 @@ async def test_429_waits_for_retry_after_then_succeeds(rate_limited) -> None:
     await engine.close()
 
 
-async def test_429_honours_ratelimit_reset_headers(rate_limited) -> None:
+async def test_429_honours_ratelimit_reset_headers(rate_limited: Callable[[Script], Scripted429]) -> None:
     server = rate_limited([(429, {"x-ratelimit-reset-tokens-minute": "0.4", "x-ratelimit-reset-requests-day": "80000"})])
     engine = cerebras(server.url)
     await engine.generate(COUNT, SamplingParams(max_tokens=4))
@@ -104,7 +109,7 @@ async def test_429_honours_ratelimit_reset_headers(rate_limited) -> None:
     await engine.close()
 
 
-async def test_429_beyond_max_retries_is_a_retryable_error(rate_limited) -> None:
+async def test_429_beyond_max_retries_is_a_retryable_error(rate_limited: Callable[[Script], Scripted429]) -> None:
     server = rate_limited([(429, {"retry-after": "0"})] * 3)
     engine = cerebras(server.url, max_retries=2)
     with pytest.raises(EngineError, match="429") as info:
@@ -120,7 +125,7 @@ def test_missing_key_is_a_clear_non_retryable_error(monkeypatch: pytest.MonkeyPa
     assert not info.value.retryable
 
 
-def test_key_from_env_or_mounted_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_key_from_env_or_mounted_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CEREBRAS_API_KEY", "csk-env")
     assert CerebrasEngine(EngineSettings(engine="cerebras"))._client.api_key == "csk-env"
     monkeypatch.delenv("CEREBRAS_API_KEY")

@@ -9,10 +9,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from k2core.config import EngineSettings
-from k2core.engines.llamacpp import LlamaCppEngine, chat_prompt
+from k2core.engines.llamacpp import LlamaCppEngine, _Drafter, _held_back, chat_prompt
 from k2core.errors import ValidationError
 from k2core.types import Message, SamplingParams
 
@@ -44,7 +45,7 @@ def engine(embedded_model_path: Path) -> Iterator[LlamaCppEngine]:
 
 
 def test_chat_prompt_uses_gemma_turns_and_folds_system_messages() -> None:
-    prompt = chat_prompt({}, [Message(role="system", content="Be brief."), Message(role="user", content="Hi")])
+    prompt = chat_prompt(None, [Message(role="system", content="Be brief."), Message(role="user", content="Hi")])
     assert prompt == "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n"
 
 
@@ -79,7 +80,7 @@ async def test_three_candidates_are_decoded_together_with_distinct_seeds(engine:
 
 @pytest.mark.slow
 async def test_prompt_lookup_keeps_greedy_text_identical(embedded_model_path: Path) -> None:
-    params = SamplingParams(temperature=0, max_tokens=96)
+    params = SamplingParams(temperature=0, max_tokens=72)  # inside the copied code: no near-tied tokens there
     texts = {}
     for lookup in (False, True):
         engine = embedded(embedded_model_path, prompt_lookup=lookup)
@@ -140,10 +141,12 @@ async def test_closing_a_stream_early_stops_its_sequence(engine: LlamaCppEngine)
 
 @pytest.mark.slow
 async def test_engines_share_one_model_per_process(engine: LlamaCppEngine, embedded_model_path: Path) -> None:
-    other = embedded(embedded_model_path)
-    await asyncio.gather(engine.load(), other.load())
-    assert other._runtime is engine._runtime
-    await other.close()
+    same, smaller = embedded(embedded_model_path), embedded(embedded_model_path, n_ctx=1024)
+    await asyncio.gather(engine.load(), same.load(), smaller.load())
+    assert same._runtime is engine._runtime  # same settings: same context and decode batch
+    assert smaller._runtime is not engine._runtime and smaller._runtime.model is engine._runtime.model
+    await same.close()
+    await smaller.close()
     assert engine._runtime is not None and await engine.health()
 
 
@@ -154,3 +157,49 @@ async def test_a_prompt_longer_than_the_context_is_a_validation_error(embedded_m
         await engine.generate([Message(role="user", content="word " * 400)], GREEDY)
     assert info.value.field == "messages"
     await engine.close()
+
+
+@pytest.mark.slow
+async def test_concurrent_requests_share_the_batch(engine: LlamaCppEngine) -> None:
+    prompts = [[Message(role="user", content=f"Say something about the number {i}.")] for i in range(3)]
+    tasks = [asyncio.create_task(engine.generate(p, SamplingParams(temperature=0, max_tokens=12))) for p in prompts]
+    peak = 0
+    while not all(t.done() for t in tasks):
+        peak = max(peak, engine.active_sequences)
+        await asyncio.sleep(0.01)
+    assert all(t.result()[0].completion_tokens > 0 for t in tasks)
+    assert peak >= 2
+
+
+@pytest.mark.slow
+async def test_more_candidates_than_slots_wait_for_a_free_slot(embedded_model_path: Path) -> None:
+    engine = embedded(embedded_model_path, n_ctx=1024, max_sequences=2)
+    completions = await engine.generate(COUNT, SamplingParams(temperature=1.0, max_tokens=6, seed=3), n=3)
+    assert len(completions) == 3 and all(c.completion_tokens > 0 for c in completions)
+    await engine.close()
+
+
+def test_drafter_follows_the_copied_span_and_backs_off_after_a_miss() -> None:
+    prompt = [5, 1, 2, 3, 4, 1, 2, 9, 8, 7]
+    drafter = _Drafter(ngram=2, max_tokens=4)
+    history = np.array([*prompt, 1, 2], dtype=np.intc)  # the output starts copying "1 2"
+    assert drafter.propose(history, room=10) == [3, 4, 1, 2]  # earliest occurrence of the trailing "1 2"
+    drafter.update(drafted=4, matched=4)  # "3 4 1 2" accepted, then the model picked 9
+    history = np.array([*prompt, 1, 2, 3, 4, 1, 2, 9], dtype=np.intc)
+    assert drafter.propose(history, room=10)[:2] == [8, 7]  # kept following the copied span, not "1 2" -> "3 4"
+    drafter.update(drafted=4, matched=0)  # the model went elsewhere: draft one token next time
+    assert drafter.limit == 1 and (drafter.drafted, drafter.accepted) == (8, 4)
+    assert drafter.propose(np.array([42, 43], dtype=np.intc), room=10) == []  # nothing to look up
+
+
+def test_held_back_text_is_a_possible_stop_prefix() -> None:
+    assert _held_back("the answer is </th", ["</think>"]) == 4
+    assert _held_back("the answer", ["</think>", "\n\n"]) == 0
+    assert _held_back("line\n", ["\n\n"]) == 1
+
+
+@pytest.mark.slow
+async def test_a_schema_llama_cpp_cannot_compile_is_a_validation_error(engine: LlamaCppEngine) -> None:
+    with pytest.raises(ValidationError) as info:
+        await engine.generate(COUNT, GREEDY.model_copy(update={"json_schema": {"type": "frobnicate"}}))
+    assert info.value.field == "json_schema"

@@ -4,6 +4,7 @@ with re-probe after a cooldown, a clear error when nothing is healthy; plus a re
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -119,7 +120,7 @@ async def test_pool_reports_the_smallest_context_and_shared_capabilities() -> No
 
 
 @pytest.mark.slow
-async def test_a_dead_endpoint_next_to_a_real_server(llama_server: LlamaServer, closed_port: int, tmp_path) -> None:
+async def test_a_dead_endpoint_next_to_a_real_server(llama_server: LlamaServer, closed_port: int, tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{closed_port}/v1"
     settings = EngineSettings(engine="openai", endpoints=[dead, llama_server.v1], timeout_s=60)
     engines = build_engine(settings, cache_dir=tmp_path)
