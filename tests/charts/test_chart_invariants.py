@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import CI_NAMES, ROLES
+from tests.charts.conftest import CI_NAMES, ROLES
 from pydantic import BaseModel
 
 from k2core.config import Settings

@@ -9,7 +9,7 @@ import helm_python
 import jsonschema
 import kubernetes_validate
 import pytest
-from conftest import CHART, CI_NAMES, NAMESPACE, ci_values
+from tests.charts.conftest import CHART, CI_NAMES, NAMESPACE, ci_values
 
 KUBE_VERSION = "1.37.0"
 CUSTOM_KINDS = {"ServiceMonitor", "ScaledObject", "InferenceService", "RayService"}

@@ -7,7 +7,7 @@ import json
 import helm_python
 import pytest
 import yaml
-from conftest import NAMESPACE, RELEASE, ROLES
+from tests.charts.conftest import NAMESPACE, RELEASE, ROLES
 
 GPU = "nvidia.com/gpu"
 PREFIX = f"{RELEASE}-k2think"
