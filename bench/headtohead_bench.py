@@ -2,9 +2,10 @@
 
 Workload: 30 seeded ``gen:arith`` problems (``--limit`` for quick runs), max_tokens 256, N=3, temperature 1.0,
 top-p 0.95, against one ``python -m llama_cpp.server`` with the embedded model on a free port. One request at a
-time, the systems interleaved per problem (background load hits each alike), after a warm-up request. k2think
-runs through the gateway of ``k2think up`` (every role on the ``openai`` engine at the llama.cpp server), in its
-default configuration and with adaptive N; the in-process pipeline stands in only when the stack cannot start.
+time, the systems interleaved per problem in rotating order (background load and llama.cpp's prompt cache hit
+each alike), after a warm-up request. k2think runs through the gateway of ``k2think up`` (every role on the
+``openai`` engine at the llama.cpp server), in its default configuration and with adaptive N; the in-process
+pipeline stands in only when the stack cannot start.
 Writes ``bench/results/headtohead.json`` and ``headtohead.md``; a system that cannot run is recorded with why.
 
     python -m bench.headtohead_bench [--limit 30] [--n 3] [--max-tokens 256] [--systems reference,optillm,k2think]
@@ -185,10 +186,13 @@ def with_ratios(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 async def interleaved(systems: dict[str, SystemFn], problems: list[Problem], seed: int) -> dict[str, list[Outcome]]:
-    """Every problem through every system in turn, one request at a time; a failed request is recorded."""
+    """Every problem through every system, one request at a time, the order rotated per problem (llama.cpp's
+    prompt cache favours whoever follows a system with the same prompt); a failed request is recorded."""
     results: dict[str, list[Outcome]] = {name: [] for name in systems}
+    names = list(systems)
     for i, problem in enumerate(problems):
-        for name, system in systems.items():
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            system = systems[name]
             start = time.perf_counter()
             try:
                 outcome = await system(problem, seed * 1000 + i)
