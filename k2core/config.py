@@ -115,7 +115,7 @@ class LimitsSettings(BaseModel):
     grpc_max_message_bytes: int = 16 << 20
     max_inflight: int = 64
     max_connection_age_s: int = 300
-    max_connection_age_grace_s: int = 30
+    max_connection_age_grace_s: int = 7200  # in-flight calls finish (the paper's hard timeout is 120 min)
 
 
 class SandboxSettings(BaseModel):
