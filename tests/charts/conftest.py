@@ -11,10 +11,11 @@ import helm_python
 import pytest
 import yaml
 
+from tests.crds import CRD_DIR
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "k2think"
 CI_DIR = CHART / "ci"
-CRD_DIR = REPO.parent / "shared" / "schemas" / "crds"
 RELEASE = "rel"
 NAMESPACE = "k2"
 ROLES = ("gateway", "planner", "solver", "judge")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import helm_python
 import jsonschema
 import kubernetes_validate
 import pytest
+
 from tests.charts.conftest import CHART, CI_NAMES, NAMESPACE, ci_values
+from tests.crds import strict_schema
 
 KUBE_VERSION = "1.37.0"
 CUSTOM_KINDS = {"ServiceMonitor", "ScaledObject", "InferenceService", "RayService"}
@@ -49,22 +50,6 @@ def test_core_objects_are_valid_kubernetes(render, ci):
             pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {path}: {err.caught.message}")
 
 
-def _no_pruned_fields(schema: Any) -> Any:
-    """The CRD schema with unknown fields rejected: the API server would silently prune them."""
-    if isinstance(schema, list):
-        return [_no_pruned_fields(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    strict = {k: _no_pruned_fields(v) for k, v in schema.items()}
-    if (
-        "properties" in schema
-        and "additionalProperties" not in schema
-        and not schema.get("x-kubernetes-preserve-unknown-fields")
-    ):
-        strict["additionalProperties"] = False
-    return strict
-
-
 @pytest.mark.parametrize("ci", CI_NAMES)
 def test_custom_resources_match_official_crds(render, crd_schemas, ci):
     for obj in render(ci).objects:
@@ -73,7 +58,7 @@ def test_custom_resources_match_official_crds(render, crd_schemas, ci):
         schema = crd_schemas[(obj["apiVersion"], obj["kind"])]
         body = copy.deepcopy(obj)
         body["metadata"] = {}  # ObjectMeta is validated by the API server, not the CRD schema.
-        errors = sorted(jsonschema.Draft7Validator(_no_pruned_fields(schema)).iter_errors(body), key=str)
+        errors = sorted(jsonschema.Draft7Validator(strict_schema(schema)).iter_errors(body), key=str)
         assert not errors, f"{obj['kind']}: " + "; ".join(
             f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5]
         )
@@ -99,5 +84,5 @@ def test_crd_check_catches_a_misspelled_field(render, crd_schemas):
     isvc = copy.deepcopy(render("kserve").one("InferenceService"))
     isvc["spec"]["predictor"]["modell"] = isvc["spec"]["predictor"].pop("model")
     isvc["metadata"] = {}
-    schema = _no_pruned_fields(crd_schemas[(isvc["apiVersion"], isvc["kind"])])
+    schema = strict_schema(crd_schemas[(isvc["apiVersion"], isvc["kind"])])
     assert not jsonschema.Draft7Validator(schema).is_valid(isvc)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
@@ -13,34 +12,19 @@ import yaml
 
 from k2core.training.config import load_config
 from k2core.training.rayjob import CONFIG_MOUNT, manifests, manifests_for_file, to_yaml
+from tests.crds import CRD_DIR, strict_schema
 
 REPO = Path(__file__).resolve().parents[2]
-CRD = REPO.parent / "shared" / "schemas" / "crds" / "ray.io_rayjobs.yaml"
+CRD = CRD_DIR / "ray.io_rayjobs.yaml"
 JOBS = REPO / "training-jobs"
 KINDS = ("sft", "rlvr")
-
-
-def strict(schema: Any) -> Any:
-    """The CRD schema with unknown fields rejected (the API server prunes them silently; we want to see typos)."""
-    if isinstance(schema, dict):
-        schema = {k: strict(v) for k, v in schema.items()}
-        if (
-            "properties" in schema
-            and "additionalProperties" not in schema
-            and not schema.get("x-kubernetes-preserve-unknown-fields")
-        ):
-            schema["additionalProperties"] = False
-        return schema
-    if isinstance(schema, list):
-        return [strict(v) for v in schema]
-    return schema
 
 
 @pytest.fixture(scope="module")
 def validator():
     crd = yaml.safe_load(CRD.read_text())
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
-    schema = strict(version["schema"]["openAPIV3Schema"])
+    schema = strict_schema(version["schema"]["openAPIV3Schema"])
     return jsonschema.Draft7Validator(schema)
 
 
