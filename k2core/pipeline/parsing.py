@@ -47,21 +47,36 @@ def _first_object(text: str) -> dict[str, Any] | None:
     return None
 
 
+class _QuoteScanner:
+    """Walks text one character at a time, tracking whether it is inside a quoted string (with escapes)."""
+
+    def __init__(self) -> None:
+        self.quote, self.escaped = "", False
+
+    def structural(self, ch: str) -> bool:
+        """Advance over ``ch``; True when it is outside any string and not a quote that opens one."""
+        if self.quote:
+            if self.escaped:
+                self.escaped = False
+            elif ch == "\\":
+                self.escaped = True
+            elif ch == self.quote:
+                self.quote = ""
+            return False
+        if ch in "\"'":
+            self.quote = ch
+            return False
+        return True
+
+
 def _balanced_span(text: str, start: int) -> str | None:
     """The text from ``start`` to its matching ``}``, honouring quoted strings; None when unbalanced."""
-    depth, quote, escaped = 0, "", False
+    depth, scanner = 0, _QuoteScanner()
     for i in range(start, len(text)):
         ch = text[i]
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "{":
+        if not scanner.structural(ch):
+            continue
+        if ch == "{":
             depth += 1
         elif ch == "}":
             depth -= 1
@@ -73,22 +88,15 @@ def _balanced_span(text: str, start: int) -> str | None:
 def _close_truncated(text: str) -> str:
     """Close an object cut off mid-way: end an open string, drop a dangling key or separator, close brackets."""
     closers: list[str] = []
-    quote, escaped = "", False
+    scanner = _QuoteScanner()
     for ch in text:
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "{[":
+        if not scanner.structural(ch):
+            continue
+        if ch in "{[":
             closers.append("}" if ch == "{" else "]")
         elif ch in "}]" and closers:
             closers.pop()
-    body = (text[:-1] if escaped else text) + quote
+    body = (text[:-1] if scanner.escaped else text) + scanner.quote
     body = _CUT_NUMBER.sub(r"\1", body.rstrip(" \t\n\r,:"))
     dangling = _DANGLING_KEY.search(body) if closers and closers[-1] == "}" else None
     if dangling and body[dangling.start()] == ",":
