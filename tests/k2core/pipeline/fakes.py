@@ -20,6 +20,17 @@ class Script:
     tokens: int = 10
 
 
+async def _wait_or_fail(fake: FakePlanner | FakeJudge) -> None:
+    """Sleep the fake's delay (counting a cancellation), then raise its scripted error if it has one."""
+    try:
+        await asyncio.sleep(fake.delay)
+    except asyncio.CancelledError:
+        fake.cancelled += 1
+        raise
+    if fake.error is not None:
+        raise fake.error
+
+
 class FakePlanner:
     """Returns a fixed outcome after ``delay`` seconds."""
 
@@ -34,13 +45,7 @@ class FakePlanner:
 
     async def plan(self, problem: str) -> PlanOutcome:
         self.calls += 1
-        try:
-            await asyncio.sleep(self.delay)
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-        if self.error is not None:
-            raise self.error
+        await _wait_or_fail(self)
         return self.outcome
 
 
@@ -137,13 +142,7 @@ class FakeJudge:
 
     async def compare(self, problem: str, a: str, b: str) -> JudgeOutcome:
         self.calls.append((a, b))
-        try:
-            await asyncio.sleep(self.delay)
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-        if self.error is not None:
-            raise self.error
+        await _wait_or_fail(self)
         decided = self.rule(a, b)
         verdict = decided if isinstance(decided, Verdict) else Verdict(winner=decided, confidence=0.9, reason="rule")
         return JudgeOutcome(verdict=verdict, usage=Usage(prompt_tokens=50, completion_tokens=8, seconds=0.01, calls=1))
