@@ -112,6 +112,7 @@ class LimitsSettings(BaseModel):
     """Request size and concurrency limits."""
 
     max_prompt_bytes: int = 1 << 20
+    max_demonstrations: int = 16
     grpc_max_message_bytes: int = 16 << 20
     max_inflight: int = 64
     max_connection_age_s: int = 300

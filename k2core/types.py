@@ -30,6 +30,13 @@ class SamplingParams(BaseModel):
         return self.model_copy(update={"seed": seed})
 
 
+class Demonstration(BaseModel):
+    """A worked example shown to the solver before the problem (few-shot): a problem and the response to imitate."""
+
+    problem: str
+    response: str
+
+
 class SpecDecodeStats(BaseModel):
     """Engine-reported speculative decoding figures."""
 

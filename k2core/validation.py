@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from k2core.config import ENGINE_NAMES, Settings
 from k2core.errors import TooLargeError, ValidationError
-from k2core.types import SamplingParams
+from k2core.types import Demonstration, SamplingParams
 
 
 def validate_problem(problem: str, settings: Settings, field: str = "problem") -> None:
@@ -42,3 +42,25 @@ def validate_engine_name(name: str, field: str = "engine") -> None:
     """The engine must be one of the known backends."""
     if name not in ENGINE_NAMES:
         raise ValidationError(field, f"unknown engine {name!r}; expected one of {', '.join(ENGINE_NAMES)}")
+
+
+def validate_demonstrations(demonstrations: list[Demonstration], problem: str, settings: Settings) -> None:
+    """At most ``limits.max_demonstrations``, none empty, and together with the problem within ``max_prompt_bytes``."""
+    limit = settings.limits.max_demonstrations
+    if len(demonstrations) > limit:
+        raise ValidationError(
+            "demonstrations", f"at most {limit} allowed (limits.max_demonstrations), got {len(demonstrations)}"
+        )
+    total = len(problem.encode("utf-8"))
+    for i, demo in enumerate(demonstrations):
+        for name in ("problem", "response"):
+            text = getattr(demo, name)
+            if not text or not text.strip():
+                raise ValidationError(f"demonstrations[{i}].{name}", "must not be empty")
+            total += len(text.encode("utf-8"))
+    if total > settings.limits.max_prompt_bytes:
+        raise TooLargeError(
+            "demonstrations",
+            f"problem and demonstrations are {total} bytes; the limit is {settings.limits.max_prompt_bytes} "
+            "(limits.max_prompt_bytes)",
+        )

@@ -21,7 +21,7 @@ from k2core.pipeline import (
     VerdictEvent,
 )
 from k2core.roles import IndexedDelta, JudgeOutcome, PlanOutcome
-from k2core.types import Candidate, Comparison, Completion, Delta, Message, Role, SamplingParams, SolveResult
+from k2core.types import Candidate, Comparison, Completion, Delta, Demonstration, Message, Role, SamplingParams, SolveResult
 from services.gen.k2think.v1 import common_pb2, judge_pb2, planner_pb2, reasoner_pb2, solver_pb2
 
 M = TypeVar("M", bound=BaseModel)
@@ -183,8 +183,13 @@ _REQUEST_OPTIONALS = (
 
 def solve_request_to_proto(request: SolveRequest) -> reasoner_pb2.SolveRequest:
     fields = {name: getattr(request, name) for name in _REQUEST_OPTIONALS}
+    demonstrations = [reasoner_pb2.Demonstration(problem=d.problem, response=d.response) for d in request.demonstrations]
     return reasoner_pb2.SolveRequest(
-        problem=request.problem, domain=request.domain, params=params_to_proto(request.params), **fields
+        problem=request.problem,
+        domain=request.domain,
+        params=params_to_proto(request.params),
+        demonstrations=demonstrations,
+        **fields,
     )
 
 
@@ -192,7 +197,10 @@ def solve_request_from_proto(proto: reasoner_pb2.SolveRequest, settings: Setting
     """A SolveRequest; unset fields take ``settings.pipeline`` defaults (validation is the pipeline's)."""
     overrides: dict[str, Any] = {name: getattr(proto, name) for name in _REQUEST_OPTIONALS if proto.HasField(name)}
     request = SolveRequest.from_settings(proto.problem, settings, domain=proto.domain or None, **overrides)
-    return request.model_copy(update={"params": params_from_proto(proto.params, request.params)})
+    demonstrations = [Demonstration(problem=d.problem, response=d.response) for d in proto.demonstrations]
+    return request.model_copy(
+        update={"params": params_from_proto(proto.params, request.params), "demonstrations": demonstrations}
+    )
 
 
 def solve_result_to_proto(result: SolveResult) -> reasoner_pb2.SolveResult:

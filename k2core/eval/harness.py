@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import zlib
+from functools import cache
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,16 +15,18 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, Field
 
 from k2core import verify
+from k2core.data import load_dataset
+from k2core.data.demonstrations import demonstrations
 from k2core.data.problem import Problem
 from k2core.pipeline.request import SolveRequest
-from k2core.types import SamplingParams, SolveResult, Usage
+from k2core.types import Demonstration, SamplingParams, SolveResult, Usage
 
 SolveFn = Callable[[SolveRequest], Awaitable[SolveResult]]
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 CONFIG_FILE, RESULTS_FILE, SUMMARY_FILE = "config.json", "results.jsonl", "summary.json"
-_IDENTITY = ("dataset", "n", "plan", "judge", "max_tokens", "temperature", "top_p", "seed")
+_IDENTITY = ("dataset", "n", "plan", "judge", "max_tokens", "temperature", "top_p", "seed", "fewshot")
 
 
 class Progress(Protocol):
@@ -60,14 +63,32 @@ class EvalSpec:
     top_p: float = 0.95
     seed: int = 0
     limit: int | None = None
+    fewshot: int = 0
 
     def request(self, problem: Problem, run: int) -> SolveRequest:
         """The request of one (problem, run) pair; its sampling seed depends only on (seed, problem, run)."""
         seed = zlib.crc32(f"{self.seed}:{problem.id}:{run}".encode()) & 0x7FFFFFFF
         params = SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=seed)
         return SolveRequest(
-            problem=problem.prompt, n=self.n, plan=self.plan, judge=self.judge, params=params, domain=problem.domain
+            problem=problem.prompt,
+            n=self.n,
+            plan=self.plan,
+            judge=self.judge,
+            params=params,
+            domain=problem.domain,
+            demonstrations=list(self.demonstrations()),
         )
+
+    def demonstrations(self) -> tuple[Demonstration, ...]:
+        """The ``fewshot`` worked examples every request of this run shows, apart from the evaluated problems."""
+        return _demonstrations(self.dataset, self.fewshot, self.limit, self.seed)
+
+
+@cache
+def _demonstrations(dataset: str, count: int, limit: int | None, seed: int) -> tuple[Demonstration, ...]:
+    if count <= 0:
+        return ()
+    return tuple(demonstrations(dataset, count, load_dataset(dataset, limit, seed), seed))
 
 
 class CandidateOutcome(BaseModel):

@@ -75,6 +75,7 @@ class StudySpec:
     temperature: float = 1.0
     top_p: float = 0.95
     seed: int = 0
+    fewshot: int = 0
 
     def eval_spec(self) -> EvalSpec:
         """The sampling request of every problem: N candidates, the judge off."""

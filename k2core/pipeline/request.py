@@ -9,8 +9,14 @@ from pydantic import BaseModel, Field
 
 from k2core.config import EngineSettings, Settings
 from k2core.errors import ValidationError
-from k2core.types import SamplingParams
-from k2core.validation import validate_engine_name, validate_n, validate_problem, validate_sampling
+from k2core.types import Demonstration, SamplingParams
+from k2core.validation import (
+    validate_demonstrations,
+    validate_engine_name,
+    validate_n,
+    validate_problem,
+    validate_sampling,
+)
 from k2core.verify import DOMAINS
 
 _SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
@@ -30,6 +36,7 @@ class SolveRequest(BaseModel):
     token_budget: int | None = None
     soft_deadline_s: float | None = None
     hard_deadline_s: float | None = None
+    demonstrations: list[Demonstration] = Field(default_factory=list)
 
     @classmethod
     def from_settings(cls, problem: str, settings: Settings, **overrides: Any) -> SolveRequest:
@@ -54,6 +61,7 @@ class SolveRequest(BaseModel):
         """Raise ValidationError naming the first bad field; ``context_tokens`` defaults to the solver engine's."""
         validate_problem(self.problem, settings)
         validate_n(self.n, settings)
+        validate_demonstrations(self.demonstrations, self.problem, settings)
         if context_tokens is None:
             context_tokens = engine_context_tokens(settings.solver)
         validate_sampling(self.params, context_tokens)

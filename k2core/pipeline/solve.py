@@ -145,7 +145,7 @@ class Pipeline:
         if request.plan:
             run.send(PlanEvent(plan=outcome.plan, error=outcome.error, usage=outcome.usage))
         t1 = time.perf_counter()
-        messages = solver_messages(request.problem, outcome.plan, request.domain)
+        messages = solver_messages(request.problem, outcome.plan, request.domain, request.demonstrations)
         candidates = await self._sample(run, messages)
         if not candidates:
             raise UnavailableError("the solver returned no candidates")

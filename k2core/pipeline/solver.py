@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from k2core.engines.base import Engine, seeds_for
 from k2core.pipeline import templates
 from k2core.roles import IndexedDelta
-from k2core.types import Completion, Message, Plan, SamplingParams
+from k2core.types import Completion, Demonstration, Message, Plan, SamplingParams
 
 _ANSWER_LINE = "End with a final line of the form 'Answer: ...' holding only the final answer."
 ANSWER_FORMATS: dict[str, str] = {
@@ -18,13 +18,24 @@ ANSWER_FORMATS: dict[str, str] = {
 }
 
 
-def solver_messages(problem: str, plan: Plan | None, domain: str) -> list[Message]:
-    """The solver conversation: the plan (when there is one) prepended to the problem."""
+def solver_prompt(problem: str, plan: Plan | None, domain: str) -> str:
+    """The solver's user turn: the plan (when there is one) prepended to the problem and its answer format."""
     plan_block = templates.render("solver_plan", plan=plan.plan) if plan is not None else ""
-    prompt = templates.render(
+    return templates.render(
         "solver", plan_block=plan_block, answer_format=ANSWER_FORMATS.get(domain, _ANSWER_LINE), problem=problem
     )
-    return [Message(role="user", content=prompt)]
+
+
+def solver_messages(
+    problem: str, plan: Plan | None, domain: str, demonstrations: Sequence[Demonstration] = ()
+) -> list[Message]:
+    """The solver conversation: each demonstration as a solved turn (same template, no plan), then the problem
+    with its plan. Demonstrations teach a base model the answer shape; the plan belongs to this problem only."""
+    turns: list[Message] = []
+    for demo in demonstrations:
+        turns.append(Message(role="user", content=solver_prompt(demo.problem, None, domain)))
+        turns.append(Message(role="assistant", content=demo.response))
+    return turns + [Message(role="user", content=solver_prompt(problem, plan, domain))]
 
 
 class EngineSolver:

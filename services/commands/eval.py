@@ -22,7 +22,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,9 @@ def eval_command(
     temperature: float | None = typer.Option(None, "--temperature", help="Sampling temperature (paper: 1.0)."),
     top_p: float | None = typer.Option(None, "--top-p", help="Nucleus sampling (paper: 0.95)."),
     seed: int = typer.Option(0, "--seed", help="Seed of generated datasets and of every request's sampling."),
+    fewshot: int = typer.Option(
+        0, "--fewshot", min=0, help="Worked examples shown before each problem (for base models), drawn apart from it."
+    ),
     target: str = typer.Option("local", "--target", help="'local' (in-process) or a gateway HOST:PORT."),
     concurrency: int = typer.Option(2, "--concurrency", min=1, help="Requests in flight at once."),
     out: Path = typer.Option(..., "--out", help="Folder for results.jsonl, summary and reports (resumed)."),
@@ -141,6 +144,7 @@ def eval_command(
         top_p=p.top_p if top_p is None else top_p,
         seed=seed,
         limit=limit,
+        fewshot=fewshot,
     )
     checks(spec, dataset, target, settings, report)
     try:
@@ -167,10 +171,18 @@ def checks(spec: EvalSpec, datasets: list[str], target: str, settings: Settings,
     try:
         check_target(target)
         probe = load_dataset(spec.dataset, 1, spec.seed)
+        for name in datasets:
+            replace(spec, dataset=name).demonstrations()
         if probe:
             spec.request(probe[0], 0).validate(settings)
     except ValidationError as exc:
-        raise typer.BadParameter(exc.message, param_hint=f"--{exc.field.replace('_', '-')}") from exc
+        field = exc.field.partition("[")[0]
+        option = "fewshot" if field == "demonstrations" else field.replace("_", "-")
+        raise typer.BadParameter(exc.message, param_hint=f"--{option}") from exc
+    except ValueError as exc:
+        if spec.fewshot and str(exc).startswith("fewshot:"):
+            raise typer.BadParameter(str(exc), param_hint="--fewshot") from exc
+        raise
 
 
 def _parse_ns(text: str) -> list[int]:
@@ -215,7 +227,7 @@ def study_spec(spec: EvalSpec) -> StudySpec:
     """The selection study's workload from the eval options (30 problems unless ``--limit``)."""
     return StudySpec(
         dataset=spec.dataset, limit=spec.limit or StudySpec.limit, n=spec.n, plan=spec.plan, max_tokens=spec.max_tokens,
-        temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed,
+        temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed, fewshot=spec.fewshot,
     )  # fmt: skip
 
 

@@ -30,13 +30,13 @@ from k2core.errors import (
     ValidationError,
 )
 from k2core.pipeline import FinalEvent, Pipeline, SolveEvent, SolveRequest
-from k2core.types import SolveResult
+from k2core.types import Demonstration, SolveResult
 from services import calls, runtime
 from services.gateway.reasoner import observe
 
 MODEL_ID = "k2think"
 ROUTE = "/v1/chat/completions"
-_HTTP_FIELDS = {"n": "best_of", "problem": "messages"}
+_HTTP_FIELDS = {"n": "best_of", "problem": "messages", "demonstrations": "messages"}
 
 
 class ChatMessage(BaseModel):
@@ -76,7 +76,8 @@ class ChatRequest(BaseModel):
     domain: str | None = None
 
     def solve_request(self, settings: Settings) -> SolveRequest:
-        """The pipeline request: the last user message is the problem."""
+        """The pipeline request: the last user message is the problem; each earlier user message answered by an
+        assistant message becomes a demonstration (few-shot turn) for the solver."""
         if self.model != MODEL_ID:
             raise ValidationError("model", f"unknown model {self.model!r}; this server serves {MODEL_ID!r}")
         if self.n != 1:
@@ -87,6 +88,7 @@ class ChatRequest(BaseModel):
         return SolveRequest.from_settings(
             problems[-1],
             settings,
+            demonstrations=conversation_demonstrations(self.messages),
             n=self.best_of,
             plan=self.plan,
             judge=self.judge,
@@ -96,6 +98,16 @@ class ChatRequest(BaseModel):
             max_tokens=self.max_completion_tokens or self.max_tokens,
             seed=self.seed,
         )
+
+
+def conversation_demonstrations(messages: list[ChatMessage]) -> list[Demonstration]:
+    """Earlier (user, assistant) pairs of a chat, in order; system messages and unanswered turns are skipped."""
+    turns = [m for m in messages if m.role in ("user", "assistant")]
+    return [
+        Demonstration(problem=user.text(), response=reply.text())
+        for user, reply in zip(turns, turns[1:])
+        if user.role == "user" and reply.role == "assistant"
+    ]
 
 
 def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
@@ -213,9 +225,10 @@ class OpenAIFacade:
         try:
             self.pipeline.validate(request)
         except ValidationError as exc:
-            if exc.field not in _HTTP_FIELDS:
+            field = exc.field.partition("[")[0]
+            if field not in _HTTP_FIELDS:
                 raise
-            raise type(exc)(_HTTP_FIELDS[exc.field], exc.message) from exc
+            raise type(exc)(_HTTP_FIELDS[field], exc.message) from exc
 
     def _completion(self, body: ChatRequest, rid: str, result: SolveResult) -> dict[str, Any]:
         chosen = next(c for c in result.candidates if c.index == result.selected)

@@ -37,6 +37,7 @@ class FakeEngine:
     cancelled: int = 0
     active: int = 0
     remaining: list[float | None] = field(default_factory=list)
+    conversations: list[list[Message]] = field(default_factory=list)
 
     def text(self, params: SamplingParams) -> str:
         properties = (params.json_schema or {}).get("properties", {})
@@ -63,6 +64,7 @@ class FakeEngine:
         self.started += 1
         self.active += 1
         self.remaining.append(calls.remaining_s())
+        self.conversations.append(list(messages))
         words = self.text(params).split(" ")
         try:
             for i, word in enumerate(words):

@@ -68,10 +68,11 @@ def test_flags_reach_every_request(backend: dict, tmp_path: Path, monkeypatch: p
 
     monkeypatch.setattr(FakeSolve, "__call__", spy)
     args = ["--dataset", "gen:arith", "--limit", "2", "--n", "2", "--no-plan", "--no-judge", "--max-tokens", "64"]
-    result = invoke(*args, "--out", str(tmp_path))
+    result = invoke(*args, "--fewshot", "2", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert "avg pass@1" in result.stdout
     assert len(seen) == 2 and all(r.n == 2 and not r.plan and not r.judge for r in seen)
+    assert all(len(r.demonstrations) == 2 and r.demonstrations == seen[0].demonstrations for r in seen)
     assert {(r.params.max_tokens, r.params.temperature, r.params.top_p) for r in seen} == {(64, 1.0, 0.95)}
 
 
@@ -94,6 +95,8 @@ def test_reports_write_files(backend: dict, tmp_path: Path) -> None:
         (("--dataset", "gen:arith", "--dataset", "gen:logic", "--report", "scaling"), "--dataset"),
         (("--dataset", "gen:arith", "--ns", "1,x"), "--ns"),
         (("--dataset", "gen:arith", "--max-tokens", "100000"), "--max-tokens"),
+        (("--dataset", "aime24", "--fewshot", "2"), "--fewshot"),
+        (("--dataset", "gen:arith", "--fewshot", "40"), "--fewshot"),
     ],
 )
 def test_bad_input_names_the_option(backend: dict, tmp_path: Path, args: tuple[str, ...], hint: str) -> None:
@@ -129,7 +132,8 @@ def test_remote_target_uses_one_gateway_client(tmp_path: Path, monkeypatch: pyte
 def test_real_eval_on_the_embedded_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("K2_PIPELINE__PLAN_MAX_TOKENS", "32")
     monkeypatch.setenv("K2_PIPELINE__JUDGE_MAX_TOKENS", "32")
-    args = ("--dataset", "gen:arith", "--limit", "2", "--k", "1", "--n", "2", "--max-tokens", "32", "--out", str(tmp_path))
+    args = ("--dataset", "gen:arith", "--limit", "2", "--k", "1", "--n", "2", "--max-tokens", "32", "--fewshot", "4",
+            "--out", str(tmp_path))  # fmt: skip
     result = invoke(*args, "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -140,5 +144,7 @@ def test_real_eval_on_the_embedded_model(tmp_path: Path, monkeypatch: pytest.Mon
     assert summary["seconds_per_stage"]["total"] > 0
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     assert len(lines) == 2 and all(len(json.loads(line)["candidates"]) == 2 for line in lines)
+    # Shown worked examples, the base model answers in the demonstrated shape: every candidate has a final answer.
+    assert all(c["answer"] is not None for line in lines for c in json.loads(line)["candidates"]), lines
     assert invoke(*args, "--json").exit_code == 0
     assert (tmp_path / "results.jsonl").read_text().splitlines() == lines, "a finished run is not redone"

@@ -8,7 +8,7 @@ from k2core.config import Settings
 from k2core.errors import ValidationError
 from k2core.pipeline import CandidateDeltaEvent, CandidateDoneEvent, FinalEvent, PlanEvent, SolveRequest, VerdictEvent
 from k2core.roles import JudgeOutcome, PlanOutcome
-from k2core.types import Candidate, Comparison, Plan, Selection, SolveResult, Usage, Verdict
+from k2core.types import Candidate, Comparison, Demonstration, Plan, Selection, SolveResult, Usage, Verdict
 from services import convert
 from services.gen.k2think.v1 import common_pb2, reasoner_pb2
 
@@ -64,7 +64,10 @@ def test_unset_request_fields_take_the_settings_defaults() -> None:
     settings = Settings()
     request = convert.solve_request_from_proto(reasoner_pb2.SolveRequest(problem="p", params={"top_p": 0.5}), settings)
     assert request == SolveRequest.from_settings("p", settings, top_p=0.5)
-    explicit = SolveRequest.from_settings("p", settings, n=5, plan=False, seed=3, hard_deadline_s=9.0)
+    demos = [Demonstration(problem="q1", response="r1"), Demonstration(problem="q2", response="r2")]
+    explicit = SolveRequest.from_settings(
+        "p", settings, n=5, plan=False, seed=3, hard_deadline_s=9.0, demonstrations=demos
+    )
     assert convert.solve_request_from_proto(convert.solve_request_to_proto(explicit), settings) == explicit
 
 

@@ -84,3 +84,33 @@ async def test_malformed_body_names_the_field(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.http) as http:
         response = await http.post("/v1/chat/completions", json={"model": "k2think", "messages": "nope"})
     assert response.status_code == 400 and response.json()["error"]["param"] == "messages"
+
+
+async def test_earlier_turns_of_the_chat_reach_the_solver_as_demonstrations(stack: Stack) -> None:
+    history = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What is 1 + 1?"},
+        {"role": "assistant", "content": "1 + 1 = 2. \\boxed{2}"},
+        {"role": "user", "content": "What is 2 + 2?"},
+    ]
+    stack.engine.conversations.clear()
+    await client(stack).chat.completions.create(
+        model="k2think", messages=history, extra_body={"best_of": 1, "plan": False}
+    )
+    solver_turns = [c for c in stack.engine.conversations if len(c) == 3]
+    assert solver_turns, stack.engine.conversations
+    user, reply, problem = solver_turns[0]
+    assert (user.role, reply.role, problem.role) == ("user", "assistant", "user")
+    assert "What is 1 + 1?" in user.content and reply.content == "1 + 1 = 2. \\boxed{2}"
+    assert "What is 2 + 2?" in problem.content and "What is 1 + 1?" not in problem.content
+
+
+async def test_an_empty_demonstration_turn_is_reported_on_messages(stack: Stack) -> None:
+    history = [
+        {"role": "user", "content": "What is 1 + 1?"},
+        {"role": "assistant", "content": ""},
+        {"role": "user", "content": "What is 2 + 2?"},
+    ]
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client(stack).chat.completions.create(model="k2think", messages=history)
+    assert caught.value.body["param"] == "messages" and "demonstrations[0].response" not in caught.value.body["param"]

@@ -12,6 +12,7 @@ import pytest
 from k2core.data import load_dataset
 from k2core.eval.harness import RESULTS_FILE, EvalSpec, RunRecord, read_records, run_eval
 from k2core.eval.summary import summarize
+from k2core.pipeline.request import SolveRequest
 from tests.k2core.eval.fakes import FakeSolve
 
 PROBLEMS = load_dataset("gen:arith", 6, seed=3)
@@ -104,3 +105,20 @@ async def test_summary_metrics(tmp_path: Path) -> None:
     assert summary["tokens_per_request"]["solver"]["completion"] == 33
     assert summary["judge_calls_per_request"] == 2
     assert summary["seconds_per_stage"]["total"] == pytest.approx(0.03)
+
+
+async def test_fewshot_requests_carry_the_same_held_out_demonstrations(tmp_path: Path) -> None:
+    spec = replace(SPEC, fewshot=3)
+    seen: list[SolveRequest] = []
+    solve = FakeSolve(PROBLEMS, right)
+
+    async def recording(request: SolveRequest):  # noqa: ANN202 - a SolveFn
+        seen.append(request)
+        return await solve(request)
+
+    await run_eval(PROBLEMS, spec, recording, tmp_path)
+    demos = seen[0].demonstrations
+    assert len(demos) == 3 and all(r.demonstrations == demos for r in seen)
+    assert not {d.problem for d in demos} & {p.prompt for p in PROBLEMS}
+    with pytest.raises(ValueError, match="^fewshot:"):
+        await run_eval(PROBLEMS, SPEC, FakeSolve(PROBLEMS, right), tmp_path)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from services.gen.k2think.v1 import common_pb2 as k2think_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19k2think/v1/reasoner.proto\x12\nk2think.v1\x1a\x17k2think/v1/common.proto\"\x8b\x03\n\x0cSolveRequest\x12\x0f\n\x07problem\x18\x01 \x01(\t\x12\x0e\n\x01n\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\x04plan\x18\x03 \x01(\x08H\x01\x88\x01\x01\x12\x12\n\x05judge\x18\x04 \x01(\x08H\x02\x88\x01\x01\x12*\n\x06params\x18\x05 \x01(\x0b\x32\x1a.k2think.v1.SamplingParams\x12\x0e\n\x06\x64omain\x18\x06 \x01(\t\x12\x19\n\x0cpublic_tests\x18\x07 \x01(\tH\x03\x88\x01\x01\x12\x15\n\x08\x61\x64\x61ptive\x18\x08 \x01(\x08H\x04\x88\x01\x01\x12\x19\n\x0ctoken_budget\x18\t \x01(\x05H\x05\x88\x01\x01\x12\x1c\n\x0fsoft_deadline_s\x18\n \x01(\x01H\x06\x88\x01\x01\x12\x1c\n\x0fhard_deadline_s\x18\x0b \x01(\x01H\x07\x88\x01\x01\x42\x04\n\x02_nB\x07\n\x05_planB\x08\n\x06_judgeB\x0f\n\r_public_testsB\x0b\n\t_adaptiveB\x0f\n\r_token_budgetB\x12\n\x10_soft_deadline_sB\x12\n\x10_hard_deadline_s\"\xd2\x01\n\tCandidate\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x13\n\x06\x61nswer\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x15\n\rfinish_reason\x18\x04 \x01(\t\x12\x15\n\rprompt_tokens\x18\x05 \x01(\x03\x12\x19\n\x11\x63ompletion_tokens\x18\x06 \x01(\x03\x12\x0f\n\x07seconds\x18\x07 \x01(\x01\x12\x1b\n\x0everifier_score\x18\x08 \x01(\x01H\x01\x88\x01\x01\x42\t\n\x07_answerB\x11\n\x0f_verifier_score\"\xc7\x01\n\nComparison\x12\r\n\x05round\x18\x01 \x01(\x05\x12\t\n\x01\x61\x18\x02 \x01(\x05\x12\t\n\x01\x62\x18\x03 \x01(\x05\x12\'\n\nverdict_ab\x18\x04 \x01(\x0b\x32\x13.k2think.v1.Verdict\x12\'\n\nverdict_ba\x18\x05 \x01(\x0b\x32\x13.k2think.v1.Verdict\x12\x13\n\x06winner\x18\x06 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08tiebreak\x18\x07 \x01(\tH\x01\x88\x01\x01\x42\t\n\x07_winnerB\x0b\n\t_tiebreak\"\x1e\n\x0b\x41nswerGroup\x12\x0f\n\x07indices\x18\x01 \x03(\x05\"\x93\x01\n\tSelection\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x10\n\x08selected\x18\x02 \x01(\x05\x12\'\n\x06groups\x18\x03 \x03(\x0b\x32\x17.k2think.v1.AnswerGroup\x12+\n\x0b\x63omparisons\x18\x04 \x03(\x0b\x32\x16.k2think.v1.Comparison\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xef\x03\n\x0bSolveResult\x12\x13\n\x06\x61nswer\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x12\n\nfinal_text\x18\x02 \x01(\t\x12#\n\x04plan\x18\x03 \x01(\x0b\x32\x10.k2think.v1.PlanH\x01\x88\x01\x01\x12\x17\n\nplan_error\x18\x04 \x01(\tH\x02\x88\x01\x01\x12)\n\ncandidates\x18\x05 \x03(\x0b\x32\x15.k2think.v1.Candidate\x12\x10\n\x08selected\x18\x06 \x01(\x05\x12(\n\tselection\x18\x07 \x01(\x0b\x32\x15.k2think.v1.Selection\x12\x31\n\x05usage\x18\x08 \x03(\x0b\x32\".k2think.v1.SolveResult.UsageEntry\x12\x38\n\ttimings_s\x18\t \x03(\x0b\x32%.k2think.v1.SolveResult.TimingsSEntry\x12\x10\n\x08\x64\x65\x61\x64line\x18\n \x01(\t\x1a?\n\nUsageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.k2think.v1.Usage:\x02\x38\x01\x1a/\n\rTimingsSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\t\n\x07_answerB\x07\n\x05_planB\r\n\x0b_plan_error\"y\n\tPlanEvent\x12#\n\x04plan\x18\x01 \x01(\x0b\x32\x10.k2think.v1.PlanH\x00\x88\x01\x01\x12\x12\n\x05\x65rror\x18\x02 \x01(\tH\x01\x88\x01\x01\x12 \n\x05usage\x18\x03 \x01(\x0b\x32\x11.k2think.v1.UsageB\x07\n\x05_planB\x08\n\x06_error\"2\n\x13\x43\x61ndidateDeltaEvent\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\">\n\x12\x43\x61ndidateDoneEvent\x12(\n\tcandidate\x18\x01 \x01(\x0b\x32\x15.k2think.v1.Candidate\":\n\x0cVerdictEvent\x12*\n\ncomparison\x18\x01 \x01(\x0b\x32\x16.k2think.v1.Comparison\"\x89\x02\n\nSolveEvent\x12%\n\x04plan\x18\x01 \x01(\x0b\x32\x15.k2think.v1.PlanEventH\x00\x12:\n\x0f\x63\x61ndidate_delta\x18\x02 \x01(\x0b\x32\x1f.k2think.v1.CandidateDeltaEventH\x00\x12\x38\n\x0e\x63\x61ndidate_done\x18\x03 \x01(\x0b\x32\x1e.k2think.v1.CandidateDoneEventH\x00\x12+\n\x07verdict\x18\x04 \x01(\x0b\x32\x18.k2think.v1.VerdictEventH\x00\x12(\n\x05\x66inal\x18\x05 \x01(\x0b\x32\x17.k2think.v1.SolveResultH\x00\x42\x07\n\x05\x65vent2\x89\x01\n\x08Reasoner\x12:\n\x05Solve\x12\x18.k2think.v1.SolveRequest\x1a\x17.k2think.v1.SolveResult\x12\x41\n\x0bSolveStream\x12\x18.k2think.v1.SolveRequest\x1a\x16.k2think.v1.SolveEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19k2think/v1/reasoner.proto\x12\nk2think.v1\x1a\x17k2think/v1/common.proto\"\xbe\x03\n\x0cSolveRequest\x12\x0f\n\x07problem\x18\x01 \x01(\t\x12\x0e\n\x01n\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\x04plan\x18\x03 \x01(\x08H\x01\x88\x01\x01\x12\x12\n\x05judge\x18\x04 \x01(\x08H\x02\x88\x01\x01\x12*\n\x06params\x18\x05 \x01(\x0b\x32\x1a.k2think.v1.SamplingParams\x12\x0e\n\x06\x64omain\x18\x06 \x01(\t\x12\x19\n\x0cpublic_tests\x18\x07 \x01(\tH\x03\x88\x01\x01\x12\x15\n\x08\x61\x64\x61ptive\x18\x08 \x01(\x08H\x04\x88\x01\x01\x12\x19\n\x0ctoken_budget\x18\t \x01(\x05H\x05\x88\x01\x01\x12\x1c\n\x0fsoft_deadline_s\x18\n \x01(\x01H\x06\x88\x01\x01\x12\x1c\n\x0fhard_deadline_s\x18\x0b \x01(\x01H\x07\x88\x01\x01\x12\x31\n\x0e\x64\x65monstrations\x18\x0c \x03(\x0b\x32\x19.k2think.v1.DemonstrationB\x04\n\x02_nB\x07\n\x05_planB\x08\n\x06_judgeB\x0f\n\r_public_testsB\x0b\n\t_adaptiveB\x0f\n\r_token_budgetB\x12\n\x10_soft_deadline_sB\x12\n\x10_hard_deadline_s\"2\n\rDemonstration\x12\x0f\n\x07problem\x18\x01 \x01(\t\x12\x10\n\x08response\x18\x02 \x01(\t\"\xd2\x01\n\tCandidate\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x13\n\x06\x61nswer\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x15\n\rfinish_reason\x18\x04 \x01(\t\x12\x15\n\rprompt_tokens\x18\x05 \x01(\x03\x12\x19\n\x11\x63ompletion_tokens\x18\x06 \x01(\x03\x12\x0f\n\x07seconds\x18\x07 \x01(\x01\x12\x1b\n\x0everifier_score\x18\x08 \x01(\x01H\x01\x88\x01\x01\x42\t\n\x07_answerB\x11\n\x0f_verifier_score\"\xc7\x01\n\nComparison\x12\r\n\x05round\x18\x01 \x01(\x05\x12\t\n\x01\x61\x18\x02 \x01(\x05\x12\t\n\x01\x62\x18\x03 \x01(\x05\x12\'\n\nverdict_ab\x18\x04 \x01(\x0b\x32\x13.k2think.v1.Verdict\x12\'\n\nverdict_ba\x18\x05 \x01(\x0b\x32\x13.k2think.v1.Verdict\x12\x13\n\x06winner\x18\x06 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08tiebreak\x18\x07 \x01(\tH\x01\x88\x01\x01\x42\t\n\x07_winnerB\x0b\n\t_tiebreak\"\x1e\n\x0b\x41nswerGroup\x12\x0f\n\x07indices\x18\x01 \x03(\x05\"\x93\x01\n\tSelection\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x10\n\x08selected\x18\x02 \x01(\x05\x12\'\n\x06groups\x18\x03 \x03(\x0b\x32\x17.k2think.v1.AnswerGroup\x12+\n\x0b\x63omparisons\x18\x04 \x03(\x0b\x32\x16.k2think.v1.Comparison\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xef\x03\n\x0bSolveResult\x12\x13\n\x06\x61nswer\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x12\n\nfinal_text\x18\x02 \x01(\t\x12#\n\x04plan\x18\x03 \x01(\x0b\x32\x10.k2think.v1.PlanH\x01\x88\x01\x01\x12\x17\n\nplan_error\x18\x04 \x01(\tH\x02\x88\x01\x01\x12)\n\ncandidates\x18\x05 \x03(\x0b\x32\x15.k2think.v1.Candidate\x12\x10\n\x08selected\x18\x06 \x01(\x05\x12(\n\tselection\x18\x07 \x01(\x0b\x32\x15.k2think.v1.Selection\x12\x31\n\x05usage\x18\x08 \x03(\x0b\x32\".k2think.v1.SolveResult.UsageEntry\x12\x38\n\ttimings_s\x18\t \x03(\x0b\x32%.k2think.v1.SolveResult.TimingsSEntry\x12\x10\n\x08\x64\x65\x61\x64line\x18\n \x01(\t\x1a?\n\nUsageEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.k2think.v1.Usage:\x02\x38\x01\x1a/\n\rTimingsSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\t\n\x07_answerB\x07\n\x05_planB\r\n\x0b_plan_error\"y\n\tPlanEvent\x12#\n\x04plan\x18\x01 \x01(\x0b\x32\x10.k2think.v1.PlanH\x00\x88\x01\x01\x12\x12\n\x05\x65rror\x18\x02 \x01(\tH\x01\x88\x01\x01\x12 \n\x05usage\x18\x03 \x01(\x0b\x32\x11.k2think.v1.UsageB\x07\n\x05_planB\x08\n\x06_error\"2\n\x13\x43\x61ndidateDeltaEvent\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\">\n\x12\x43\x61ndidateDoneEvent\x12(\n\tcandidate\x18\x01 \x01(\x0b\x32\x15.k2think.v1.Candidate\":\n\x0cVerdictEvent\x12*\n\ncomparison\x18\x01 \x01(\x0b\x32\x16.k2think.v1.Comparison\"\x89\x02\n\nSolveEvent\x12%\n\x04plan\x18\x01 \x01(\x0b\x32\x15.k2think.v1.PlanEventH\x00\x12:\n\x0f\x63\x61ndidate_delta\x18\x02 \x01(\x0b\x32\x1f.k2think.v1.CandidateDeltaEventH\x00\x12\x38\n\x0e\x63\x61ndidate_done\x18\x03 \x01(\x0b\x32\x1e.k2think.v1.CandidateDoneEventH\x00\x12+\n\x07verdict\x18\x04 \x01(\x0b\x32\x18.k2think.v1.VerdictEventH\x00\x12(\n\x05\x66inal\x18\x05 \x01(\x0b\x32\x17.k2think.v1.SolveResultH\x00\x42\x07\n\x05\x65vent2\x89\x01\n\x08Reasoner\x12:\n\x05Solve\x12\x18.k2think.v1.SolveRequest\x1a\x17.k2think.v1.SolveResult\x12\x41\n\x0bSolveStream\x12\x18.k2think.v1.SolveRequest\x1a\x16.k2think.v1.SolveEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,31 +37,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SOLVERESULT_TIMINGSSENTRY']._loaded_options = None
   _globals['_SOLVERESULT_TIMINGSSENTRY']._serialized_options = b'8\001'
   _globals['_SOLVEREQUEST']._serialized_start=67
-  _globals['_SOLVEREQUEST']._serialized_end=462
-  _globals['_CANDIDATE']._serialized_start=465
-  _globals['_CANDIDATE']._serialized_end=675
-  _globals['_COMPARISON']._serialized_start=678
-  _globals['_COMPARISON']._serialized_end=877
-  _globals['_ANSWERGROUP']._serialized_start=879
-  _globals['_ANSWERGROUP']._serialized_end=909
-  _globals['_SELECTION']._serialized_start=912
-  _globals['_SELECTION']._serialized_end=1059
-  _globals['_SOLVERESULT']._serialized_start=1062
-  _globals['_SOLVERESULT']._serialized_end=1557
-  _globals['_SOLVERESULT_USAGEENTRY']._serialized_start=1410
-  _globals['_SOLVERESULT_USAGEENTRY']._serialized_end=1473
-  _globals['_SOLVERESULT_TIMINGSSENTRY']._serialized_start=1475
-  _globals['_SOLVERESULT_TIMINGSSENTRY']._serialized_end=1522
-  _globals['_PLANEVENT']._serialized_start=1559
-  _globals['_PLANEVENT']._serialized_end=1680
-  _globals['_CANDIDATEDELTAEVENT']._serialized_start=1682
-  _globals['_CANDIDATEDELTAEVENT']._serialized_end=1732
-  _globals['_CANDIDATEDONEEVENT']._serialized_start=1734
-  _globals['_CANDIDATEDONEEVENT']._serialized_end=1796
-  _globals['_VERDICTEVENT']._serialized_start=1798
-  _globals['_VERDICTEVENT']._serialized_end=1856
-  _globals['_SOLVEEVENT']._serialized_start=1859
-  _globals['_SOLVEEVENT']._serialized_end=2124
-  _globals['_REASONER']._serialized_start=2127
-  _globals['_REASONER']._serialized_end=2264
+  _globals['_SOLVEREQUEST']._serialized_end=513
+  _globals['_DEMONSTRATION']._serialized_start=515
+  _globals['_DEMONSTRATION']._serialized_end=565
+  _globals['_CANDIDATE']._serialized_start=568
+  _globals['_CANDIDATE']._serialized_end=778
+  _globals['_COMPARISON']._serialized_start=781
+  _globals['_COMPARISON']._serialized_end=980
+  _globals['_ANSWERGROUP']._serialized_start=982
+  _globals['_ANSWERGROUP']._serialized_end=1012
+  _globals['_SELECTION']._serialized_start=1015
+  _globals['_SELECTION']._serialized_end=1162
+  _globals['_SOLVERESULT']._serialized_start=1165
+  _globals['_SOLVERESULT']._serialized_end=1660
+  _globals['_SOLVERESULT_USAGEENTRY']._serialized_start=1513
+  _globals['_SOLVERESULT_USAGEENTRY']._serialized_end=1576
+  _globals['_SOLVERESULT_TIMINGSSENTRY']._serialized_start=1578
+  _globals['_SOLVERESULT_TIMINGSSENTRY']._serialized_end=1625
+  _globals['_PLANEVENT']._serialized_start=1662
+  _globals['_PLANEVENT']._serialized_end=1783
+  _globals['_CANDIDATEDELTAEVENT']._serialized_start=1785
+  _globals['_CANDIDATEDELTAEVENT']._serialized_end=1835
+  _globals['_CANDIDATEDONEEVENT']._serialized_start=1837
+  _globals['_CANDIDATEDONEEVENT']._serialized_end=1899
+  _globals['_VERDICTEVENT']._serialized_start=1901
+  _globals['_VERDICTEVENT']._serialized_end=1959
+  _globals['_SOLVEEVENT']._serialized_start=1962
+  _globals['_SOLVEEVENT']._serialized_end=2227
+  _globals['_REASONER']._serialized_start=2230
+  _globals['_REASONER']._serialized_end=2367
 # @@protoc_insertion_point(module_scope)

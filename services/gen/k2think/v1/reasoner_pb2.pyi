@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SolveRequest(_message.Message):
-    __slots__ = ("problem", "n", "plan", "judge", "params", "domain", "public_tests", "adaptive", "token_budget", "soft_deadline_s", "hard_deadline_s")
+    __slots__ = ("problem", "n", "plan", "judge", "params", "domain", "public_tests", "adaptive", "token_budget", "soft_deadline_s", "hard_deadline_s", "demonstrations")
     PROBLEM_FIELD_NUMBER: _ClassVar[int]
     N_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,7 @@ class SolveRequest(_message.Message):
     TOKEN_BUDGET_FIELD_NUMBER: _ClassVar[int]
     SOFT_DEADLINE_S_FIELD_NUMBER: _ClassVar[int]
     HARD_DEADLINE_S_FIELD_NUMBER: _ClassVar[int]
+    DEMONSTRATIONS_FIELD_NUMBER: _ClassVar[int]
     problem: str
     n: int
     plan: bool
@@ -31,7 +32,16 @@ class SolveRequest(_message.Message):
     token_budget: int
     soft_deadline_s: float
     hard_deadline_s: float
-    def __init__(self, problem: _Optional[str] = ..., n: _Optional[int] = ..., plan: _Optional[bool] = ..., judge: _Optional[bool] = ..., params: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., domain: _Optional[str] = ..., public_tests: _Optional[str] = ..., adaptive: _Optional[bool] = ..., token_budget: _Optional[int] = ..., soft_deadline_s: _Optional[float] = ..., hard_deadline_s: _Optional[float] = ...) -> None: ...
+    demonstrations: _containers.RepeatedCompositeFieldContainer[Demonstration]
+    def __init__(self, problem: _Optional[str] = ..., n: _Optional[int] = ..., plan: _Optional[bool] = ..., judge: _Optional[bool] = ..., params: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., domain: _Optional[str] = ..., public_tests: _Optional[str] = ..., adaptive: _Optional[bool] = ..., token_budget: _Optional[int] = ..., soft_deadline_s: _Optional[float] = ..., hard_deadline_s: _Optional[float] = ..., demonstrations: _Optional[_Iterable[_Union[Demonstration, _Mapping]]] = ...) -> None: ...
+
+class Demonstration(_message.Message):
+    __slots__ = ("problem", "response")
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    problem: str
+    response: str
+    def __init__(self, problem: _Optional[str] = ..., response: _Optional[str] = ...) -> None: ...
 
 class Candidate(_message.Message):
     __slots__ = ("index", "text", "answer", "finish_reason", "prompt_tokens", "completion_tokens", "seconds", "verifier_score")
