@@ -1,14 +1,16 @@
 """Head-to-head on one llama.cpp server: the K2-Think reference flow, optillm's best-of-n proxy, and k2think.
 
-Workload: 30 seeded ``gen:arith`` problems (``--limit`` for quick runs), max_tokens 256, N=3, temperature 1.0,
-top-p 0.95, against one ``python -m llama_cpp.server`` with the embedded model on a free port. One request at a
+Workload: 30 seeded ``gen:arith`` problems (``--limit`` for quick runs), N=3, temperature 1.0, top-p 0.95, 6 worked
+examples shown before each problem (the embedded model is a base model: without them it answers nothing), max
+tokens 32 per candidate, 96 per plan and 64 per verdict for every system alike, against one
+``python -m llama_cpp.server`` with the embedded model on a free port. One request at a
 time, the systems interleaved per problem in rotating order (background load and llama.cpp's prompt cache hit
 each alike), after a warm-up request. k2think runs through the gateway of ``k2think up`` (every role on the
 ``openai`` engine at the llama.cpp server), in its default configuration and with adaptive N; the in-process
 pipeline stands in only when the stack cannot start.
 Writes ``bench/results/headtohead.json`` and ``headtohead.md``; a system that cannot run is recorded with why.
 
-    python -m bench.headtohead_bench [--limit 30] [--n 3] [--max-tokens 256] [--systems reference,optillm,k2think]
+    python -m bench.headtohead_bench [--limit 30] [--n 3] [--max-tokens 32] [--fewshot 6] [--systems reference,k2think]
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ from bench.reference_flow import FlowSettings, ReferenceFlow
 from k2core import verify
 from k2core.config import Settings
 from k2core.data import Problem, load_dataset
+from k2core.data.demonstrations import demonstrations
 from k2core.eval.reports import markdown_table
 from k2core.models import ensure_embedded_model
 from k2core.pipeline import Pipeline, SolveRequest
 from k2core.pipeline.solver import solver_messages
-from k2core.types import SamplingParams, SolveResult
+from k2core.types import Demonstration, SamplingParams, SolveResult
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SYSTEMS = ("reference", "optillm", "k2think", "k2think-adaptive")
@@ -74,9 +77,31 @@ def graded(problem: Problem, text: str) -> bool:
     return verify.grade(problem.domain, text, problem.answer).correct
 
 
-def reference_system(backend_url: str, n: int, max_tokens: int) -> SystemFn:
+@dataclass(frozen=True)
+class Workload:
+    """What every system is given alike: N, token limits per role, and the few-shot demonstrations."""
+
+    n: int
+    max_tokens: int
+    plan_max_tokens: int
+    judge_max_tokens: int
+    demonstrations: tuple[Demonstration, ...] = ()
+
+    def settings_env(self) -> dict[str, str]:
+        """The same limits for the k2think stack, as settings variables."""
+        return {
+            "K2_PIPELINE__PLAN_MAX_TOKENS": str(self.plan_max_tokens),
+            "K2_PIPELINE__JUDGE_MAX_TOKENS": str(self.judge_max_tokens),
+        }
+
+
+def reference_system(backend_url: str, work: Workload) -> SystemFn:
     """(a) The reference control flow: planner, N parallel solver calls, linear judge chain."""
-    flow = ReferenceFlow(AsyncOpenAI(base_url=backend_url, api_key=KEY), FlowSettings(model=ALIAS, n=n, max_tokens=max_tokens))
+    settings = FlowSettings(
+        model=ALIAS, n=work.n, max_tokens=work.max_tokens, plan_max_tokens=work.plan_max_tokens,
+        judge_max_tokens=work.judge_max_tokens, demonstrations=work.demonstrations,
+    )  # fmt: skip
+    flow = ReferenceFlow(AsyncOpenAI(base_url=backend_url, api_key=KEY), settings)
 
     async def run(problem: Problem, seed: int) -> Outcome:
         start = time.perf_counter()
@@ -93,16 +118,17 @@ def reference_system(backend_url: str, n: int, max_tokens: int) -> SystemFn:
     return run
 
 
-def optillm_system(proxy_url: str, log: Path, max_tokens: int) -> SystemFn:
+def optillm_system(proxy_url: str, log: Path, work: Workload) -> SystemFn:
     """(b) optillm's best-of-n through its proxy: the same solver prompt; samples and ratings read from its log."""
     client = AsyncOpenAI(base_url=proxy_url, api_key=KEY)
 
     async def run(problem: Problem, seed: int) -> Outcome:
         seen = _optillm_samples(log)
         start = time.perf_counter()
-        messages = [m.model_dump() for m in solver_messages(problem.prompt, None, problem.domain)]
+        turns = solver_messages(problem.prompt, None, problem.domain, work.demonstrations)
+        messages = [m.model_dump() for m in turns]
         reply = await client.chat.completions.create(
-            model=ALIAS, messages=messages, max_tokens=max_tokens, temperature=1.0, top_p=0.95  # type: ignore[arg-type]
+            model=ALIAS, messages=messages, max_tokens=work.max_tokens, temperature=1.0, top_p=0.95  # type: ignore[arg-type]
         )
         seconds = time.perf_counter() - start
         samples = _optillm_samples(log) - seen
@@ -123,12 +149,15 @@ def _optillm_samples(log: Path) -> int:
     return sum(int(m) for m in _OPTILLM_SAMPLES.findall(log.read_text(errors="replace")))
 
 
-def k2think_system(solve: Callable[[SolveRequest], Awaitable[SolveResult]], n: int, max_tokens: int, adaptive: bool) -> SystemFn:
+def k2think_system(solve: Callable[[SolveRequest], Awaitable[SolveResult]], work: Workload, adaptive: bool) -> SystemFn:
     """(c) k2think: plan, best-of-N, verifier/majority/both-order knockout selection."""
 
     async def run(problem: Problem, seed: int) -> Outcome:
-        params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=max_tokens, seed=seed)
-        request = SolveRequest(problem=problem.prompt, n=n, params=params, domain=problem.domain, adaptive=adaptive)
+        params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=work.max_tokens, seed=seed)
+        request = SolveRequest(
+            problem=problem.prompt, n=work.n, params=params, domain=problem.domain, adaptive=adaptive,
+            demonstrations=list(work.demonstrations),
+        )  # fmt: skip
         start = time.perf_counter()
         result = await solve(request)
         chosen = next(c for c in result.candidates if c.index == result.selected)
@@ -145,11 +174,13 @@ def k2think_system(solve: Callable[[SolveRequest], Awaitable[SolveResult]], n: i
     return run
 
 
-def openai_settings(backend_url: str) -> Settings:
-    """Settings with every role on the ``openai`` engine at the llama.cpp server."""
+def openai_settings(backend_url: str, work: Workload) -> Settings:
+    """Settings with every role on the ``openai`` engine at the llama.cpp server, and the workload's limits."""
     settings = Settings()
     update = {"engine": "openai", "base_url": backend_url, "model": ALIAS, "api_key": KEY}
-    roles = {role: getattr(settings, role).model_copy(update=update) for role in ("planner", "solver", "judge")}
+    roles: dict[str, Any] = {role: getattr(settings, role).model_copy(update=update) for role in ("planner", "solver", "judge")}
+    limits = {"plan_max_tokens": work.plan_max_tokens, "judge_max_tokens": work.judge_max_tokens}
+    roles["pipeline"] = settings.pipeline.model_copy(update=limits)
     return settings.model_copy(update=roles)
 
 
@@ -214,6 +245,11 @@ async def run_bench(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
     """Start the backend and the peers, run the interleaved workload, return the results document."""
     wanted = [s for s in args.systems.split(",") if s]
     problems = load_dataset("gen:arith", args.limit, args.seed)
+    work = Workload(
+        n=args.n, max_tokens=args.max_tokens, plan_max_tokens=args.plan_max_tokens,
+        judge_max_tokens=args.judge_max_tokens,
+        demonstrations=tuple(demonstrations("gen:arith", args.fewshot, problems, args.seed)),
+    )  # fmt: skip
     notes: dict[str, str] = {}
     async with contextlib.AsyncExitStack() as stack:
         port = processes.free_port()
@@ -223,20 +259,20 @@ async def run_bench(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
         await warm_up(backend)
         systems: dict[str, SystemFn] = {}
         if "reference" in wanted:
-            systems["reference"] = reference_system(backend, args.n, args.max_tokens)
+            systems["reference"] = reference_system(backend, work)
         if "optillm" in wanted:
             try:
                 proxy_port, log = processes.free_port(), logs / "optillm.log"
                 stack.enter_context(processes.optillm_proxy(processes.setup_optillm(), backend, proxy_port, args.n, log))
-                systems["optillm"] = optillm_system(f"http://{processes.HOST}:{proxy_port}/v1", log, args.max_tokens)
+                systems["optillm"] = optillm_system(f"http://{processes.HOST}:{proxy_port}/v1", log, work)
             except (RuntimeError, TimeoutError, OSError) as exc:
                 notes["optillm"] = f"not run: {exc}"
         k2_wanted = [s for s in ("k2think", "k2think-adaptive") if s in wanted]
         if k2_wanted:
-            solve, how = await _k2think_solver(stack, backend, logs)
+            solve, how = await _k2think_solver(stack, backend, logs, work)
             notes["k2think"] = how
             for name in k2_wanted:
-                systems[name] = k2think_system(solve, args.n, args.max_tokens, adaptive=name.endswith("adaptive"))
+                systems[name] = k2think_system(solve, work, adaptive=name.endswith("adaptive"))
         outcomes = await interleaved(systems, problems, args.seed)
     table = with_ratios({name: aggregate(rows) for name, rows in outcomes.items()})
     if "optillm" in table and table["optillm"]["candidates_per_problem"] < args.n:
@@ -248,19 +284,19 @@ async def run_bench(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
 
 
 async def _k2think_solver(
-    stack: contextlib.AsyncExitStack, backend: str, logs: Path
+    stack: contextlib.AsyncExitStack, backend: str, logs: Path, work: Workload
 ) -> tuple[Callable[[SolveRequest], Awaitable[SolveResult]], str]:
     """The gateway's Solve (``k2think up``), or the in-process pipeline with the reason the stack could not start."""
     from services.remote import ReasonerClient
 
     try:
-        child, address = processes.k2think_stack(backend, ALIAS, logs / "k2think_stack.log")
+        child, address = processes.k2think_stack(backend, ALIAS, logs / "k2think_stack.log", work.settings_env())
         stack.enter_context(child)
         client = ReasonerClient(address, Settings())
         stack.push_async_callback(client.close)
         return client.solve, f"through the gateway at {address} (k2think up, openai engine)"
     except (RuntimeError, TimeoutError, OSError) as exc:
-        pipeline = await stack.enter_async_context(Pipeline.in_process(openai_settings(backend)))
+        pipeline = await stack.enter_async_context(Pipeline.in_process(openai_settings(backend, work)))
         return pipeline.solve, f"in-process pipeline with the openai engine; the stack did not start: {exc}"
 
 
@@ -277,7 +313,11 @@ def document(
     return {
         "name": "headtohead",
         "workload": f"{args.limit} seeded gen:arith problems (seed {args.seed}), one request at a time, systems interleaved",
-        "settings": {"n": args.n, "max_tokens": args.max_tokens, "temperature": 1.0, "top_p": 0.95, "backend": "llama_cpp.server"},
+        "settings": {
+            "n": args.n, "max_tokens": args.max_tokens, "plan_max_tokens": args.plan_max_tokens,
+            "judge_max_tokens": args.judge_max_tokens, "fewshot": args.fewshot, "temperature": 1.0, "top_p": 0.95,
+            "backend": "llama_cpp.server",
+        },  # fmt: skip
         "figures": figures,
         "systems": table,
         "notes": notes,
@@ -324,7 +364,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--n", type=int, default=3)
-    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--plan-max-tokens", type=int, default=96)
+    parser.add_argument("--judge-max-tokens", type=int, default=64)
+    parser.add_argument("--fewshot", type=int, default=6, help="worked gen:arith examples shown before each problem")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     args = parser.parse_args(argv)

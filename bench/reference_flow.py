@@ -21,12 +21,12 @@ from k2core.pipeline.parsing import ParseError
 from k2core.pipeline.planner import plan_from_text
 from k2core.pipeline.select import extract_answer
 from k2core.pipeline.solver import solver_messages
-from k2core.types import Message, Plan
+from k2core.types import Demonstration, Message, Plan
 
 
 @dataclass(frozen=True)
 class FlowSettings:
-    """Sampling, N and the reference's timeouts (soft 9 min, hard 120 min)."""
+    """Sampling, N, the reference's timeouts (soft 9 min, hard 120 min) and any few-shot demonstrations."""
 
     model: str
     n: int = 3
@@ -37,6 +37,7 @@ class FlowSettings:
     judge_max_tokens: int = 192
     soft_timeout_s: float = 540.0
     hard_timeout_s: float = 7200.0
+    demonstrations: tuple[Demonstration, ...] = ()
 
 
 @dataclass
@@ -87,7 +88,7 @@ class ReferenceFlow:
     async def solve(self, problem: str, plan: Plan | None, domain: str, seed: int | None) -> list[str]:
         """N parallel solver calls; past the soft timeout, the ones finished so far (at least the first)."""
         s = self.settings
-        messages = solver_messages(problem, plan, domain)
+        messages = solver_messages(problem, plan, domain, s.demonstrations)
         tasks = [
             asyncio.create_task(self._chat(messages, s.max_tokens, s.temperature, s.top_p, None if seed is None else seed + i))
             for i in range(s.n)

@@ -101,6 +101,7 @@ class PipelineSettings(BaseModel):
     adaptive: bool = False
     adaptive_wave: int = 2
     adaptive_agree: int = 2
+    early_majority: bool = True
     token_budget: int | None = None
     soft_deadline_s: float | None = None
     hard_deadline_s: float | None = None

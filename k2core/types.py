@@ -113,7 +113,7 @@ class Comparison(BaseModel):
 class Selection(BaseModel):
     """How the answer was chosen: method, groups of equivalent answers, every judge comparison."""
 
-    method: Literal["single", "verifier", "majority", "judge", "first"] = "single"
+    method: Literal["single", "verifier", "answered", "majority", "judge", "first"] = "single"
     selected: int = 0
     groups: list[list[int]] = Field(default_factory=list)
     comparisons: list[Comparison] = Field(default_factory=list)

@@ -111,8 +111,11 @@ def optillm_proxy(executable: Path, backend_url: str, port: int, n: int, log: Pa
     return child
 
 
-def k2think_stack(backend_url: str, model: str, log: Path) -> tuple[Child, str]:
-    """``k2think up`` with every role on the ``openai`` engine at ``backend_url``, on free ports; the gateway address."""
+def k2think_stack(
+    backend_url: str, model: str, log: Path, settings_env: Mapping[str, str] | None = None
+) -> tuple[Child, str]:
+    """``k2think up`` with every role on the ``openai`` engine at ``backend_url``, on free ports, plus
+    ``settings_env`` (``K2_…`` variables); the gateway address."""
     ports = {name: free_port() for name in ("GATEWAY_GRPC", "GATEWAY_HTTP", "PLANNER", "SOLVER", "JUDGE")}
     env = {f"K2_SERVER__{name}_PORT": str(port) for name, port in ports.items()}
     env |= {f"K2_SERVER__{role}_METRICS_PORT": str(free_port()) for role in ("PLANNER", "SOLVER", "JUDGE")}
@@ -127,6 +130,7 @@ def k2think_stack(backend_url: str, model: str, log: Path) -> tuple[Child, str]:
             f"K2_{role}__MODEL": model,
             f"K2_{role}__API_KEY": "sk-local-bench",
         }
+    env |= dict(settings_env or {})
     child = Child("k2think stack", [sys.executable, "-m", "services.cli", "up"], log, env=env)
     child.wait_ready(lambda: "stack ready" in child.log.read_text(errors="replace"), timeout_s=300)
     return child, f"{HOST}:{ports['GATEWAY_GRPC']}"

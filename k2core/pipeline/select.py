@@ -1,4 +1,5 @@
-"""Selection among candidates: verifier first, then a strict majority, then a knockout judged in both orders."""
+"""Selection among candidates: verifier first, answered candidates only, then a strict majority, then a knockout
+judged in both orders."""
 
 from __future__ import annotations
 
@@ -144,13 +145,20 @@ async def knockout(
 async def select(
     domain: str, candidates: Sequence[Candidate], judge: JudgeFn | None, on_comparison: OnComparison = lambda _: None
 ) -> Selection:
-    """Choose one candidate: verifier filter, strict majority, then knockout (or the tiebreak without a judge)."""
+    """Choose one candidate: verifier filter, candidates with a final answer, strict majority, then knockout (or the
+    tiebreak without a judge)."""
     groups = group_answers(domain, candidates)
     if len(candidates) == 1:
         return Selection(method="single", selected=candidates[0].index, groups=groups, reason="one candidate")
     pool, notes = _verifier_pool(candidates)
     if len(pool) == 1:
         return Selection(method="verifier", selected=pool[0].index, groups=groups, reason=notes)
+    answered = [c for c in pool if c.answer is not None]
+    if answered and len(answered) < len(pool):
+        notes = _join(notes, f"{len(pool) - len(answered)} of {len(pool)} candidates without a final answer left out")
+        pool = answered
+        if len(pool) == 1:
+            return Selection(method="answered", selected=pool[0].index, groups=groups, reason=notes)
     pool_ids = {c.index for c in pool}
     pool_groups = [[i for i in g if i in pool_ids] for g in groups]
     pool_groups = [g for g in pool_groups if g]

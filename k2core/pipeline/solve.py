@@ -184,29 +184,60 @@ class Pipeline:
         """Sample candidates in waves until N, agreement (adaptive), the token budget or the soft deadline."""
         request, p = run.request, self.settings.pipeline
         wave_size = max(1, min(p.adaptive_wave, request.n)) if request.adaptive else request.n
+        decided = self._majority_decided(run) if self._stops_at_majority(request) else None
         candidates: list[Candidate] = []
         while len(candidates) < request.n and not run.soft_hit:
             size = min(wave_size, request.n - len(candidates))
             params = _wave_params(request.params, len(candidates))
-            finished = await self._wave(run, messages, params, size, len(candidates))
+            finished = await self._wave(run, messages, params, size, len(candidates), decided)
             candidates += [finished[i] for i in sorted(finished)]
             run.usage["solver"] = run.usage["solver"].add(usage_of(finished.values(), calls=size))
+            if decided is not None or not finished:  # one wave settles it (early majority), or the solver gave none
+                break
             if request.adaptive and _largest_agreement(request.domain, candidates) >= p.adaptive_agree:
                 break
             if request.token_budget is not None and _generated(run.usage) >= request.token_budget:
                 break
         return candidates
 
+    def _stops_at_majority(self, request: SolveRequest) -> bool:
+        """Early majority applies to one full wave of N >= 3 selected by agreement (no verifier scores to wait for)."""
+        return (
+            self.settings.pipeline.early_majority
+            and not request.adaptive
+            and request.n >= 3
+            and request.public_tests is None
+        )
+
+    def _majority_decided(self, run: _Run) -> Callable[[dict[int, Candidate]], bool]:
+        """Whether the finished candidates already hold a strict majority of all N: then selection is decided
+        (no unfinished candidate can form a larger group) and the rest are cancelled."""
+        domain, n = run.request.domain, run.request.n
+
+        def decided(finished: dict[int, Candidate]) -> bool:
+            return 2 * _largest_agreement(domain, list(finished.values())) > n
+
+        return decided
+
     async def _wave(
-        self, run: _Run, messages: list[Message], params: SamplingParams, size: int, offset: int
+        self,
+        run: _Run,
+        messages: list[Message],
+        params: SamplingParams,
+        size: int,
+        offset: int,
+        decided: Callable[[dict[int, Candidate]], bool] | None = None,
     ) -> dict[int, Candidate]:
-        """One wave of ``size`` candidates numbered from ``offset``; streamed when events or a soft deadline need it."""
-        if run.emit is None and run.request.soft_deadline_s is None:
+        """One wave of ``size`` candidates numbered from ``offset``; streamed when events, a soft deadline or an
+        early majority need to see candidates finish one by one."""
+        if run.emit is None and run.request.soft_deadline_s is None and decided is None:
             completions = await self.solver.generate(messages, params, size)
             return {offset + i: self._candidate(run, offset + i, c) for i, c in enumerate(completions)}
         finished: dict[int, Candidate] = {}
         first_is_enough = asyncio.Event()
-        task = asyncio.create_task(self._stream_wave(run, messages, params, size, offset, finished, first_is_enough))
+        task = asyncio.create_task(
+            self._stream_wave(run, messages, params, size, offset, finished, first_is_enough, decided)
+        )
         try:
             done, _ = await asyncio.wait({task}, timeout=_positive(run.soft_left()))
             if not done:
@@ -233,8 +264,10 @@ class Pipeline:
         offset: int,
         finished: dict[int, Candidate],
         first_is_enough: asyncio.Event,
+        decided: Callable[[dict[int, Candidate]], bool] | None = None,
     ) -> None:
-        """Stream a wave into ``finished``, emitting deltas; stop after the first finish once told to."""
+        """Stream a wave into ``finished``, emitting deltas; stop after the first finish once told to, or once
+        ``decided`` says the finished candidates settle the selection (closing the stream cancels the rest)."""
         texts: dict[int, list[str]] = {}
         start = time.perf_counter()
         # Role streams are async generators; closing one stops its sequences.
@@ -254,7 +287,7 @@ class Pipeline:
                     seconds=time.perf_counter() - start,
                 )
                 finished[index] = self._candidate(run, index, completion)
-                if first_is_enough.is_set():
+                if first_is_enough.is_set() or (decided is not None and decided(finished)):
                     return
 
     def _candidate(self, run: _Run, index: int, completion: Completion) -> Candidate:

@@ -252,6 +252,7 @@ async def test_validation_errors_come_before_any_work() -> None:
 async def test_usage_timings_and_cost() -> None:
     settings = Settings()
     settings.solver.price_per_million_prompt, settings.solver.price_per_million_completion = 1.0, 2.0
+    settings.pipeline.early_majority = False
     pipe, *_ = build([boxed("4")] * 3, settings=settings)
     result = await pipe.solve(request(settings))
     solver = result.usage["solver"]
@@ -300,3 +301,28 @@ async def test_public_tests_run_in_the_real_code_sandbox() -> None:
     result = await pipe.solve(request(domain="code", public_tests=tests))
     assert [c.verifier_score for c in result.candidates] == [0.5, 1.0, 0.0]
     assert (result.selection.method, result.selected, judge.calls) == ("verifier", 1, [])
+
+
+async def test_early_majority_cancels_the_candidate_that_cannot_change_the_outcome() -> None:
+    pipe, _, solver, judge = build([Script(boxed("4")), Script(boxed("4")), Script(boxed("5"), delay=30.0)])
+    started = asyncio.get_running_loop().time()
+    result = await pipe.solve(request(seed=7))
+    assert asyncio.get_running_loop().time() - started < 10  # the 30 s candidate was not waited for
+    assert (result.answer, result.selection.method) == ("4", "majority")
+    assert sorted(c.index for c in result.candidates) == [0, 1] and solver.cancelled == 1 and judge.calls == []
+    assert result.usage["solver"].calls == 3  # three were started
+
+
+async def test_early_majority_waits_while_the_last_candidate_could_still_decide() -> None:
+    pipe, _, solver, _ = build([Script(boxed("4")), Script(boxed("5")), Script(boxed("4"), delay=0.2)])
+    result = await pipe.solve(request(seed=7))
+    assert len(result.candidates) == 3 and solver.cancelled == 0
+    assert (result.answer, result.selection.method) == ("4", "majority")
+
+
+async def test_early_majority_off_samples_every_candidate() -> None:
+    settings = Settings()
+    settings.pipeline.early_majority = False
+    pipe, _, solver, _ = build([Script(boxed("4")), Script(boxed("4")), Script(boxed("5"), delay=0.2)], settings=settings)
+    result = await pipe.solve(request(settings, seed=7))
+    assert len(result.candidates) == 3 and solver.cancelled == 0 and result.selection.method == "majority"

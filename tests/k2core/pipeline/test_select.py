@@ -166,9 +166,26 @@ async def test_verifier_narrows_then_judge_decides_among_passers() -> None:
 
 
 async def test_without_judge_the_tiebreak_picks() -> None:
-    sel = await select("logic", [cand(0, "1", tokens=40), cand(1, "2", tokens=9), cand(2, None, tokens=1)], None)
-    assert (sel.method, sel.selected) == ("first", 2)
+    sel = await select("logic", [cand(0, "1", tokens=40), cand(1, "2", tokens=9), cand(2, "3", tokens=20)], None)
+    assert (sel.method, sel.selected) == ("first", 1)
     assert "completion_tokens" in sel.reason
+
+
+async def test_candidates_without_a_final_answer_are_left_out_before_the_tiebreak() -> None:
+    sel = await select("logic", [cand(0, "1", tokens=40), cand(1, "2", tokens=9), cand(2, None, tokens=1)], None)
+    assert (sel.method, sel.selected) == ("first", 1)
+    assert "1 of 3 candidates without a final answer left out" in sel.reason
+
+
+async def test_the_only_answered_candidate_wins_without_judge_calls() -> None:
+    calls = []
+
+    async def judge(a, b):  # noqa: ANN001, ANN202 - a JudgeFn that must not be called
+        calls.append((a.index, b.index))
+        return Verdict(winner="A")
+
+    sel = await select("math", [cand(0, None), cand(1, "7"), cand(2, None)], judge)
+    assert (sel.method, sel.selected, calls) == ("answered", 1, [])
 
 
 async def test_single_candidate() -> None:
@@ -177,8 +194,10 @@ async def test_single_candidate() -> None:
 
 
 async def test_missing_answers_never_form_a_majority() -> None:
-    sel = await select("logic", [cand(0, None), cand(1, None), cand(2, "3", tokens=99)], None)
-    assert sel.method == "first"
+    sel = await select("logic", [cand(0, None), cand(1, None), cand(2, "3", tokens=99), cand(3, "4", tokens=5)], None)
+    assert (sel.method, sel.selected) == ("first", 3)
+    everyone_silent = await select("logic", [cand(0, None), cand(1, None), cand(2, None)], None)
+    assert everyone_silent.method == "first"
 
 
 async def test_math_answers_group_by_equivalence() -> None:
