@@ -22,6 +22,7 @@ def settings() -> Settings:
     settings.pipeline.plan_max_tokens = 128
     settings.pipeline.judge_max_tokens = 96
     settings.pipeline.seed = 1
+    settings.pipeline.early_majority = False  # every test here but the early-majority one samples all N
     return settings
 
 
@@ -71,3 +72,22 @@ def test_cli_json_on_the_real_model() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert len(data["candidates"]) == 2 and data["usage"]["solver"]["completion_tokens"] > 0
+
+
+async def test_early_majority_on_the_real_model(settings: Settings) -> None:
+    from k2core.data import load_dataset
+    from k2core.data.demonstrations import demonstrations
+
+    problems = load_dataset("gen:arith", 1, seed=4)
+    enabled = settings.model_copy(deep=True)
+    enabled.pipeline.early_majority = True
+    request = SolveRequest.from_settings(
+        problems[0].prompt, enabled, n=3, plan=False, judge=False, max_tokens=24, temperature=0.0,
+        demonstrations=demonstrations("gen:arith", 4, problems),
+    )  # fmt: skip
+    async with Pipeline.in_process(enabled) as pipeline:
+        result = await pipeline.solve(request)
+    # Greedy decoding: the first two candidates agree, which settles a strict majority of three.
+    assert len(result.candidates) == 2 and result.selection.method == "majority"
+    assert result.candidates[0].answer == result.candidates[1].answer is not None
+    assert result.usage["solver"].calls == 3

@@ -1,0 +1,100 @@
+"""The reference control flow (planner, N parallel solvers, linear judge chain): the chain's semantics over a
+scripted OpenAI-shaped client, and a real run against llama.cpp's OpenAI server with the embedded model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from openai import AsyncOpenAI
+
+from bench.headtohead_bench import Outcome, aggregate, with_ratios
+from bench.reference_flow import FlowSettings, ReferenceFlow
+from k2core.data import load_dataset
+from k2core.data.demonstrations import demonstrations
+from k2core.types import Demonstration
+
+PLAN = json.dumps({"is_hard": False, "plan": "Add.", "search_terms": []})
+
+
+@dataclass
+class ScriptedChat:
+    """``chat.completions.create`` of an OpenAI client: plans, solver answers in call order, verdicts by rule."""
+
+    answers: list[str]
+    winner: str = "B"
+    delays: list[float] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.chat = SimpleNamespace(completions=SimpleNamespace(create=self.create))
+
+    async def create(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        prompt = kwargs["messages"][-1]["content"]
+        if "planning assistant" in prompt:
+            text = PLAN
+        elif "impartial judge" in prompt:
+            text = json.dumps({"winner": self.winner, "confidence": 0.9, "reason": "r"})
+        else:
+            solver_calls = sum(1 for c in self.calls if "Solve the following" in c["messages"][-1]["content"])
+            await asyncio.sleep(self.delays[solver_calls - 1] if self.delays else 0.0)
+            text = f"so \\boxed{{{self.answers[solver_calls - 1]}}}"
+        usage = SimpleNamespace(prompt_tokens=10, completion_tokens=5)
+        return SimpleNamespace(choices=[SimpleNamespace(message=SimpleNamespace(content=text))], usage=usage)
+
+
+async def test_linear_chain_makes_n_minus_one_calls_and_the_challenger_must_win() -> None:
+    chat = ScriptedChat(answers=["1", "2", "3", "4"], winner="B")
+    result = await ReferenceFlow(chat, FlowSettings(model="m", n=4)).run("What is 2 + 2?", seed=5)  # type: ignore[arg-type]
+    assert (result.judge_calls, result.selected, result.answer) == (3, 3, "4")
+    assert [c["seed"] for c in chat.calls if "Solve the following" in c["messages"][-1]["content"]] == [5, 6, 7, 8]
+    assert result.prompt_tokens == 10 * 8 and result.completion_tokens == 5 * 8  # 1 plan + 4 solver + 3 judge calls
+    incumbent = await ReferenceFlow(ScriptedChat(["1", "2", "3"], winner="A"), FlowSettings(model="m")).run("p")  # type: ignore[arg-type]
+    assert (incumbent.selected, incumbent.judge_calls) == (0, 2)
+
+
+async def test_demonstrations_precede_the_problem_in_every_solver_call() -> None:
+    chat = ScriptedChat(answers=["1", "2"])
+    demo = Demonstration(problem="What is 1 + 1?", response="\\boxed{2}")
+    await ReferenceFlow(chat, FlowSettings(model="m", n=2, demonstrations=(demo,))).run("What is 3 + 3?")  # type: ignore[arg-type]
+    solver = [c["messages"] for c in chat.calls if "Solve the following" in c["messages"][-1]["content"]]
+    assert len(solver) == 2 and all([m["role"] for m in s] == ["user", "assistant", "user"] for s in solver)
+    assert all(s[1]["content"] == "\\boxed{2}" and "3 + 3" in s[2]["content"] for s in solver)
+
+
+async def test_soft_timeout_goes_on_with_the_finished_candidates() -> None:
+    chat = ScriptedChat(answers=["1", "2", "3"], delays=[0.0, 5.0, 5.0])
+    flow = ReferenceFlow(chat, FlowSettings(model="m", n=3, soft_timeout_s=0.5))  # type: ignore[arg-type]
+    result = await flow.run("p")
+    assert len(result.candidates) == 1 and result.judge_calls == 0
+
+
+def test_aggregate_and_ratios_against_k2think() -> None:
+    table = with_ratios(
+        {
+            "reference": aggregate([Outcome(correct=True, seconds=30.0, completion_tokens=90, judge_calls=2)]),
+            "k2think": aggregate([Outcome(correct=True, seconds=15.0, completion_tokens=60, judge_calls=0),
+                                  Outcome(error="boom")]),
+        }
+    )  # fmt: skip
+    assert table["reference"]["time_vs_k2think"] == pytest.approx(2.0)
+    assert table["k2think"]["errors"] == 1 and table["k2think"]["problems"] == 1
+    assert table["reference"]["accuracy_minus_k2think"] == 0.0
+
+
+@pytest.mark.slow
+async def test_reference_flow_against_the_real_llama_server(llama_server) -> None:  # noqa: ANN001 - fixture
+    problems = load_dataset("gen:arith", 1, seed=2)
+    demos = tuple(demonstrations("gen:arith", 3, problems))
+    client = AsyncOpenAI(base_url=llama_server.v1, api_key="unused")
+    settings = FlowSettings(model="gemma", n=2, max_tokens=24, plan_max_tokens=48, judge_max_tokens=32, demonstrations=demos)
+    result = await ReferenceFlow(client, settings).run(problems[0].prompt, "math", seed=3)
+    assert len(result.candidates) == 2 and result.judge_calls == 1 and result.selected in (0, 1)
+    assert result.completion_tokens > 0 and result.prompt_tokens > 0
+    assert set(result.timings_s) == {"plan", "solve", "select", "total"}
+    assert result.answer is not None  # shown worked examples, the base model ends with a boxed answer
