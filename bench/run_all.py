@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 RESULTS = Path(__file__).resolve().parent / "results"
-BENCHES = ("verify_bench", "engine_bench", "headtohead_bench")
+BENCHES = ("verify_bench", "engine_bench", "headtohead_bench", "gpu_specdec_bench")
 console = Console(stderr=True)
 
 
