@@ -143,7 +143,7 @@ def main(argv: list[str]) -> int:
     skipped = cuda_reason()
     rows = {} if skipped else asyncio.run(run_all(args))
     if skipped:
-        console.print(f"gpu_specdec skipped: {skipped}")
+        console.print(f"gpu_specdec skipped: {skipped}", markup=False)
     RESULTS.mkdir(parents=True, exist_ok=True)
     doc = document(args, rows, skipped)
     (RESULTS / "gpu_specdec.json").write_text(json.dumps(doc, indent=2))
