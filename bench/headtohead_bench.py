@@ -162,10 +162,13 @@ def k2think_system(solve: Callable[[SolveRequest], Awaitable[SolveResult]], work
         result = await solve(request)
         chosen = next(c for c in result.candidates if c.index == result.selected)
         total = result.usage["total"]
+        # A server that ignores stream_options.include_usage (llama_cpp.server) reports no prompt tokens for
+        # streamed candidates (early majority streams them): the total is then unknown, not small.
+        counted = all(c.prompt_tokens > 0 for c in result.candidates)
         return Outcome(
             correct=graded(problem, chosen.text),
             seconds=time.perf_counter() - start,
-            prompt_tokens=total.prompt_tokens,
+            prompt_tokens=total.prompt_tokens if counted else None,
             completion_tokens=total.completion_tokens,
             judge_calls=result.usage["judge"].calls,
             candidates=len(result.candidates),
@@ -275,6 +278,11 @@ async def run_bench(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
                 systems[name] = k2think_system(solve, work, adaptive=name.endswith("adaptive"))
         outcomes = await interleaved(systems, problems, args.seed)
     table = with_ratios({name: aggregate(rows) for name, rows in outcomes.items()})
+    if "optillm" in table and work.demonstrations:
+        notes["optillm demonstrations"] = (
+            "optillm's proxy flattens the chat into one user turn ('User: … Assistant: …'), so the worked examples "
+            "reach the model as a transcript, not as solved turns"
+        )
     if "optillm" in table and table["optillm"]["candidates_per_problem"] < args.n:
         notes["optillm"] = (
             f"sampled {table['optillm']['candidates_per_problem']:.1f} candidates per problem, not {args.n}: its best-of-n "
@@ -352,7 +360,8 @@ def markdown(doc: dict[str, Any]) -> str:
             f"Workload: {doc['workload']}. Settings: {json.dumps(doc['settings'])}. Date: {doc['date']}.",
             markdown_table(headers, rows),
             "Figures are over the problems each system answered without error. Total tokens include prompt tokens; "
-            "optillm's proxy reports completion tokens only. Judge calls: the reference's pairwise chain, optillm's "
+            "optillm's proxy reports completion tokens only, and llama_cpp.server reports none for streamed "
+            "requests (k2think streams candidates for early majority), so those totals are unknown (—). Judge calls: the reference's pairwise chain, optillm's "
             "per-candidate ratings, k2think's both-order knockout (skipped when a strict majority agrees).",
             "\n".join(notes),
         ]
