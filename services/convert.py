@@ -21,8 +21,24 @@ from k2core.pipeline import (
     VerdictEvent,
 )
 from k2core.roles import IndexedDelta, JudgeOutcome, PlanOutcome
-from k2core.types import Candidate, Comparison, Completion, Delta, Demonstration, Message, Role, SamplingParams, SolveResult
-from services.gen.k2think.v1 import common_pb2, judge_pb2, planner_pb2, reasoner_pb2, solver_pb2
+from k2core.types import (
+    Candidate,
+    Comparison,
+    Completion,
+    Delta,
+    Demonstration,
+    Message,
+    Role,
+    SamplingParams,
+    SolveResult,
+)
+from services.gen.k2think.v1 import (
+    common_pb2,
+    judge_pb2,
+    planner_pb2,
+    reasoner_pb2,
+    solver_pb2,
+)
 
 M = TypeVar("M", bound=BaseModel)
 P = TypeVar("P", bound=ProtoMessage)

@@ -6,9 +6,9 @@ import asyncio
 import json
 import time
 import zlib
-from functools import cache
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 

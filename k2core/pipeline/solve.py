@@ -25,7 +25,15 @@ from k2core.pipeline.select import JudgeFn, extract_answer, group_answers, selec
 from k2core.pipeline.solver import solver_messages
 from k2core.pipeline.usage import priced, usage_of
 from k2core.roles import Judge, Planner, PlanOutcome, Solver
-from k2core.types import Candidate, Completion, Message, SamplingParams, SolveResult, Usage, Verdict
+from k2core.types import (
+    Candidate,
+    Completion,
+    Message,
+    SamplingParams,
+    SolveResult,
+    Usage,
+    Verdict,
+)
 
 Emit = Callable[[SolveEvent], None]
 _ROLES = ("planner", "solver", "judge")
@@ -50,6 +58,20 @@ class _Run:
         """Seconds until the soft deadline, or None without one."""
         soft = self.request.soft_deadline_s
         return None if soft is None else soft - (time.perf_counter() - self.started)
+
+
+Decided = Callable[[dict[int, Candidate]], bool]
+
+
+@dataclass(frozen=True)
+class _Wave:
+    """One wave of candidates: the conversation, its sampling, how many from which index, and the early stop."""
+
+    messages: list[Message]
+    params: SamplingParams
+    size: int
+    offset: int
+    decided: Decided | None = None
 
 
 class Pipeline:
@@ -189,7 +211,7 @@ class Pipeline:
         while len(candidates) < request.n and not run.soft_hit:
             size = min(wave_size, request.n - len(candidates))
             params = _wave_params(request.params, len(candidates))
-            finished = await self._wave(run, messages, params, size, len(candidates), decided)
+            finished = await self._wave(run, _Wave(messages, params, size, len(candidates), decided))
             candidates += [finished[i] for i in sorted(finished)]
             run.usage["solver"] = run.usage["solver"].add(usage_of(finished.values(), calls=size))
             if decided is not None or not finished:  # one wave settles it (early majority), or the solver gave none
@@ -209,7 +231,7 @@ class Pipeline:
             and request.public_tests is None
         )
 
-    def _majority_decided(self, run: _Run) -> Callable[[dict[int, Candidate]], bool]:
+    def _majority_decided(self, run: _Run) -> Decided:
         """Whether the finished candidates already hold a strict majority of all N: then selection is decided
         (no unfinished candidate can form a larger group) and the rest are cancelled."""
         domain, n = run.request.domain, run.request.n
@@ -219,25 +241,15 @@ class Pipeline:
 
         return decided
 
-    async def _wave(
-        self,
-        run: _Run,
-        messages: list[Message],
-        params: SamplingParams,
-        size: int,
-        offset: int,
-        decided: Callable[[dict[int, Candidate]], bool] | None = None,
-    ) -> dict[int, Candidate]:
-        """One wave of ``size`` candidates numbered from ``offset``; streamed when events, a soft deadline or an
-        early majority need to see candidates finish one by one."""
-        if run.emit is None and run.request.soft_deadline_s is None and decided is None:
-            completions = await self.solver.generate(messages, params, size)
-            return {offset + i: self._candidate(run, offset + i, c) for i, c in enumerate(completions)}
+    async def _wave(self, run: _Run, wave: _Wave) -> dict[int, Candidate]:
+        """One wave of candidates; streamed when events, a soft deadline or an early majority need to see
+        candidates finish one by one."""
+        if run.emit is None and run.request.soft_deadline_s is None and wave.decided is None:
+            completions = await self.solver.generate(wave.messages, wave.params, wave.size)
+            return {wave.offset + i: self._candidate(run, wave.offset + i, c) for i, c in enumerate(completions)}
         finished: dict[int, Candidate] = {}
         first_is_enough = asyncio.Event()
-        task = asyncio.create_task(
-            self._stream_wave(run, messages, params, size, offset, finished, first_is_enough, decided)
-        )
+        task = asyncio.create_task(self._stream_wave(run, wave, finished, first_is_enough))
         try:
             done, _ = await asyncio.wait({task}, timeout=_positive(run.soft_left()))
             if not done:
@@ -256,24 +268,16 @@ class Pipeline:
         return finished
 
     async def _stream_wave(
-        self,
-        run: _Run,
-        messages: list[Message],
-        params: SamplingParams,
-        size: int,
-        offset: int,
-        finished: dict[int, Candidate],
-        first_is_enough: asyncio.Event,
-        decided: Callable[[dict[int, Candidate]], bool] | None = None,
+        self, run: _Run, wave: _Wave, finished: dict[int, Candidate], first_is_enough: asyncio.Event
     ) -> None:
         """Stream a wave into ``finished``, emitting deltas; stop after the first finish once told to, or once
-        ``decided`` says the finished candidates settle the selection (closing the stream cancels the rest)."""
+        ``wave.decided`` says the finished candidates settle the selection (closing the stream cancels the rest)."""
         texts: dict[int, list[str]] = {}
         start = time.perf_counter()
         # Role streams are async generators; closing one stops its sequences.
-        async with aclosing(self.solver.stream(messages, params, size)) as deltas:  # type: ignore[type-var]
+        async with aclosing(self.solver.stream(wave.messages, wave.params, wave.size)) as deltas:  # type: ignore[type-var]
             async for item in deltas:
-                index, delta = offset + item.index, item.delta
+                index, delta = wave.offset + item.index, item.delta
                 if delta.text:
                     texts.setdefault(index, []).append(delta.text)
                     run.send(CandidateDeltaEvent(index=index, text=delta.text))
@@ -287,7 +291,7 @@ class Pipeline:
                     seconds=time.perf_counter() - start,
                 )
                 finished[index] = self._candidate(run, index, completion)
-                if first_is_enough.is_set() or (decided is not None and decided(finished)):
+                if first_is_enough.is_set() or (wave.decided is not None and wave.decided(finished)):
                     return
 
     def _candidate(self, run: _Run, index: int, completion: Completion) -> Candidate:
