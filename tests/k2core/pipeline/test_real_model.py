@@ -33,7 +33,7 @@ async def test_solve_end_to_end_with_three_candidates(settings: Settings) -> Non
     assert [c.index for c in result.candidates] == [0, 1, 2]
     assert all(c.text and c.completion_tokens > 0 for c in result.candidates)
     assert result.plan is not None or result.plan_error
-    assert result.selection.method in {"majority", "judge"}
+    assert result.selection.method in {"answered", "majority", "judge"}
     judge_calls = result.usage["judge"].calls
     assert judge_calls == 2 * len(result.selection.comparisons)
     if result.selection.method == "judge":
