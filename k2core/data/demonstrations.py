@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import ValidationError
 
 from k2core.data.datasets import GEN_PREFIX, load_dataset
 from k2core.data.problem import Problem
@@ -83,3 +86,26 @@ def demonstrations(dataset: str, count: int, exclude: Iterable[Problem] = (), se
         if len(chosen) == count:
             return chosen
     raise ValueError(f"fewshot: {dataset} has only {len(chosen)} problems apart from the evaluated ones, {count} asked")
+
+
+def read_demonstrations(path: Path) -> list[Demonstration]:
+    """Demonstrations from a JSONL file (or one JSON list) of ``{"problem": ..., "response": ...}`` objects;
+    a missing file or a bad entry is a ValueError naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read ({exc.strerror})") from exc
+    stripped = text.strip()
+    try:
+        entries = json.loads(stripped) if stripped.startswith("[") else [
+            json.loads(line) for line in text.splitlines() if line.strip()
+        ]
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON lines or a JSON list ({exc.msg})") from exc
+    demos = []
+    for i, entry in enumerate(entries):
+        try:
+            demos.append(Demonstration.model_validate(entry))
+        except ValidationError as exc:
+            raise ValueError(f"{path}: entry {i} needs text 'problem' and 'response'") from exc
+    return demos

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+from pathlib import Path
 
 import typer
 from rich.console import Console, Group
@@ -25,7 +26,8 @@ from k2core.pipeline import (
     SolveRequest,
     VerdictEvent,
 )
-from k2core.types import SolveResult
+from k2core.data.demonstrations import read_demonstrations
+from k2core.types import Demonstration, SolveResult
 from k2core.validation import validate_engine_name
 from services.commands._output import print_json, stderr
 
@@ -47,6 +49,9 @@ def solve(
     seed: int | None = typer.Option(None, "--seed", help="Seed of candidate 0; candidate i uses seed+i."),
     domain: str | None = typer.Option(None, "--domain", help="Answer domain: math, code, science, logic, ..."),
     target: str = typer.Option("local", "--target", help="'local' (in-process) or a gateway HOST:PORT."),
+    demonstrations: Path | None = typer.Option(
+        None, "--demonstrations", help="Worked examples shown first: JSON lines of {problem, response}."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Solve PROBLEM: plan, sample N candidates, select one (verifier, majority or judge knockout)."""
@@ -66,13 +71,14 @@ def solve(
             top_p=top_p,
             seed=seed,
             domain=domain,
+            demonstrations=_demonstrations(demonstrations),
         )
         check_target(target)
         request.validate(settings)
     except ValidationError as exc:
-        raise typer.BadParameter(
-            exc.message, param_hint=_HINTS.get(exc.field, f"--{exc.field.replace('_', '-')}")
-        ) from exc
+        field = exc.field.partition("[")[0]
+        message = exc.message if field == exc.field else f"{exc.field}: {exc.message}"  # which entry of a list
+        raise typer.BadParameter(message, param_hint=_HINTS.get(field, f"--{field.replace('_', '-')}")) from exc
     try:
         result = asyncio.run(run(request, settings, target))
     except K2Error as exc:
@@ -82,6 +88,16 @@ def solve(
         print_json(result.to_json_dict())
     else:
         Console().print(render(result))
+
+
+def _demonstrations(path: Path | None) -> list[Demonstration] | None:
+    """The ``--demonstrations`` file's examples; an unreadable or malformed file names the option."""
+    if path is None:
+        return None
+    try:
+        return read_demonstrations(path)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--demonstrations") from exc
 
 
 def with_engine(settings: Settings, engine: str) -> Settings:

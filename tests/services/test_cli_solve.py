@@ -100,6 +100,7 @@ def test_rich_rendering_shows_every_stage(built: dict) -> None:
         (["solve", "q", "--engine", "bogus"], "--engine"),
         (["solve", "q", "--domain", "poetry"], "--domain"),
         (["solve", "q", "--target", "nowhere"], "--target"),
+        (["solve", "q", "--demonstrations", "/nonexistent/demos.jsonl"], "--demonstrations"),
     ],
 )
 def test_bad_input_names_the_option_before_any_work(built: dict, args: list[str], hint: str) -> None:
@@ -137,3 +138,34 @@ def test_remote_target_without_the_client_is_a_clear_error(monkeypatch: pytest.M
     result = runner.invoke(make_app(), ["solve", "q", "--target", "127.0.0.1:50051"])
     assert result.exit_code == 1
     assert "services.remote" in result.output
+
+
+def test_demonstrations_file_reaches_the_solver_as_solved_turns(built: dict, tmp_path) -> None:  # noqa: ANN001
+    demos = tmp_path / "demos.jsonl"
+    demos.write_text(
+        json.dumps({"problem": "What is 1 + 1?", "response": "1 + 1 = 2. \\boxed{2}"}) + "\n"
+        + json.dumps({"problem": "What is 2 + 5?", "response": "2 + 5 = 7. \\boxed{7}"}) + "\n"
+    )  # fmt: skip
+    result = runner.invoke(make_app(), ["solve", "What is 3 + 3?", "--demonstrations", str(demos), "--json"])
+    assert result.exit_code == 0, result.output
+    conversation = built["solver"].conversations[0]
+    assert [m.role for m in conversation] == ["user", "assistant", "user", "assistant", "user"]
+    assert conversation[1].content == "1 + 1 = 2. \\boxed{2}" and "3 + 3" in conversation[-1].content
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"problem": "q"}\n', "entry 0 needs text 'problem' and 'response'"),
+        ("not json\n", "not JSON lines or a JSON list"),
+        ('[{"problem": "q", "response": " "}]', "demonstrations[0].response"),
+    ],
+)
+def test_a_bad_demonstrations_file_names_the_option(built: dict, tmp_path, content: str, message: str) -> None:  # noqa: ANN001
+    demos = tmp_path / "demos.jsonl"
+    demos.write_text(content)
+    result = runner.invoke(make_app(), ["solve", "q", "--demonstrations", str(demos), "--json"])
+    assert result.exit_code == 2 and "--demonstrations" in result.output and result.stdout == ""
+    flat = "".join(part.strip(" │╭╮╰╯─") for part in result.output.splitlines())
+    assert message.replace(" ", "") in flat.replace(" ", "")
+    assert "solver" not in built

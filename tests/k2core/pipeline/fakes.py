@@ -59,12 +59,14 @@ class FakeSolver:
         self.calls: list[int] = []
         self.seeds: list[int | None] = []
         self.prompts: list[str] = []
+        self.conversations: list[list[Message]] = []
         self.cancelled = 0
         self.finished = 0
 
     def _take(self, messages: list[Message], params: SamplingParams, n: int) -> list[tuple[Script, int | None]]:
         self.calls.append(n)
         self.prompts.append(messages[-1].content)
+        self.conversations.append(list(messages))
         taken = self.scripts[self.issued : self.issued + n]
         self.issued += n
         seeds = seeds_for(params, n)
