@@ -2,15 +2,16 @@
 
 Workload: 30 seeded ``gen:arith`` problems (``--limit`` for quick runs), N=3, temperature 1.0, top-p 0.95, 6 worked
 examples shown before each problem (the embedded model is a base model: without them it answers nothing), max
-tokens 32 per candidate, 96 per plan and 64 per verdict for every system alike, against one
-``python -m llama_cpp.server`` with the embedded model on a free port. One request at a
+tokens 256 per candidate (``--max-tokens``), 96 per planner call and 64 per verdict for every system alike,
+against one ``python -m llama_cpp.server`` with the embedded model on a free port. The reference flow plans per
+sample, as the public reference does (see ``bench/reference_flow.py``). One request at a
 time, the systems interleaved per problem in rotating order (background load and llama.cpp's prompt cache hit
 each alike), after a warm-up request. k2think runs through the gateway of ``k2think up`` (every role on the
 ``openai`` engine at the llama.cpp server), in its default configuration and with adaptive N; the in-process
 pipeline stands in only when the stack cannot start.
 Writes ``bench/results/headtohead.json`` and ``headtohead.md``; a system that cannot run is recorded with why.
 
-    python -m bench.headtohead_bench [--limit 30] [--n 3] [--max-tokens 32] [--fewshot 6] [--systems reference,k2think]
+    python -m bench.headtohead_bench [--limit 30] [--n 3] [--max-tokens 256] [--fewshot 6] [--systems reference,k2think]
 """
 
 from __future__ import annotations
@@ -362,7 +363,8 @@ def markdown(doc: dict[str, Any]) -> str:
             "Figures are over the problems each system answered without error. Total tokens include prompt tokens; "
             "optillm's proxy reports completion tokens only, and llama_cpp.server reports none for streamed "
             "requests (k2think streams candidates for early majority), so those totals are unknown (—). Judge calls: the reference's pairwise chain, optillm's "
-            "per-candidate ratings, k2think's both-order knockout (skipped when a strict majority agrees).",
+            "per-candidate ratings, k2think's both-order knockout (skipped when a strict majority agrees). The "
+            "reference flow plans per sample (a topics call, and a plan call when it judges the problem hard).",
             "\n".join(notes),
         ]
     )
@@ -373,7 +375,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--n", type=int, default=3)
-    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--plan-max-tokens", type=int, default=96)
     parser.add_argument("--judge-max-tokens", type=int, default=64)
     parser.add_argument("--fewshot", type=int, default=6, help="worked gen:arith examples shown before each problem")

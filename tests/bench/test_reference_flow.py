@@ -18,7 +18,8 @@ from k2core.data import load_dataset
 from k2core.data.demonstrations import demonstrations
 from k2core.types import Demonstration
 
-PLAN = json.dumps({"is_hard": False, "plan": "Add.", "search_terms": []})
+EASY = json.dumps({"is_hard": False, "plan": "Add.", "search_terms": []})
+HARD = json.dumps({"is_hard": True, "plan": "Add.", "search_terms": ["addition", "carry"]})
 
 
 @dataclass
@@ -27,6 +28,7 @@ class ScriptedChat:
 
     answers: list[str]
     winner: str = "B"
+    hard: bool = False
     delays: list[float] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
 
@@ -37,7 +39,9 @@ class ScriptedChat:
         self.calls.append(kwargs)
         prompt = kwargs["messages"][-1]["content"]
         if "planning assistant" in prompt:
-            text = PLAN
+            text = HARD if self.hard else EASY
+        elif "<plan></plan>" in prompt:
+            text = "<plan>Add the ones, then the tens.</plan>"
         elif "impartial judge" in prompt:
             text = json.dumps({"winner": self.winner, "confidence": 0.9, "reason": "r"})
         else:
@@ -53,9 +57,22 @@ async def test_linear_chain_makes_n_minus_one_calls_and_the_challenger_must_win(
     result = await ReferenceFlow(chat, FlowSettings(model="m", n=4)).run("What is 2 + 2?", seed=5)  # type: ignore[arg-type]
     assert (result.judge_calls, result.selected, result.answer) == (3, 3, "4")
     assert [c["seed"] for c in chat.calls if "Solve the following" in c["messages"][-1]["content"]] == [5, 6, 7, 8]
-    assert result.prompt_tokens == 10 * 8 and result.completion_tokens == 5 * 8  # 1 plan + 4 solver + 3 judge calls
+    # Each sample plans for itself: 4 topics calls + 4 solver calls + 3 judge calls.
+    assert result.calls == 11 and result.prompt_tokens == 10 * 11 and result.completion_tokens == 5 * 11
     incumbent = await ReferenceFlow(ScriptedChat(["1", "2", "3"], winner="A"), FlowSettings(model="m")).run("p")  # type: ignore[arg-type]
     assert (incumbent.selected, incumbent.judge_calls) == (0, 2)
+
+
+async def test_a_hard_problem_gets_a_plan_call_per_sample_and_the_plan_reaches_the_solver() -> None:
+    chat = ScriptedChat(answers=["1", "2", "3"], hard=True)
+    result = await ReferenceFlow(chat, FlowSettings(model="m", n=3)).run("What is 12 + 29?")  # type: ignore[arg-type]
+    plan_calls = [c for c in chat.calls if "<plan></plan>" in c["messages"][-1]["content"]]
+    assert len(plan_calls) == 3 and "addition, carry" in plan_calls[0]["messages"][-1]["content"]
+    solver = [c for c in chat.calls if "Solve the following" in c["messages"][-1]["content"]]
+    assert len(solver) == 3 and all("Add the ones, then the tens." in c["messages"][-1]["content"] for c in solver)
+    assert result.calls == 3 + 3 + 3 + 2
+    topics = [c for c in chat.calls if "planning assistant" in c["messages"][-1]["content"]]
+    assert all(c["response_format"]["type"] == "json_object" for c in topics)
 
 
 async def test_demonstrations_precede_the_problem_in_every_solver_call() -> None:
@@ -96,5 +113,5 @@ async def test_reference_flow_against_the_real_llama_server(llama_server) -> Non
     result = await ReferenceFlow(client, settings).run(problems[0].prompt, "math", seed=3)
     assert len(result.candidates) == 2 and result.judge_calls == 1 and result.selected in (0, 1)
     assert result.completion_tokens > 0 and result.prompt_tokens > 0
-    assert set(result.timings_s) == {"plan", "solve", "select", "total"}
+    assert set(result.timings_s) == {"plan+solve", "select", "total"}
     assert result.answer is not None  # shown worked examples, the base model ends with a boxed answer
