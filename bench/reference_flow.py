@@ -19,10 +19,9 @@ from typing import Any
 from openai import AsyncOpenAI
 
 from k2core import verify
-from k2core.pipeline import templates
 from k2core.pipeline.judge import VERDICT_SCHEMA, judge_messages, verdict_from_text
 from k2core.pipeline.parsing import ParseError
-from k2core.pipeline.planner import PLAN_SCHEMA, plan_from_text
+from k2core.pipeline.planner import PLAN_SCHEMA, plan_from_text, planner_messages
 from k2core.pipeline.select import extract_answer
 from k2core.pipeline.solver import solver_messages
 from k2core.types import Demonstration, Message, Plan
@@ -102,10 +101,7 @@ class ReferenceFlow:
 
     async def topics(self, problem: str) -> Plan | None:
         """The first planner call of a sample: is the problem hard, and what to look up; None when unusable."""
-        prompt = templates.render("planner", problem=problem)
-        text = await self._chat(
-            [Message(role="user", content=prompt)], self.settings.plan_max_tokens, 0.0, 1.0, schema=PLAN_SCHEMA
-        )
+        text = await self._chat(planner_messages(problem), self.settings.plan_max_tokens, 0.0, 1.0, schema=PLAN_SCHEMA)
         try:
             return plan_from_text(text)
         except ParseError:

@@ -15,6 +15,11 @@ class ValidationError(K2Error, ValueError):
         self.field = field
         self.message = message
 
+    @property
+    def request_field(self) -> str:
+        """The request's own field, without an entry path: ``demonstrations`` for ``demonstrations[1].response``."""
+        return self.field.partition("[")[0]
+
 
 class TooLargeError(ValidationError):
     """A request field exceeds a configured size limit (RESOURCE_EXHAUSTED)."""

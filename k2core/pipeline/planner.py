@@ -22,6 +22,11 @@ PLAN_SCHEMA: dict[str, Any] = {
 }
 
 
+def planner_messages(problem: str) -> list[Message]:
+    """The planner conversation: the planning prompt around ``problem``."""
+    return [Message(role="user", content=templates.render("planner", problem=problem))]
+
+
 class EnginePlanner:
     """Planner role over an Engine; malformed output gives no plan and the reason, never an error."""
 
@@ -31,8 +36,7 @@ class EnginePlanner:
 
     async def plan(self, problem: str) -> PlanOutcome:
         """Ask the engine for a plan of ``problem``."""
-        prompt = templates.render("planner", problem=problem)
-        completions = await self.engine.generate([Message(role="user", content=prompt)], self.params, 1)
+        completions = await self.engine.generate(planner_messages(problem), self.params, 1)
         usage = usage_of(completions)
         try:
             return PlanOutcome(plan=plan_from_text(completions[0].text), usage=usage)

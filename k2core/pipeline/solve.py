@@ -206,7 +206,7 @@ class Pipeline:
         """Sample candidates in waves until N, agreement (adaptive), the token budget or the soft deadline."""
         request, p = run.request, self.settings.pipeline
         wave_size = max(1, min(p.adaptive_wave, request.n)) if request.adaptive else request.n
-        decided = self._majority_decided(run) if self._stops_at_majority(request) else None
+        decided = self._early_majority(run)
         candidates: list[Candidate] = []
         while len(candidates) < request.n and not run.soft_hit:
             size = min(wave_size, request.n - len(candidates))
@@ -222,19 +222,15 @@ class Pipeline:
                 break
         return candidates
 
-    def _stops_at_majority(self, request: SolveRequest) -> bool:
-        """Early majority applies to one full wave of N >= 3 selected by agreement (no verifier scores to wait for)."""
-        return (
-            self.settings.pipeline.early_majority
-            and not request.adaptive
-            and request.n >= 3
-            and request.public_tests is None
-        )
-
-    def _majority_decided(self, run: _Run) -> Decided:
-        """Whether the finished candidates already hold a strict majority of all N: then selection is decided
-        (no unfinished candidate can form a larger group) and the rest are cancelled."""
-        domain, n = run.request.domain, run.request.n
+    def _early_majority(self, run: _Run) -> Decided | None:
+        """For one full wave of N >= 3 selected by agreement (no verifier scores to wait for): whether the finished
+        candidates already hold a strict majority of all N. Then selection is decided (no unfinished candidate can
+        form a larger group) and the rest are cancelled. None when early majority does not apply."""
+        request = run.request
+        applies = request.n >= 3 and not request.adaptive and request.public_tests is None
+        if not (applies and self.settings.pipeline.early_majority):
+            return None
+        domain, n = request.domain, request.n
 
         def decided(finished: dict[int, Candidate]) -> bool:
             return 2 * _largest_agreement(domain, list(finished.values())) > n

@@ -176,7 +176,7 @@ def checks(spec: EvalSpec, datasets: list[str], target: str, settings: Settings,
         if probe:
             spec.request(probe[0], 0).validate(settings)
     except ValidationError as exc:
-        field = exc.field.partition("[")[0]
+        field = exc.request_field
         option = "fewshot" if field == "demonstrations" else field.replace("_", "-")
         raise typer.BadParameter(exc.message, param_hint=f"--{option}") from exc
     except ValueError as exc:

@@ -76,7 +76,7 @@ def solve(
         check_target(target)
         request.validate(settings)
     except ValidationError as exc:
-        field = exc.field.partition("[")[0]
+        field = exc.request_field
         message = exc.message if field == exc.field else f"{exc.field}: {exc.message}"  # which entry of a list
         raise typer.BadParameter(message, param_hint=_HINTS.get(field, f"--{field.replace('_', '-')}")) from exc
     try:

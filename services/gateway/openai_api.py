@@ -225,7 +225,7 @@ class OpenAIFacade:
         try:
             self.pipeline.validate(request)
         except ValidationError as exc:
-            field = exc.field.partition("[")[0]
+            field = exc.request_field
             if field not in _HTTP_FIELDS:
                 raise
             raise type(exc)(_HTTP_FIELDS[field], exc.message) from exc
