@@ -11,7 +11,12 @@ each alike), after a warm-up request. k2think runs through the gateway of ``k2th
 pipeline stands in only when the stack cannot start.
 Writes ``bench/results/headtohead.json`` and ``headtohead.md``; a system that cannot run is recorded with why.
 
-    python -m bench.headtohead_bench [--limit 30] [--n 3] [--max-tokens 256] [--fewshot 6] [--systems reference,k2think]
+``--rounds R`` runs the same problems R times with fresh sampling seeds (the paper's average of k pass@1), so an
+accuracy difference of a few problems can be told from sampling noise: accuracies come with 95% bootstrap
+intervals over problems, and each system's difference to k2think with a paired interval.
+
+    python -m bench.headtohead_bench [--limit 30] [--n 3] [--max-tokens 256] [--fewshot 6] [--rounds 1]
+        [--systems reference,k2think] [--name headtohead]
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from k2core import verify
 from k2core.config import Settings
 from k2core.data import Problem, load_dataset
 from k2core.data.demonstrations import demonstrations
+from k2core.eval.metrics import bootstrap_ci, paired_differences
 from k2core.eval.reports import markdown_table
 from k2core.models import ensure_embedded_model
 from k2core.pipeline import Pipeline, SolveRequest
@@ -68,6 +74,9 @@ class Outcome:
     judge_calls: int = 0
     candidates: int | None = None
     error: str | None = None
+    problem_id: str = ""
+    round: int = 0
+    candidates_correct: list[bool] | None = None
 
 
 SystemFn = Callable[[Problem, int], Awaitable[Outcome]]
@@ -114,6 +123,7 @@ def reference_system(backend_url: str, work: Workload) -> SystemFn:
             completion_tokens=result.completion_tokens,
             judge_calls=result.judge_calls,
             candidates=len(result.candidates),
+            candidates_correct=[graded(problem, text) for text in result.candidates],
         )
 
     return run
@@ -173,6 +183,7 @@ def k2think_system(solve: Callable[[SolveRequest], Awaitable[SolveResult]], work
             completion_tokens=total.completion_tokens,
             judge_calls=result.usage["judge"].calls,
             candidates=len(result.candidates),
+            candidates_correct=[graded(problem, c.text) for c in result.candidates],
         )
 
     return run
@@ -188,16 +199,35 @@ def openai_settings(backend_url: str, work: Workload) -> Settings:
     return settings.model_copy(update=roles)
 
 
+def per_problem_accuracy(outcomes: list[Outcome]) -> dict[str, float]:
+    """Each problem's share of correct runs over the rounds it ran without error."""
+    runs: dict[str, list[bool]] = {}
+    for o in outcomes:
+        if o.error is None:
+            runs.setdefault(o.problem_id, []).append(o.correct)
+    return {pid: sum(r) / len(r) for pid, r in runs.items()}
+
+
 def aggregate(outcomes: list[Outcome]) -> dict[str, Any]:
-    """Accuracy, mean wall seconds per problem, summed tokens and judge calls over the problems that ran."""
+    """Accuracy (with a 95% bootstrap interval over problems), the oracle over each run's candidates, mean wall
+    seconds per run, summed tokens and judge calls, over the runs without error."""
     ok = [o for o in outcomes if o.error is None]
     count = max(1, len(ok))
     prompt = None if any(o.prompt_tokens is None for o in ok) else sum(o.prompt_tokens or 0 for o in ok)
     completion = sum(o.completion_tokens for o in ok)
+    by_problem = per_problem_accuracy(outcomes)
+    known = [o.candidates_correct for o in ok if o.candidates_correct is not None]
+    rounds = sorted({o.round for o in ok})
     return {
-        "problems": len(ok),
+        "problems": len(by_problem),
+        "runs": len(ok),
         "errors": len(outcomes) - len(ok),
         "accuracy": sum(o.correct for o in ok) / count,
+        "accuracy_ci95": list(bootstrap_ci(list(by_problem.values()))) if by_problem else None,
+        "accuracy_per_round": [
+            sum(o.correct for o in ok if o.round == r) / sum(1 for o in ok if o.round == r) for r in rounds
+        ],
+        "oracle": sum(any(c) for c in known) / len(known) if known and len(known) == len(ok) else None,
         "wall_s_per_problem": sum(o.seconds for o in ok) / count,
         "total_tokens": None if prompt is None else prompt + completion,
         "completion_tokens": completion,
@@ -207,35 +237,90 @@ def aggregate(outcomes: list[Outcome]) -> dict[str, Any]:
     }
 
 
-def with_ratios(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each system's time, tokens and judge calls as multiples of k2think's (k2think = 1.0)."""
+def with_ratios(
+    table: dict[str, dict[str, Any]], outcomes: dict[str, list[Outcome]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Each system's time, tokens and judge calls as multiples of k2think's (k2think = 1.0), and its accuracy minus
+    k2think's; with ``outcomes``, that difference also over the problems both ran, with a paired 95% interval."""
     base = table.get(BASELINE)
     if base is None or not base["problems"]:
         return table
-    for row in table.values():
+    for name, row in table.items():
         row["time_vs_k2think"] = row["wall_s_per_problem"] / base["wall_s_per_problem"]
         row["completion_tokens_vs_k2think"] = row["completion_tokens"] / max(1, base["completion_tokens"])
         row["judge_calls_vs_k2think"] = row["judge_calls"] / max(1, base["judge_calls"])
         row["accuracy_minus_k2think"] = row["accuracy"] - base["accuracy"]
+        if outcomes is not None and name in outcomes and BASELINE in outcomes:
+            row["paired_vs_k2think"] = paired_vs_baseline(outcomes[name], outcomes[BASELINE])
     return table
 
 
-async def interleaved(systems: dict[str, SystemFn], problems: list[Problem], seed: int) -> dict[str, list[Outcome]]:
-    """Every problem through every system, one request at a time, the order rotated per problem (llama.cpp's
-    prompt cache favours whoever follows a system with the same prompt); a failed request is recorded."""
+def paired_vs_baseline(system: list[Outcome], baseline: list[Outcome]) -> dict[str, Any] | None:
+    """Mean per-problem accuracy difference (system − baseline) over the problems both ran, with its paired 95%
+    bootstrap interval: an interval holding 0 means the runs cannot tell the two apart."""
+    mine, theirs = per_problem_accuracy(system), per_problem_accuracy(baseline)
+    shared = [pid for pid in mine if pid in theirs]
+    if not shared:
+        return None
+    diffs = paired_differences([mine[p] for p in shared], [theirs[p] for p in shared])
+    return {"problems": len(shared), "difference": sum(diffs) / len(diffs), "ci95": list(bootstrap_ci(diffs))}
+
+
+def verdict(table: dict[str, dict[str, Any]], speedup_target: float = 1.5) -> str | None:
+    """The issue's target read off the table: k2think at least ``speedup_target``× faster than the reference flow
+    at equal or better accuracy (by the point estimate, and whether the paired interval excludes a loss)."""
+    ref, base = table.get("reference"), table.get(BASELINE)
+    if ref is None or base is None or not ref["problems"] or not base["problems"]:
+        return None
+    speed = ref["wall_s_per_problem"] / base["wall_s_per_problem"]
+    paired = ref.get("paired_vs_k2think")
+    diff = -ref["accuracy_minus_k2think"]
+    parts = [
+        f"speed: k2think {speed:.2f}× faster than the reference flow ({'met' if speed >= speedup_target else 'NOT met'}"
+        f", target ≥ {speedup_target}×)",
+        f"accuracy: k2think {100 * base['accuracy']:.1f}% vs reference {100 * ref['accuracy']:.1f}% "
+        f"({'equal or better' if diff >= 0 else 'lower'} by the point estimate)",
+    ]
+    if paired is not None:
+        low, high = 0.0 - paired["ci95"][1], 0.0 - paired["ci95"][0]  # reference − k2think, turned round (no -0.0)
+        if low <= 0 <= high:
+            within = "the interval holds 0: no difference the runs can resolve"
+        else:
+            within = "k2think better" if low > 0 else "k2think worse"
+        parts.append(
+            f"paired difference k2think − reference over {paired['problems']} problems: {0.0 - 100 * paired['difference']:+.1f} "
+            f"points, 95% CI [{100 * low:+.1f}, {100 * high:+.1f}] ({within})"
+        )
+    return "; ".join(parts)
+
+
+def sampling_seed(seed: int, round_no: int, index: int) -> int:
+    """The sampling seed of problem ``index`` in round ``round_no`` (round 0 keeps the single-round seeds)."""
+    return seed * 1000 + index + 100_000 * round_no
+
+
+async def interleaved(
+    systems: dict[str, SystemFn], problems: list[Problem], seed: int, rounds: int = 1
+) -> dict[str, list[Outcome]]:
+    """Every problem through every system, ``rounds`` times with fresh sampling seeds, one request at a time, the
+    order rotated per problem (llama.cpp's prompt cache favours whoever follows a system with the same prompt); a
+    failed request is recorded."""
     results: dict[str, list[Outcome]] = {name: [] for name in systems}
     names = list(systems)
-    for i, problem in enumerate(problems):
-        for name in names[i % len(names) :] + names[: i % len(names)]:
-            system = systems[name]
-            start = time.perf_counter()
-            try:
-                outcome = await system(problem, seed * 1000 + i)
-            except Exception as exc:  # noqa: BLE001 - one failed request is a recorded error, not a dead bench
-                outcome = Outcome(seconds=time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
-            results[name].append(outcome)
-            mark = "error" if outcome.error else ("right" if outcome.correct else "wrong")
-            console.print(f"[{i + 1}/{len(problems)}] {name}: {mark} in {outcome.seconds:.1f} s")
+    total = rounds * len(problems)
+    for round_no in range(rounds):
+        for i, problem in enumerate(problems):
+            step = round_no * len(problems) + i
+            for name in names[step % len(names) :] + names[: step % len(names)]:
+                start = time.perf_counter()
+                try:
+                    outcome = await systems[name](problem, sampling_seed(seed, round_no, i))
+                except Exception as exc:  # noqa: BLE001 - one failed request is a recorded error, not a dead bench
+                    outcome = Outcome(seconds=time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
+                outcome.problem_id, outcome.round = problem.id, round_no
+                results[name].append(outcome)
+                mark = "error" if outcome.error else ("right" if outcome.correct else "wrong")
+                console.print(f"[{step + 1}/{total}] {name}: {mark} in {outcome.seconds:.1f} s")
     return results
 
 
@@ -277,8 +362,8 @@ async def run_bench(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
             notes["k2think"] = how
             for name in k2_wanted:
                 systems[name] = k2think_system(solve, work, adaptive=name.endswith("adaptive"))
-        outcomes = await interleaved(systems, problems, args.seed)
-    table = with_ratios({name: aggregate(rows) for name, rows in outcomes.items()})
+        outcomes = await interleaved(systems, problems, args.seed, args.rounds)
+    table = with_ratios({name: aggregate(rows) for name, rows in outcomes.items()}, outcomes)
     if "optillm" in table and work.demonstrations:
         notes["optillm demonstrations"] = (
             "optillm's proxy flattens the chat into one user turn ('User: … Assistant: …'), so the worked examples "
@@ -319,15 +404,18 @@ def document(
         figures |= {f"{name} judge calls": row["judge_calls"], f"{name} completion tokens": row["completion_tokens"]}
     if "reference" in table and BASELINE in table and table[BASELINE]["wall_s_per_problem"]:
         figures["k2think speedup over reference"] = table["reference"]["wall_s_per_problem"] / table[BASELINE]["wall_s_per_problem"]
+    rounds = f", {args.rounds} rounds with fresh sampling seeds" if args.rounds > 1 else ""
     return {
-        "name": "headtohead",
-        "workload": f"{args.limit} seeded gen:arith problems (seed {args.seed}), one request at a time, systems interleaved",
+        "name": args.name,
+        "workload": f"{args.limit} seeded gen:arith problems (seed {args.seed}){rounds}, one request at a time, "
+        "systems interleaved",
         "settings": {
             "n": args.n, "max_tokens": args.max_tokens, "plan_max_tokens": args.plan_max_tokens,
             "judge_max_tokens": args.judge_max_tokens, "fewshot": args.fewshot, "temperature": 1.0, "top_p": 0.95,
-            "backend": "llama_cpp.server",
+            "rounds": args.rounds, "backend": "llama_cpp.server",
         },  # fmt: skip
         "figures": figures,
+        "verdict": verdict(table),
         "systems": table,
         "notes": notes,
         "outcomes": {name: [asdict(o) for o in rows] for name, rows in outcomes.items()},
@@ -344,13 +432,15 @@ def document(
 def markdown(doc: dict[str, Any]) -> str:
     """The results as a markdown table with ratios against k2think."""
     headers = [
-        "system", "problems", "errors", "accuracy", "wall s / problem", "total tokens", "completion tokens",
-        "judge calls", "candidates / problem", "time vs k2think",
+        "system", "problems × rounds", "errors", "accuracy (95% CI)", "oracle", "vs k2think (paired 95% CI)",
+        "wall s / problem", "total tokens", "completion tokens", "judge calls", "candidates / problem", "time vs k2think",
     ]  # fmt: skip
     rows = [
         [
-            name, r["problems"], r["errors"], f"{100 * r['accuracy']:.1f}%", r["wall_s_per_problem"], r["total_tokens"],
-            r["completion_tokens"], r["judge_calls"], r["candidates_per_problem"], r.get("time_vs_k2think"),
+            name, f"{r['problems']} × {len(r.get('accuracy_per_round', [])) or 1}", r["errors"], _accuracy_cell(r),
+            "—" if r.get("oracle") is None else f"{100 * r['oracle']:.1f}%", _paired_cell(r.get("paired_vs_k2think")),
+            r["wall_s_per_problem"], r["total_tokens"], r["completion_tokens"], r["judge_calls"],
+            r["candidates_per_problem"], r.get("time_vs_k2think"),
         ]
         for name, r in doc["systems"].items()
     ]  # fmt: skip
@@ -365,9 +455,26 @@ def markdown(doc: dict[str, Any]) -> str:
             "requests (k2think streams candidates for early majority), so those totals are unknown (—). Judge calls: the reference's pairwise chain, optillm's "
             "per-candidate ratings, k2think's both-order knockout (skipped when a strict majority agrees). The "
             "reference flow plans per sample (a topics call, and a plan call when it judges the problem hard).",
+            f"**Target** (k2think ≥ 1.5× faster than the reference flow at equal or better accuracy): {doc['verdict']}."
+            if doc.get("verdict") else "",
             "\n".join(notes),
         ]
     )
+
+
+def _accuracy_cell(row: dict[str, Any]) -> str:
+    """Accuracy with its bootstrap interval, in percent."""
+    ci = row.get("accuracy_ci95")
+    text = f"{100 * row['accuracy']:.1f}%"
+    return text if ci is None else f"{text} [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]"
+
+
+def _paired_cell(paired: dict[str, Any] | None) -> str:
+    """A paired difference to k2think with its interval, in points."""
+    if paired is None:
+        return "—"
+    low, high = paired["ci95"]
+    return f"{100 * paired['difference']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
 
 
 def main(argv: list[str]) -> int:
@@ -380,14 +487,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--judge-max-tokens", type=int, default=64)
     parser.add_argument("--fewshot", type=int, default=6, help="worked gen:arith examples shown before each problem")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=1, help="run the problems this many times, fresh seeds each")
     parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--name", default="headtohead", help="results file stem under bench/results")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     RESULTS.mkdir(parents=True, exist_ok=True)
     logs = Path(tempfile.mkdtemp(prefix="k2think-headtohead-"))
     console.print(f"process logs: {logs}")
     doc = asyncio.run(run_bench(args, logs))
-    (RESULTS / "headtohead.json").write_text(json.dumps(doc, indent=2))
-    (RESULTS / "headtohead.md").write_text(markdown(doc) + "\n")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(doc, indent=2))
+    (RESULTS / f"{args.name}.md").write_text(markdown(doc) + "\n")
     console.print(markdown(doc))
     return 0
 

@@ -1,8 +1,10 @@
-"""Pure metric functions of the paper's protocol: avg pass@1, unbiased pass@k, maj@k, gap closed, means."""
+"""Pure metric functions of the paper's protocol: avg pass@1, unbiased pass@k, maj@k, gap closed, means, and
+bootstrap confidence intervals for accuracies and paired accuracy differences."""
 
 from __future__ import annotations
 
 import operator
+import random
 from collections.abc import Callable, Sequence
 from statistics import fmean
 
@@ -83,3 +85,30 @@ def k_values(k: int) -> list[int]:
 def mean_or_zero(values: Sequence[float]) -> float:
     """The mean, or 0.0 for no values."""
     return fmean(values) if values else 0.0
+
+
+def bootstrap_ci(
+    values: Sequence[float], level: float = 0.95, resamples: int = 4000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (one value per problem), reproducible by ``seed``.
+
+    Resampling problems, not runs, keeps the spread honest when each problem was run several times: average a
+    problem's runs into its one value first. Paired differences are the same call on per-problem differences."""
+    if not values:
+        raise ValueError("need at least one value")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    rng = random.Random(seed)
+    size = len(values)
+    means = sorted(fmean(rng.choices(values, k=size)) for _ in range(resamples))
+    tail = (1.0 - level) / 2.0
+    low = means[int(tail * (resamples - 1))]
+    high = means[int(round((1.0 - tail) * (resamples - 1)))]
+    return low, high
+
+
+def paired_differences(a: Sequence[float], b: Sequence[float]) -> list[float]:
+    """Per-problem ``a - b`` of two systems scored on the same problems in the same order."""
+    if len(a) != len(b):
+        raise ValueError(f"paired scores need the same problems: {len(a)} vs {len(b)}")
+    return [x - y for x, y in zip(a, b)]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI
 
-from bench.headtohead_bench import Outcome, aggregate, with_ratios
+from bench.headtohead_bench import Outcome, aggregate, interleaved, markdown, sampling_seed, verdict, with_ratios
 from bench.reference_flow import FlowSettings, ReferenceFlow
 from k2core.data import load_dataset
 from k2core.data.demonstrations import demonstrations
@@ -115,3 +115,71 @@ async def test_reference_flow_against_the_real_llama_server(llama_server) -> Non
     assert result.completion_tokens > 0 and result.prompt_tokens > 0
     assert set(result.timings_s) == {"plan+solve", "select", "total"}
     assert result.answer is not None  # shown worked examples, the base model ends with a boxed answer
+
+
+def _runs(system_correct: dict[str, list[list[bool]]]) -> dict[str, list[Outcome]]:
+    """Outcomes per system from ``correct[round][problem]``, 10 s per run for the reference, 5 s for k2think."""
+    seconds = {"reference": 10.0, "k2think": 5.0}
+    return {
+        name: [
+            Outcome(correct=ok, seconds=seconds[name], problem_id=f"p{i}", round=r, candidates_correct=[ok, False])
+            for r, row in enumerate(rounds)
+            for i, ok in enumerate(row)
+        ]
+        for name, rounds in system_correct.items()
+    }
+
+
+def test_rounds_average_per_problem_and_the_paired_interval_compares_the_same_problems() -> None:
+    outcomes = _runs(
+        {
+            "reference": [[True, False, False, False], [True, False, True, False]],
+            "k2think": [[True, True, False, False], [True, False, False, False]],
+        }
+    )
+    table = with_ratios({name: aggregate(rows) for name, rows in outcomes.items()}, outcomes)
+    ref, k2 = table["reference"], table["k2think"]
+    assert (ref["problems"], ref["runs"], ref["accuracy_per_round"]) == (4, 8, [0.25, 0.5])
+    assert ref["accuracy"] == pytest.approx(0.375) and k2["accuracy"] == pytest.approx(0.375)
+    assert ref["oracle"] == pytest.approx(0.375)  # the second candidate is never right here
+    low, high = ref["accuracy_ci95"]
+    assert 0.0 <= low <= 0.375 <= high <= 1.0
+    paired = ref["paired_vs_k2think"]
+    assert paired["problems"] == 4 and paired["difference"] == pytest.approx(0.0)
+    assert paired["ci95"][0] < 0.0 < paired["ci95"][1]
+    text = verdict(table)
+    assert text is not None and "2.00× faster" in text and "(met" in text and "equal or better" in text
+    assert "holds 0" in text
+
+
+def test_verdict_names_a_loss_the_interval_resolves() -> None:
+    outcomes = _runs({"reference": [[True] * 20], "k2think": [[False] * 20]})
+    table = with_ratios({name: aggregate(rows) for name, rows in outcomes.items()}, outcomes)
+    text = verdict(table)
+    assert text is not None and "lower by the point estimate" in text and "k2think worse" in text
+    assert "CI [-100.0, -100.0]" in text
+    document = {"workload": "w", "settings": {}, "date": "d", "systems": table, "notes": {}, "verdict": text}
+    md = markdown(document)
+    assert "| reference | 20 × 1 | 0 | 100.0% [100, 100] | 100.0% | +100.0 [+100.0, +100.0]" in md
+    assert "**Target**" in md
+
+
+async def test_interleaved_rounds_use_fresh_seeds_and_rotate_the_order() -> None:
+    seen: list[tuple[str, str, int]] = []
+
+    def system(name: str):  # noqa: ANN202 - a SystemFn
+        async def run(problem, seed: int) -> Outcome:  # noqa: ANN001
+            seen.append((name, problem.id, seed))
+            if name == "b" and seed == sampling_seed(0, 1, 0):
+                raise RuntimeError("backend went away")
+            return Outcome(correct=True, seconds=0.0)
+
+        return run
+
+    problems = load_dataset("gen:arith", 2, seed=0)
+    results = await interleaved({"a": system("a"), "b": system("b")}, problems, seed=0, rounds=2)
+    assert [(o.problem_id, o.round) for o in results["a"]] == [(problems[0].id, 0), (problems[1].id, 0),
+                                                              (problems[0].id, 1), (problems[1].id, 1)]  # fmt: skip
+    assert results["b"][2].error == "RuntimeError: backend went away" and results["b"][2].round == 1
+    assert {seed for name, _, seed in seen if name == "a"} == {0, 1, 100_000, 100_001}
+    assert [name for name, _, _ in seen[:4]] == ["a", "b", "b", "a"]  # the first system rotates per problem

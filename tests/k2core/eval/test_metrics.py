@@ -72,3 +72,33 @@ def test_k_values() -> None:
     assert metrics.k_values(4) == [1, 2, 4]
     assert metrics.k_values(16) == [1, 2, 4, 8, 16]
     assert metrics.k_values(5) == [1, 2, 4, 5]
+
+
+def test_bootstrap_ci_of_constant_values_is_that_value() -> None:
+    assert metrics.bootstrap_ci([0.5] * 12) == (0.5, 0.5)
+
+
+def test_bootstrap_ci_brackets_the_mean_narrows_with_more_problems_and_is_reproducible() -> None:
+    few = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    low, high = metrics.bootstrap_ci(few)
+    assert low < 0.3 < high and 0.0 <= low and high <= 1.0
+    assert metrics.bootstrap_ci(few, seed=7) == metrics.bootstrap_ci(few, seed=7)
+    wide = high - low
+    low10, high10 = metrics.bootstrap_ci(few * 10)
+    assert low10 < 0.3 < high10 and high10 - low10 < wide / 2
+    # A 95% interval of 0/1 scores with p=0.3 over 100 problems: about ±0.09 (normal approximation 1.96·√(.21/100)).
+    assert 0.15 < high10 - low10 < 0.22
+
+
+def test_bootstrap_ci_rejects_no_values_and_bad_levels() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        metrics.bootstrap_ci([])
+    with pytest.raises(ValueError, match="level"):
+        metrics.bootstrap_ci([1.0], level=1.0)
+
+
+def test_paired_differences_need_the_same_problems() -> None:
+    assert metrics.paired_differences([1.0, 0.5], [0.0, 0.5]) == [1.0, 0.0]
+    assert metrics.bootstrap_ci(metrics.paired_differences([1.0, 0.0], [1.0, 0.0])) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="same problems"):
+        metrics.paired_differences([1.0], [1.0, 0.0])
