@@ -1,6 +1,7 @@
 """Head-to-head on one llama.cpp server: the K2-Think reference flow, optillm's best-of-n proxy, and k2think.
 
-Workload: 30 seeded ``gen:arith`` problems (``--limit`` for quick runs), N=3, temperature 1.0, top-p 0.95, 6 worked
+Workload: 30 seeded ``gen:arith`` problems (``--limit`` for quick runs), N=3, temperature 1.0 (the paper's
+protocol; ``--temperature`` to change it), top-p 0.95, 6 worked
 examples shown before each problem (the embedded model is a base model: without them it answers nothing), max
 tokens 256 per candidate (``--max-tokens``), 96 per planner call and 64 per verdict for every system alike,
 against one ``python -m llama_cpp.server`` with the embedded model on a free port. The reference flow plans per
@@ -96,6 +97,8 @@ class Workload:
     plan_max_tokens: int
     judge_max_tokens: int
     demonstrations: tuple[Demonstration, ...] = ()
+    temperature: float = 1.0
+    top_p: float = 0.95
 
     def settings_env(self) -> dict[str, str]:
         """The same limits for the k2think stack, as settings variables."""
@@ -109,7 +112,8 @@ def reference_system(backend_url: str, work: Workload) -> SystemFn:
     """(a) The reference control flow: planner, N parallel solver calls, linear judge chain."""
     settings = FlowSettings(
         model=ALIAS, n=work.n, max_tokens=work.max_tokens, plan_max_tokens=work.plan_max_tokens,
-        judge_max_tokens=work.judge_max_tokens, demonstrations=work.demonstrations,
+        judge_max_tokens=work.judge_max_tokens, demonstrations=work.demonstrations, temperature=work.temperature,
+        top_p=work.top_p,
     )  # fmt: skip
     flow = ReferenceFlow(AsyncOpenAI(base_url=backend_url, api_key=KEY), settings)
 
@@ -139,7 +143,8 @@ def optillm_system(proxy_url: str, log: Path, work: Workload) -> SystemFn:
         turns = solver_messages(problem.prompt, None, problem.domain, work.demonstrations)
         messages = [m.model_dump() for m in turns]
         reply = await client.chat.completions.create(
-            model=ALIAS, messages=messages, max_tokens=work.max_tokens, temperature=1.0, top_p=0.95  # type: ignore[arg-type]
+            model=ALIAS, messages=messages, max_tokens=work.max_tokens, temperature=work.temperature,  # type: ignore[arg-type]
+            top_p=work.top_p,
         )
         seconds = time.perf_counter() - start
         samples = _optillm_samples(log) - seen
@@ -164,7 +169,7 @@ def k2think_system(solve: Callable[[SolveRequest], Awaitable[SolveResult]], work
     """(c) k2think: plan, best-of-N, verifier/majority/both-order knockout selection."""
 
     async def run(problem: Problem, seed: int) -> Outcome:
-        params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=work.max_tokens, seed=seed)
+        params = SamplingParams(temperature=work.temperature, top_p=work.top_p, max_tokens=work.max_tokens, seed=seed)
         request = SolveRequest(
             problem=problem.prompt, n=work.n, params=params, domain=problem.domain, adaptive=adaptive,
             demonstrations=list(work.demonstrations),
@@ -336,7 +341,7 @@ async def run_bench(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
     problems = load_dataset("gen:arith", args.limit, args.seed)
     work = Workload(
         n=args.n, max_tokens=args.max_tokens, plan_max_tokens=args.plan_max_tokens,
-        judge_max_tokens=args.judge_max_tokens,
+        judge_max_tokens=args.judge_max_tokens, temperature=args.temperature,
         demonstrations=tuple(demonstrations("gen:arith", args.fewshot, problems, args.seed)),
     )  # fmt: skip
     notes: dict[str, str] = {}
@@ -411,7 +416,7 @@ def document(
         "systems interleaved",
         "settings": {
             "n": args.n, "max_tokens": args.max_tokens, "plan_max_tokens": args.plan_max_tokens,
-            "judge_max_tokens": args.judge_max_tokens, "fewshot": args.fewshot, "temperature": 1.0, "top_p": 0.95,
+            "judge_max_tokens": args.judge_max_tokens, "fewshot": args.fewshot, "temperature": args.temperature, "top_p": 0.95,
             "rounds": args.rounds, "backend": "llama_cpp.server",
         },  # fmt: skip
         "figures": figures,
@@ -487,6 +492,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--judge-max-tokens", type=int, default=64)
     parser.add_argument("--fewshot", type=int, default=6, help="worked gen:arith examples shown before each problem")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of every system")
     parser.add_argument("--rounds", type=int, default=1, help="run the problems this many times, fresh seeds each")
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--name", default="headtohead", help="results file stem under bench/results")

@@ -183,3 +183,24 @@ async def test_interleaved_rounds_use_fresh_seeds_and_rotate_the_order() -> None
     assert results["b"][2].error == "RuntimeError: backend went away" and results["b"][2].round == 1
     assert {seed for name, _, seed in seen if name == "a"} == {0, 1, 100_000, 100_001}
     assert [name for name, _, _ in seen[:4]] == ["a", "b", "b", "a"]  # the first system rotates per problem
+
+
+async def test_the_workload_sampling_reaches_k2think_requests() -> None:
+    from bench.headtohead_bench import Workload, k2think_system
+    from k2core.types import Candidate, Selection, SolveResult, Usage
+
+    seen = []
+
+    async def solve(request):  # noqa: ANN001, ANN202 - the gateway's Solve
+        seen.append(request)
+        candidate = Candidate(index=0, text="\\boxed{6}", answer="6")
+        usage = {role: Usage(calls=1) for role in ("planner", "solver", "judge", "total")}
+        return SolveResult(answer="6", final_text="\\boxed{6}", plan=None, candidates=[candidate], selected=0,
+                           selection=Selection(), usage=usage, timings_s={})  # fmt: skip
+
+    problem = load_dataset("gen:arith", 1, seed=0)[0]
+    work = Workload(n=3, max_tokens=32, plan_max_tokens=8, judge_max_tokens=8, temperature=0.7)
+    outcome = await k2think_system(solve, work, adaptive=False)(problem, 11)
+    params = seen[0].params
+    assert (params.temperature, params.top_p, params.max_tokens, params.seed) == (0.7, 0.95, 32, 11)
+    assert outcome.candidates_correct == [outcome.correct]
