@@ -17,7 +17,9 @@ console = Console(stderr=True)
 def _summary_rows(path: Path) -> list[str]:
     data = json.loads(path.read_text())
     figures = data.get("figures", {})
-    rows = [f"## {path.stem}", "", f"- workload: {data.get('workload', '')}", f"- date: {data.get('date', '')}", ""]
+    rows = [f"## {path.stem}", "", f"- workload: {data.get('workload', '')}", f"- date: {data.get('date', '')}"]
+    rows += [f"- verdict: {data['verdict']}"] if data.get("verdict") else []
+    rows += [""]
     rows += [f"| {key} | {value} |" for key, value in figures.items() if not isinstance(value, (dict, list))]
     return rows + [""]
 
