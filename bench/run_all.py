@@ -1,4 +1,8 @@
-"""Run every benchmark (`make bench`): each script writes bench/results/<name>.json; this writes a summary."""
+"""Run every benchmark (`make bench`): each script writes bench/results/<name>.json; this writes a summary.
+
+    python -m bench.run_all [NAME ...]     # the named benches (all by default), then SUMMARY.md
+    python -m bench.run_all --summary      # only rewrite SUMMARY.md from the results there are
+"""
 
 from __future__ import annotations
 
@@ -24,17 +28,23 @@ def _summary_rows(path: Path) -> list[str]:
     return rows + [""]
 
 
+def write_summary(results: Path = RESULTS) -> Path:
+    """``SUMMARY.md`` from every results file under ``results``."""
+    lines = ["# Benchmark results", ""]
+    for path in sorted(results.glob("*.json")):
+        lines += _summary_rows(path)
+    summary = results / "SUMMARY.md"
+    summary.write_text("\n".join(lines))
+    return summary
+
+
 def main(argv: list[str]) -> int:
-    """Run the named benchmarks (all by default), then write bench/results/SUMMARY.md."""
-    names = argv or list(BENCHES)
+    """Run the named benchmarks (all by default; none with ``--summary``), then write bench/results/SUMMARY.md."""
+    names = [] if argv == ["--summary"] else argv or list(BENCHES)
     for name in names:
         console.rule(f"[bold]{name}")
         subprocess.run([sys.executable, "-m", f"bench.{name}"], check=True)
-    lines = ["# Benchmark results", ""]
-    for path in sorted(RESULTS.glob("*.json")):
-        lines += _summary_rows(path)
-    (RESULTS / "SUMMARY.md").write_text("\n".join(lines))
-    console.print(f"summary: {RESULTS / 'SUMMARY.md'}")
+    console.print(f"summary: {write_summary()}")
     return 0
 
 

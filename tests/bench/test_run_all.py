@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.run_all import _summary_rows
+from bench.run_all import _summary_rows, write_summary
 
 
 def test_summary_rows_list_flat_figures_and_the_verdict(tmp_path: Path) -> None:
@@ -23,3 +23,10 @@ def test_summary_rows_list_flat_figures_and_the_verdict(tmp_path: Path) -> None:
     assert "| k2think accuracy | 0.2 |" in rows and not any("nested" in row for row in rows)
     path.write_text(json.dumps({"figures": {}}))
     assert not any(row.startswith("- verdict") for row in _summary_rows(path))
+
+
+def test_write_summary_collects_every_results_file(tmp_path: Path) -> None:
+    for name in ("b_bench", "a_bench"):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"workload": name, "figures": {"x": 1}}))
+    text = write_summary(tmp_path).read_text()
+    assert text.startswith("# Benchmark results") and text.index("## a_bench") < text.index("## b_bench")
