@@ -284,17 +284,17 @@ def verdict(table: dict[str, dict[str, Any]], speedup_target: float = 1.5) -> st
         f"speed: k2think {speed:.2f}× faster than the reference flow ({'met' if speed >= speedup_target else 'NOT met'}"
         f", target ≥ {speedup_target}×)",
         f"accuracy: k2think {100 * base['accuracy']:.1f}% vs reference {100 * ref['accuracy']:.1f}% "
-        f"({'equal or better' if diff >= 0 else 'lower'} by the point estimate)",
+        f"({'equal or better' if diff >= -1e-12 else 'lower'} by the point estimate)",
     ]
     if paired is not None:
-        low, high = 0.0 - paired["ci95"][1], 0.0 - paired["ci95"][0]  # reference − k2think, turned round (no -0.0)
+        low, high = _points(-paired["ci95"][1]), _points(-paired["ci95"][0])  # reference − k2think, turned round
         if low <= 0 <= high:
             within = "the interval holds 0: no difference the runs can resolve"
         else:
             within = "k2think better" if low > 0 else "k2think worse"
         parts.append(
-            f"paired difference k2think − reference over {paired['problems']} problems: {0.0 - 100 * paired['difference']:+.1f} "
-            f"points, 95% CI [{100 * low:+.1f}, {100 * high:+.1f}] ({within})"
+            f"paired difference k2think − reference over {paired['problems']} problems: {_points(-paired['difference']):+.1f} "
+            f"points, 95% CI [{low:+.1f}, {high:+.1f}] ({within})"
         )
     return "; ".join(parts)
 
@@ -467,6 +467,11 @@ def markdown(doc: dict[str, Any]) -> str:
     )
 
 
+def _points(share: float) -> float:
+    """A share as percentage points to one decimal, without a float-noise "-0.0"."""
+    return round(100 * share, 1) + 0.0
+
+
 def _accuracy_cell(row: dict[str, Any]) -> str:
     """Accuracy with its bootstrap interval, in percent."""
     ci = row.get("accuracy_ci95")
@@ -479,7 +484,8 @@ def _paired_cell(paired: dict[str, Any] | None) -> str:
     if paired is None:
         return "—"
     low, high = paired["ci95"]
-    return f"{100 * paired['difference']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
+    points = [_points(x) for x in (paired["difference"], low, high)]
+    return f"{points[0]:+.1f} [{points[1]:+.1f}, {points[2]:+.1f}]"
 
 
 def main(argv: list[str]) -> int:
