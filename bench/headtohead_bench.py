@@ -48,7 +48,7 @@ from k2core import verify
 from k2core.config import Settings
 from k2core.data import Problem, load_dataset
 from k2core.data.demonstrations import demonstrations
-from k2core.eval.metrics import bootstrap_ci, paired_differences
+from k2core.eval.metrics import bootstrap_ci, oracle, paired_differences
 from k2core.eval.reports import markdown_table
 from k2core.models import ensure_embedded_model
 from k2core.pipeline import Pipeline, SolveRequest
@@ -232,7 +232,7 @@ def aggregate(outcomes: list[Outcome]) -> dict[str, Any]:
         "accuracy_per_round": [
             sum(o.correct for o in ok if o.round == r) / sum(1 for o in ok if o.round == r) for r in rounds
         ],
-        "oracle": sum(any(c) for c in known) / len(known) if known and len(known) == len(ok) else None,
+        "oracle": oracle(known) if known and len(known) == len(ok) else None,
         "wall_s_per_problem": sum(o.seconds for o in ok) / count,
         "total_tokens": None if prompt is None else prompt + completion,
         "completion_tokens": completion,
