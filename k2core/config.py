@@ -72,7 +72,7 @@ class EngineSettings(BaseModel):
     """One role's engine: which backend, which model, and each backend's own knobs."""
 
     engine: EngineName = "embedded"
-    model: str = "gemma-3-270m-it"
+    model: str = "qwen2.5-coder-0.5b-instruct"
     base_url: str | None = None
     api_key: str | None = None
     api_key_file: str | None = None
@@ -114,6 +114,12 @@ class LimitsSettings(BaseModel):
 
     max_prompt_bytes: int = 1 << 20
     max_demonstrations: int = 16
+    max_stop_sequences: int = 16
+    max_stop_bytes: int = 256  # per stop string; all of them also count in max_prompt_bytes
+    max_json_schema_depth: int = 32
+    prompt_overhead_bytes: int = 64 << 10  # what role services allow past max_prompt_bytes: templates and the plan
+    http_max_header_bytes: int = 16 << 10
+    http_read_timeout_s: float = 30.0  # to receive a request's headers, and then its body
     grpc_max_message_bytes: int = 16 << 20
     max_inflight: int = 64
     max_connection_age_s: int = 300
@@ -157,6 +163,7 @@ class ServerSettings(BaseModel):
     tls_ca_file: str | None = None
     otlp_endpoint: str | None = None
     grace_period_s: float = 10.0
+    health_port: int | None = None  # plaintext grpc.health.v1 only, for kubelet probes when TLS is on
 
 
 class Settings(BaseSettings):

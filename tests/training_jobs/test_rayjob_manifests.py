@@ -12,17 +12,16 @@ import yaml
 
 from k2core.training.config import load_config
 from k2core.training.rayjob import CONFIG_MOUNT, manifests, manifests_for_file, to_yaml
-from tests.crds import CRD_DIR, strict_schema
+from tests.crds import load_crd, strict_schema
 
 REPO = Path(__file__).resolve().parents[2]
-CRD = CRD_DIR / "ray.io_rayjobs.yaml"
 JOBS = REPO / "training-jobs"
 KINDS = ("sft", "rlvr")
 
 
 @pytest.fixture(scope="module")
 def validator():
-    crd = yaml.safe_load(CRD.read_text())
+    crd = load_crd("ray.io_rayjobs")
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
     schema = strict_schema(version["schema"]["openAPIV3Schema"])
     return jsonschema.Draft7Validator(schema)

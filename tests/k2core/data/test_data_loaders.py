@@ -1,4 +1,5 @@
-"""Loaders for every file of ../shared/data/INDEX.md: counts, domains and answer forms match the index."""
+"""Loaders for every packaged data file (k2core/data/packaged/README.md): counts, domains and answer forms match
+the README's table; the files are gzip JSONL package data, so they load from a clone anywhere."""
 
 import json
 import re
@@ -7,18 +8,18 @@ from pathlib import Path
 import pytest
 
 from k2core.data import data_dir, dataset_domain, list_datasets, load_dataset
-from k2core.data.files import FILE_DATASETS, number_text
+from k2core.data.files import FILE_DATASETS, PACKAGED_DIR, number_text
 
-INDEX_ROW = re.compile(r"^\| (\w+)/(\w+)\.jsonl \| (\d+) \| (\w+) \|")
+INDEX_ROW = re.compile(r"^\| (\w+)/(\w+)\.jsonl\.gz \| (\d+)")
 
 
 def index_rows() -> dict[str, tuple[str, int, str]]:
-    """``{dataset: (relative path, rows, domain)}`` read from INDEX.md itself."""
+    """``{dataset: (relative path, rows, domain)}`` read from the packaged data README itself (the folder is the domain)."""
     rows = {}
-    for line in (data_dir() / "INDEX.md").read_text().splitlines():
+    for line in (PACKAGED_DIR / "README.md").read_text().splitlines():
         if match := INDEX_ROW.match(line):
-            folder, name, count, domain = match.groups()
-            rows[name] = (f"{folder}/{name}.jsonl", int(count), domain)
+            folder, name, count = match.groups()
+            rows[name] = (f"{folder}/{name}.jsonl", int(count), folder)
     return rows
 
 
@@ -55,7 +56,7 @@ def test_math_answers_are_text_and_prompts_ask_for_boxed() -> None:
 
 @pytest.mark.parametrize("name", ["gsm8k_test", "gsm8k_train"])
 def test_gsm8k_answer_is_the_number_after_hashes(name: str) -> None:
-    rows = [json.loads(line) for line in (data_dir() / FILE_DATASETS[name].path).read_text().splitlines()]
+    rows = FILE_DATASETS[name].rows()
     for row, problem in zip(rows, load_dataset(name)):
         expected = row["answer"].split("####")[-1].strip().replace(",", "")
         assert problem.answer == expected
@@ -93,8 +94,30 @@ def test_data_dir_follows_the_setting(tmp_path: Path, monkeypatch: pytest.Monkey
     assert [p.answer for p in load_dataset("aime25")] == ["2"]
 
 
-def test_default_data_dir_is_relative_to_the_repository() -> None:
-    assert data_dir() == Path(__file__).resolve().parents[3].parent / "shared" / "data"
+def test_default_data_dir_is_the_packaged_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("K2_DATA_DIR", raising=False)
+    assert data_dir() == PACKAGED_DIR
+    assert sorted(p.name for p in PACKAGED_DIR.glob("*/*")) == sorted(Path(d.path).name + ".gz" for d in FILE_DATASETS.values())
+
+
+def test_gpqa_keeps_its_canary_line_and_loaders_skip_it() -> None:
+    import gzip
+
+    with gzip.open(PACKAGED_DIR / "science" / "gpqa_diamond.jsonl.gz", "rt") as lines:
+        first = json.loads(next(lines))
+    assert "SHOULD NEVER APPEAR IN TRAINING CORPORA" in first["canary"]
+    assert len(load_dataset("gpqa_diamond")) == 198
+
+
+def test_a_plain_jsonl_folder_loads_too(tmp_path: Path) -> None:
+    (tmp_path / "math").mkdir()
+    (tmp_path / "math" / "gsm8k_test.jsonl").write_text('{"question": "1 + 1?", "answer": "so #### 2"}\n')
+    assert [p.answer for p in load_dataset("gsm8k_test", data_dir=tmp_path)] == ["2"]
+
+
+def test_packaged_data_is_in_the_wheel_manifest() -> None:
+    pyproject = (Path(__file__).resolve().parents[3] / "pyproject.toml").read_text()
+    assert '"data/packaged/*/*.jsonl.gz"' in pyproject
 
 
 def test_bad_row_names_the_file_and_line(tmp_path: Path) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from k2core.data.files import FILE_DATASETS
 from k2core.verify import GroundTruthError, get_grader
 from k2core.verify.domains.code import CodeGrader
 from k2core.verify.sandbox import Sandbox, SandboxSettings
 
-HUMANEVAL = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "code" / "humaneval.jsonl"
 GRADER = get_grader("code")
 ADD_TRUTH = json.dumps(
     {
@@ -30,9 +30,7 @@ def _fenced(code: str, tag: str = "python") -> str:
 
 
 def _humaneval() -> list[dict]:
-    if not HUMANEVAL.exists():
-        pytest.skip("shared HumanEval data not present")
-    return [json.loads(line) for line in HUMANEVAL.read_text(encoding="utf-8").split("\n") if line.strip()]
+    return FILE_DATASETS["humaneval"].rows()
 
 
 def _truth(row: dict) -> str:

@@ -9,17 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from k2core.data.files import FILE_DATASETS
 from k2core.verify import GroundTruthError, get_grader
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "math"
 GRADER = get_grader("math")
 
 
 def _answers(name: str) -> list[str]:
-    path = DATA / f"{name}.jsonl"
-    if not path.exists():
-        pytest.skip(f"shared data {name} not present")
-    return [str(json.loads(line)["answer"]) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    return [str(row["answer"]) for row in FILE_DATASETS[name].rows()]
 
 
 @pytest.mark.parametrize(

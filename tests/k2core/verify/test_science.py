@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from k2core.data.files import FILE_DATASETS
 from k2core.verify import GroundTruthError, get_grader
 
-GPQA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "science" / "gpqa_diamond.jsonl"
 GRADER = get_grader("science")
 
 
@@ -66,9 +66,7 @@ def test_same_answer() -> None:
 
 
 def test_gpqa_letters() -> None:
-    if not GPQA.exists():
-        pytest.skip("shared GPQA data not present")
-    rows = [json.loads(line) for line in GPQA.read_text(encoding="utf-8").split("\n") if line.strip()]
+    rows = FILE_DATASETS["gpqa_diamond"].rows()
     assert len(rows) == 198
     for row in rows:
         gold = row["answer"]
