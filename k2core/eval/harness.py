@@ -77,6 +77,7 @@ class EvalSpec:
             params=params,
             domain=problem.domain,
             demonstrations=list(self.demonstrations()),
+            public_tests=problem.meta.get("public_tests"),
         )
 
     def demonstrations(self) -> tuple[Demonstration, ...]:
