@@ -36,6 +36,7 @@ from llama_cpp.llama_grammar import LlamaGrammar
 
 from k2core.config import EmbeddedSettings, EngineSettings
 from k2core.engines.base import seeds_for
+from k2core.engines.stops import StopMatcher
 from k2core.errors import EngineError, ValidationError
 from k2core.models import resolve_model_path
 from k2core.types import Completion, Delta, Message, SamplingParams, SpecDecodeStats
@@ -197,12 +198,7 @@ class _Sequence:
     sent: int = 0
     drafter: _Drafter | None = None
     decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
-
-
-def _held_back(text: str, stops: list[str]) -> int:
-    """How many trailing characters could still grow into a stop string (not streamed yet)."""
-    return max((k for stop in stops for k in range(min(len(stop) - 1, len(text)), 0, -1) if text.endswith(stop[:k])),
-               default=0)
+    stops: StopMatcher | None = None
 
 
 class _Runtime:
@@ -316,7 +312,8 @@ class _Runtime:
             seqs = []
             while job.waiting and self._free:
                 drafter = _Drafter(*job.lookup) if job.lookup else None
-                seqs.append(_Sequence(job=job, index=job.waiting.popleft(), slot=self._free.popleft(), drafter=drafter))
+                seqs.append(_Sequence(job=job, index=job.waiting.popleft(), slot=self._free.popleft(), drafter=drafter,
+                                     stops=StopMatcher(job.params.stop) if job.params.stop else None))
             groups.append((job, seqs))
         return groups
 
@@ -399,19 +396,16 @@ class _Runtime:
         if llama_cpp.llama_vocab_is_eog(self.model.vocab, token):
             return self._finish(seq, "stop")
         seq.tokens.append(token)
-        before = len(seq.text)
-        seq.text += seq.decoder.decode(self._piece(token))
-        stops = seq.job.params.stop
-        if stops:
-            start = max(0, before - max(map(len, stops)) + 1)
-            hits = [i for i in (seq.text.find(stop, start) for stop in stops) if i >= 0]
-            if hits:
-                seq.text = seq.text[: min(hits)]
-                return self._finish(seq, "stop", flush=False)
+        piece = seq.decoder.decode(self._piece(token))
+        seq.text += piece
+        hit = seq.stops.feed(piece) if seq.stops is not None else None
+        if hit is not None:
+            seq.text = seq.text[:hit]
+            return self._finish(seq, "stop", flush=False)
         if len(seq.tokens) >= seq.job.params.max_tokens or seq.n_past >= self.n_ctx:
             return self._finish(seq, "length")
         if seq.job.stream:
-            visible = len(seq.text) - _held_back(seq.text, stops)
+            visible = len(seq.text) - (seq.stops.held_back if seq.stops is not None else 0)
             if visible > seq.sent:
                 self._emit(seq.job, (seq.index, seq.text[seq.sent:visible]))
                 seq.sent = visible

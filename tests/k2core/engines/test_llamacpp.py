@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from k2core.config import EngineSettings
-from k2core.engines.llamacpp import LlamaCppEngine, _Drafter, _held_back, chat_prompt
+from k2core.engines.llamacpp import LlamaCppEngine, _Drafter, chat_prompt
 from k2core.errors import ValidationError
 from k2core.types import Message, SamplingParams
 
@@ -190,12 +190,6 @@ def test_drafter_follows_the_copied_span_and_backs_off_after_a_miss() -> None:
     drafter.update(drafted=4, matched=0)  # the model went elsewhere: draft one token next time
     assert drafter.limit == 1 and (drafter.drafted, drafter.accepted) == (8, 4)
     assert drafter.propose(np.array([42, 43], dtype=np.intc), room=10) == []  # nothing to look up
-
-
-def test_held_back_text_is_a_possible_stop_prefix() -> None:
-    assert _held_back("the answer is </th", ["</think>"]) == 4
-    assert _held_back("the answer", ["</think>", "\n\n"]) == 0
-    assert _held_back("line\n", ["\n\n"]) == 1
 
 
 @pytest.mark.slow
