@@ -187,6 +187,7 @@ class GrpcServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.services: list[str] = []
         self.port = self._bind(f"{settings.server.host}:{port}")
+        self.health_server = self._health_server(settings.server.health_port)
 
     def add(self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, service_name: str) -> None:
         """Register a servicer with its generated ``add_*Servicer_to_server`` function."""
@@ -197,6 +198,8 @@ class GrpcServer:
         """Enable reflection, start listening and report SERVING for the server and each service."""
         reflection.enable_server_reflection([*self.services, HEALTH_SERVICE, reflection.SERVICE_NAME], self.server)
         await self.server.start()
+        if self.health_server:
+            await self.health_server.start()
         for name in ("", *self.services):
             await self.health.set(name, _SERVING)
 
@@ -207,6 +210,8 @@ class GrpcServer:
         if not await self.admission.drain(grace):
             log.warning("grace period of %.1fs passed with %d calls in flight", grace, self.admission.inflight)
         await self.server.stop(0)
+        if self.health_server:
+            await self.health_server.stop(0)
 
     def _bind(self, address: str) -> int:
         server = self.settings.server
@@ -216,6 +221,15 @@ class GrpcServer:
             raise ValueError("server.tls_key_file is required with server.tls_cert_file")
         key, cert = Path(server.tls_key_file).read_bytes(), Path(server.tls_cert_file).read_bytes()
         return self.server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
+
+    def _health_server(self, port: int | None) -> grpc.aio.Server | None:
+        """A plaintext server with only grpc.health.v1 (the same statuses) for kubelet probes, which cannot speak TLS."""
+        if port is None:
+            return None
+        server = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        self.health_port = server.add_insecure_port(f"{self.settings.server.host}:{port}")
+        return server
 
 
 class HttpServer(uvicorn.Server):
@@ -247,9 +261,18 @@ class HttpServer(uvicorn.Server):
         await self._task
 
 
-def http_server(app: Any, host: str, port: int) -> HttpServer:
-    """An HTTP server for an ASGI app on ``host:port`` (no access log: requests log their own line)."""
-    return HttpServer(uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning", lifespan="off"))
+def http_server(app: Any, host: str, port: int, tls: ServerSettings | None = None) -> HttpServer:
+    """An HTTP server for an ASGI app on ``host:port`` (no access log: requests log their own line); HTTPS when
+    ``tls`` names a certificate and key."""
+    cert, key = (tls.tls_cert_file, tls.tls_key_file) if tls else (None, None)
+    if cert and not key:
+        raise ValueError("server.tls_key_file is required with server.tls_cert_file")
+    return HttpServer(
+        uvicorn.Config(
+            app, host=host, port=port, access_log=False, log_level="warning", lifespan="off",
+            ssl_certfile=cert, ssl_keyfile=key if cert else None,
+        )
+    )
 
 
 def metrics_server(host: str, port: int) -> HttpServer:
