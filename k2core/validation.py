@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from k2core.config import ENGINE_NAMES, Settings
+import math
+from typing import Any
+
+from k2core.config import ENGINE_NAMES, LimitsSettings, Settings
 from k2core.errors import TooLargeError, ValidationError
 from k2core.types import Demonstration, SamplingParams
 
@@ -24,10 +27,11 @@ def validate_n(n: int, settings: Settings, field: str = "n") -> None:
         raise ValidationError(field, f"must be at most {settings.pipeline.max_n} (pipeline.max_n), got {n}")
 
 
-def validate_sampling(params: SamplingParams, context_tokens: int | None, prefix: str = "") -> None:
-    """Temperature >= 0, top_p in (0, 1], 1 <= max_tokens <= the engine's context."""
-    if params.temperature < 0:
-        raise ValidationError(f"{prefix}temperature", f"must be >= 0, got {params.temperature}")
+def validate_sampling(params: SamplingParams, context_tokens: int | None, limits: LimitsSettings, prefix: str = "") -> None:
+    """Finite temperature >= 0, top_p in (0, 1], 1 <= max_tokens <= the engine's context, bounded stop strings and
+    JSON schema."""
+    if not math.isfinite(params.temperature) or params.temperature < 0:
+        raise ValidationError(f"{prefix}temperature", f"must be a finite number >= 0, got {params.temperature}")
     if not 0 < params.top_p <= 1:
         raise ValidationError(f"{prefix}top_p", f"must be in (0, 1], got {params.top_p}")
     if params.max_tokens < 1:
@@ -36,6 +40,54 @@ def validate_sampling(params: SamplingParams, context_tokens: int | None, prefix
         raise ValidationError(
             f"{prefix}max_tokens", f"{params.max_tokens} exceeds the engine context of {context_tokens} tokens"
         )
+    validate_stop(params.stop, limits, f"{prefix}stop")
+    if params.json_schema is not None:
+        validate_json_depth(params.json_schema, limits.max_json_schema_depth, f"{prefix}json_schema")
+
+
+def validate_stop(stop: list[str], limits: LimitsSettings, field: str = "stop") -> None:
+    """At most ``limits.max_stop_sequences`` stop strings, none empty, each within ``limits.max_stop_bytes``."""
+    if len(stop) > limits.max_stop_sequences:
+        raise ValidationError(
+            field, f"at most {limits.max_stop_sequences} allowed (limits.max_stop_sequences), got {len(stop)}"
+        )
+    for i, text in enumerate(stop):
+        size = len(text.encode("utf-8"))
+        if not size:
+            raise ValidationError(f"{field}[{i}]", "must not be empty")
+        if size > limits.max_stop_bytes:
+            raise ValidationError(
+                f"{field}[{i}]", f"is {size} bytes; the limit is {limits.max_stop_bytes} (limits.max_stop_bytes)"
+            )
+
+
+def validate_json_depth(value: Any, max_depth: int, field: str) -> None:
+    """Objects and arrays nested at most ``max_depth`` deep (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        if depth > max_depth:
+            raise ValidationError(field, f"nests deeper than {max_depth} levels (limits.max_json_schema_depth)")
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children)
+
+
+class PromptBudget:
+    """The bytes of a request's texts counted against ``limits.max_prompt_bytes``; the part that crosses it is named."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.limit = settings.limits.max_prompt_bytes
+        self.used = 0
+
+    def add(self, field: str, *texts: str) -> None:
+        """Count ``texts``; raise TooLargeError naming ``field`` when the total passes the limit."""
+        self.used += sum(len(text.encode("utf-8")) for text in texts)
+        if self.used > self.limit:
+            raise TooLargeError(
+                field, f"brings the request to {self.used} bytes; the limit is {self.limit} (limits.max_prompt_bytes)"
+            )
 
 
 def validate_engine_name(name: str, field: str = "engine") -> None:
@@ -44,23 +96,15 @@ def validate_engine_name(name: str, field: str = "engine") -> None:
         raise ValidationError(field, f"unknown engine {name!r}; expected one of {', '.join(ENGINE_NAMES)}")
 
 
-def validate_demonstrations(demonstrations: list[Demonstration], problem: str, settings: Settings) -> None:
-    """At most ``limits.max_demonstrations``, none empty, and together with the problem within ``max_prompt_bytes``."""
+def validate_demonstrations(demonstrations: list[Demonstration], settings: Settings) -> None:
+    """At most ``limits.max_demonstrations``, none empty (their size counts in the request's PromptBudget)."""
     limit = settings.limits.max_demonstrations
     if len(demonstrations) > limit:
         raise ValidationError(
             "demonstrations", f"at most {limit} allowed (limits.max_demonstrations), got {len(demonstrations)}"
         )
-    total = len(problem.encode("utf-8"))
     for i, demo in enumerate(demonstrations):
         for name in ("problem", "response"):
             text = getattr(demo, name)
             if not text or not text.strip():
                 raise ValidationError(f"demonstrations[{i}].{name}", "must not be empty")
-            total += len(text.encode("utf-8"))
-    if total > settings.limits.max_prompt_bytes:
-        raise TooLargeError(
-            "demonstrations",
-            f"problem and demonstrations are {total} bytes; the limit is {settings.limits.max_prompt_bytes} "
-            "(limits.max_prompt_bytes)",
-        )

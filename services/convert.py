@@ -6,6 +6,7 @@ import json
 from typing import Any, TypeVar, get_args
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message as ProtoMessage
 from pydantic import BaseModel
 
@@ -32,6 +33,7 @@ from k2core.types import (
     SamplingParams,
     SolveResult,
 )
+from k2core.validation import validate_json_depth
 from services.gen.k2think.v1 import (
     common_pb2,
     judge_pb2,
@@ -78,11 +80,71 @@ def _fill_unset(message: ProtoMessage, data: dict[str, Any]) -> None:
             _fill_unset(getattr(message, field.name), data[field.name])
 
 
-def check_size(text: str, field: str, settings: Settings) -> None:
-    """Raise TooLargeError naming ``field`` when ``text`` exceeds ``limits.max_prompt_bytes``."""
-    size, limit = len(text.encode("utf-8")), settings.limits.max_prompt_bytes
+def check_size(text: str, field: str, settings: Settings, allowance: int = 0) -> None:
+    """Raise TooLargeError naming ``field`` when ``text`` exceeds ``limits.max_prompt_bytes`` plus ``allowance``."""
+    size, limit = len(text.encode("utf-8")), settings.limits.max_prompt_bytes + allowance
     if size > limit:
         raise TooLargeError(field, f"is {size} bytes; the limit is {limit} (limits.max_prompt_bytes)")
+
+
+def undecodable(data: bytes, descriptor: Descriptor) -> ValidationError:
+    """Why bytes that failed to parse as ``descriptor``'s message are refused, naming the bad field when found."""
+    field = invalid_utf8_field(data, descriptor)
+    if field is not None:
+        return ValidationError(field, "is not valid UTF-8")
+    return ValidationError("request", f"is not a valid {descriptor.full_name} message")
+
+
+def invalid_utf8_field(data: bytes, descriptor: Descriptor, prefix: str = "") -> str | None:
+    """The path (``messages[1].content``) of the first string field whose bytes are not UTF-8, walking the wire format."""
+    pos, seen = 0, dict[int, int]()
+    try:
+        while pos < len(data):
+            key, pos = _varint(data, pos)
+            number, wire = key >> 3, key & 7
+            if wire == 0:
+                pos = _varint(data, pos)[1]
+            elif wire in (1, 5):
+                pos += 8 if wire == 1 else 4
+            elif wire != 2:
+                return None
+            else:
+                size, pos = _varint(data, pos)
+                chunk, pos = data[pos : pos + size], pos + size
+                field = descriptor.fields_by_number.get(number)
+                if field is None or field.type not in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_MESSAGE):
+                    continue
+                name = prefix + field.name
+                if field.is_repeated:
+                    seen[number] = seen.get(number, -1) + 1
+                    name += f"[{seen[number]}]"
+                if field.type == FieldDescriptor.TYPE_MESSAGE:
+                    found = invalid_utf8_field(chunk, field.message_type, name + ".")
+                    if found is not None:
+                        return found
+                elif not _is_utf8(chunk):
+                    return name
+    except IndexError:
+        return None
+    return None
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def _is_utf8(chunk: bytes) -> bool:
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 # Messages and sampling
@@ -99,7 +161,7 @@ def messages_from_proto(messages: Any, settings: Settings) -> list[Message]:
     for i, m in enumerate(messages):
         if m.role not in _ROLES:
             raise ValidationError(f"messages[{i}].role", f"must be one of {', '.join(_ROLES)}, got {m.role!r}")
-    check_size("".join(m.content for m in messages), "messages", settings)
+    check_size("".join(m.content for m in messages), "messages", settings, settings.limits.prompt_overhead_bytes)
     return [Message(role=m.role, content=m.content) for m in messages]
 
 
@@ -121,19 +183,32 @@ def default_params(settings: Settings) -> SamplingParams:
     return SamplingParams(temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens, seed=p.seed)
 
 
-def params_from_proto(proto: common_pb2.SamplingParams, defaults: SamplingParams) -> SamplingParams:
-    """Sampling parameters; fields the proto leaves unset keep ``defaults``."""
+def params_from_proto(proto: common_pb2.SamplingParams, defaults: SamplingParams, settings: Settings) -> SamplingParams:
+    """Sampling parameters; fields the proto leaves unset keep ``defaults``; ``json_schema`` must be a JSON object."""
     update: dict[str, Any] = {
         k: getattr(proto, k) for k in ("temperature", "top_p", "max_tokens", "seed") if proto.HasField(k)
     }
     if proto.stop:
         update["stop"] = list(proto.stop)
     if proto.json_schema:
-        try:
-            update["json_schema"] = json.loads(proto.json_schema)
-        except json.JSONDecodeError as exc:
-            raise ValidationError("params.json_schema", f"must be JSON: {exc.msg}") from exc
+        update["json_schema"] = parse_json_schema(proto.json_schema, settings, "params.json_schema")
     return defaults.model_copy(update=update)
+
+
+def parse_json_schema(text: str, settings: Settings, field: str) -> dict[str, Any]:
+    """A JSON object from ``text``, within the size limit and nested at most ``limits.max_json_schema_depth`` deep."""
+    check_size(text, field, settings)
+    limit = settings.limits.max_json_schema_depth
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(field, f"must be JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise ValidationError(field, f"nests deeper than {limit} levels (limits.max_json_schema_depth)") from exc
+    if not isinstance(schema, dict):
+        raise ValidationError(field, "must be a JSON object")
+    validate_json_depth(schema, limit, field)
+    return schema
 
 
 # Solver
@@ -215,7 +290,7 @@ def solve_request_from_proto(proto: reasoner_pb2.SolveRequest, settings: Setting
     request = SolveRequest.from_settings(proto.problem, settings, domain=proto.domain or None, **overrides)
     demonstrations = [Demonstration(problem=d.problem, response=d.response) for d in proto.demonstrations]
     return request.model_copy(
-        update={"params": params_from_proto(proto.params, request.params), "demonstrations": demonstrations}
+        update={"params": params_from_proto(proto.params, request.params, settings), "demonstrations": demonstrations}
     )
 
 

@@ -21,7 +21,7 @@ from prometheus_client import make_asgi_app
 from k2core import telemetry
 from k2core.config import LimitsSettings, ServerSettings, Settings
 from k2core.errors import DeadlineError, EngineError, OverloadedError, TooLargeError, UnavailableError, ValidationError
-from services import calls
+from services import calls, convert
 
 log = logging.getLogger("k2think.runtime")
 FIELD_KEY = "k2-field"
@@ -97,7 +97,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or details.method.startswith(_EXEMPT):
             return handler
         codec = {
-            "request_deserializer": handler.request_deserializer,
+            "request_deserializer": _guarded(handler.request_deserializer),
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary:
@@ -110,7 +110,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         async def run(request: Any, context: grpc.aio.ServicerContext) -> Any:
             with self._call(method, context) as record:
                 try:
-                    await self._admit(context)
+                    await self._admit(context, request)
                     with self.admission.slot():
                         return await behavior(request, context)
                 except Exception as exc:
@@ -122,7 +122,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         async def run(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             with self._call(method, context) as record:
                 try:
-                    await self._admit(context)
+                    await self._admit(context, request)
                     with self.admission.slot():
                         async for response in behavior(request, context):
                             yield response
@@ -142,17 +142,40 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 record["code"] = "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
                 raise
 
-    async def _admit(self, context: grpc.aio.ServicerContext) -> None:
+    async def _admit(self, context: grpc.aio.ServicerContext, request: Any) -> None:
+        """Send the request id; refuse a call without the token, then one whose message did not parse."""
         await context.send_initial_metadata(((calls.REQUEST_ID_KEY, calls.request_id() or ""),))
-        if self.token is None:
-            return
-        header = dict(context.invocation_metadata() or ()).get("authorization")
-        if not token_matches(header if isinstance(header, str) else None, self.token):
-            raise _Unauthenticated("missing or invalid bearer token")
+        if self.token is not None:
+            header = dict(context.invocation_metadata() or ()).get("authorization")
+            if not token_matches(header if isinstance(header, str) else None, self.token):
+                raise _Unauthenticated("missing or invalid bearer token")
+        if isinstance(request, _Undecodable):
+            raise request.error
 
 
 class _Unauthenticated(Exception):
     """The call carried no valid bearer token."""
+
+
+@dataclass
+class _Undecodable:
+    """A request message that did not parse; the call ends with INVALID_ARGUMENT naming the bad field."""
+
+    error: ValidationError
+
+
+def _guarded(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """A deserializer that hands the call an ``_Undecodable`` instead of failing it as UNKNOWN/INTERNAL."""
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:
+            return _Undecodable(convert.undecodable(data, deserializer.__self__.DESCRIPTOR))  # type: ignore[attr-defined]
+
+    return parse
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: Exception, record: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -11,6 +12,7 @@ from k2core.config import EngineSettings, Settings
 from k2core.errors import ValidationError
 from k2core.types import Demonstration, SamplingParams
 from k2core.validation import (
+    PromptBudget,
     validate_demonstrations,
     validate_engine_name,
     validate_n,
@@ -23,9 +25,11 @@ _SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
 
 
 class SolveRequest(BaseModel):
-    """A problem to solve with plan, best-of-N and judge settings; no ground truth."""
+    """A problem to solve with plan, best-of-N and judge settings; no ground truth. ``system`` (a chat's system
+    turn) goes to the solver before the demonstrations."""
 
     problem: str
+    system: str | None = None
     n: int = 3
     plan: bool = True
     judge: bool = True
@@ -61,10 +65,15 @@ class SolveRequest(BaseModel):
         """Raise ValidationError naming the first bad field; ``context_tokens`` defaults to the solver engine's."""
         validate_problem(self.problem, settings)
         validate_n(self.n, settings)
-        validate_demonstrations(self.demonstrations, self.problem, settings)
+        validate_demonstrations(self.demonstrations, settings)
         if context_tokens is None:
             context_tokens = engine_context_tokens(settings.solver)
-        validate_sampling(self.params, context_tokens)
+        validate_sampling(self.params, context_tokens, settings.limits)
+        budget = PromptBudget(settings)
+        budget.add("problem", self.problem)
+        budget.add("system", self.system or "")
+        budget.add("demonstrations", *(text for d in self.demonstrations for text in (d.problem, d.response)))
+        budget.add("stop", *self.params.stop)
         for role in ("planner", "solver", "judge"):
             validate_engine_name(getattr(settings, role).engine, f"{role}.engine")
         if self.domain not in DOMAINS:
@@ -75,8 +84,8 @@ class SolveRequest(BaseModel):
             raise ValidationError("token_budget", f"must be >= 1, got {self.token_budget}")
         for name in ("soft_deadline_s", "hard_deadline_s"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValidationError(name, f"must be > 0, got {value}")
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValidationError(name, f"must be a finite number > 0, got {value}")
         if self.soft_deadline_s and self.hard_deadline_s and self.soft_deadline_s > self.hard_deadline_s:
             raise ValidationError("soft_deadline_s", "must not exceed hard_deadline_s")
 

@@ -167,7 +167,9 @@ class Pipeline:
         if request.plan:
             run.send(PlanEvent(plan=outcome.plan, error=outcome.error, usage=outcome.usage))
         t1 = time.perf_counter()
-        messages = solver_messages(request.problem, outcome.plan, request.domain, request.demonstrations)
+        messages = solver_messages(
+            request.problem, outcome.plan, request.domain, request.demonstrations, request.system
+        )
         candidates = await self._sample(run, messages)
         if not candidates:
             raise UnavailableError("the solver returned no candidates")

@@ -27,11 +27,16 @@ def solver_prompt(problem: str, plan: Plan | None, domain: str) -> str:
 
 
 def solver_messages(
-    problem: str, plan: Plan | None, domain: str, demonstrations: Sequence[Demonstration] = ()
+    problem: str,
+    plan: Plan | None,
+    domain: str,
+    demonstrations: Sequence[Demonstration] = (),
+    system: str | None = None,
 ) -> list[Message]:
-    """The solver conversation: each demonstration as a solved turn (same template, no plan), then the problem
-    with its plan. Demonstrations teach a base model the answer shape; the plan belongs to this problem only."""
-    turns: list[Message] = []
+    """The solver conversation: the caller's system turn if any, each demonstration as a solved turn (same template,
+    no plan), then the problem with its plan. Demonstrations teach a base model the answer shape; the plan belongs
+    to this problem only."""
+    turns: list[Message] = [Message(role="system", content=system)] if system else []
     for demo in demonstrations:
         turns.append(Message(role="user", content=solver_prompt(demo.problem, None, domain)))
         turns.append(Message(role="assistant", content=demo.response))

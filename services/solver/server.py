@@ -33,8 +33,8 @@ class SolverServicer(solver_pb2_grpc.SolverServicer):
     ) -> AsyncIterator[solver_pb2.GenerateResponse]:
         messages = convert.messages_from_proto(request.messages, self.settings)
         validate_n(request.n, self.settings)
-        params = convert.params_from_proto(request.params, convert.default_params(self.settings))
-        validate_sampling(params, engine_context_tokens(self.settings.solver), prefix="params.")
+        params = convert.params_from_proto(request.params, convert.default_params(self.settings), self.settings)
+        validate_sampling(params, engine_context_tokens(self.settings.solver), self.settings.limits, prefix="params.")
         start, usage = time.perf_counter(), Usage(calls=1)
         if request.stream:
             async for item in self.solver.stream(messages, params, request.n):

@@ -73,5 +73,5 @@ def test_unset_request_fields_take_the_settings_defaults() -> None:
 
 def test_bad_json_schema_names_the_field() -> None:
     with pytest.raises(ValidationError) as caught:
-        convert.params_from_proto(common_pb2.SamplingParams(json_schema="{"), convert.default_params(Settings()))
+        convert.params_from_proto(common_pb2.SamplingParams(json_schema="{"), convert.default_params(Settings()), Settings())
     assert caught.value.field == "params.json_schema"

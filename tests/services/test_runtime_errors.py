@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import grpc
 import pytest
 
@@ -44,6 +46,17 @@ async def status_of(call: grpc.aio.UnaryUnaryCall | grpc.aio.UnaryStreamCall) ->
         ({"params": common_pb2.SamplingParams(max_tokens=10**6)}, INVALID, "max_tokens"),
         ({"domain": "astrology"}, INVALID, "domain"),
         ({"problem": TEN_MB}, EXHAUSTED, "problem"),
+        ({"params": common_pb2.SamplingParams(temperature=math.nan)}, INVALID, "temperature"),
+        ({"params": common_pb2.SamplingParams(temperature=math.inf)}, INVALID, "temperature"),
+        ({"params": common_pb2.SamplingParams(top_p=math.nan)}, INVALID, "top_p"),
+        ({"params": common_pb2.SamplingParams(stop=["\n"] * 17)}, INVALID, "stop"),
+        ({"params": common_pb2.SamplingParams(stop=["x" * 257])}, INVALID, "stop[0]"),
+        ({"params": common_pb2.SamplingParams(stop=["ok", ""])}, INVALID, "stop[1]"),
+        ({"params": common_pb2.SamplingParams(json_schema="[" * 5000 + "]" * 5000)}, INVALID, "params.json_schema"),
+        ({"params": common_pb2.SamplingParams(json_schema='{"a":' * 40 + "1" + "}" * 40)}, INVALID, "params.json_schema"),
+        ({"params": common_pb2.SamplingParams(json_schema="[1, 2]")}, INVALID, "params.json_schema"),
+        ({"hard_deadline_s": math.nan}, INVALID, "hard_deadline_s"),
+        ({"problem": "x" * (1 << 19), "demonstrations": [reasoner_pb2.Demonstration(problem="p" * (1 << 19), response="r")]}, EXHAUSTED, "demonstrations"),
     ],
 )
 async def test_reasoner_maps_bad_fields(stack: Stack, fields: dict, code: grpc.StatusCode, field: str) -> None:
@@ -80,6 +93,36 @@ async def test_solver_maps_bad_fields(stack: Stack, request_fields: dict, code: 
         call = solver_pb2_grpc.SolverStub(channel).Generate(solver_pb2.GenerateRequest(**request_fields))
         status, details, _ = await status_of(call)
     assert status == code and details.startswith(f"{field}: ")
+
+
+async def test_a_problem_just_under_the_limit_is_solved_not_refused_downstream(stack: Stack) -> None:
+    """The solver's prompt adds its template and the plan to the problem: the solver service allows for that."""
+    problem = "What is 2 + 2? " + "x" * ((1 << 20) - 20)
+    async with grpc.aio.insecure_channel(stack.target) as channel:
+        result = await reasoner_pb2_grpc.ReasonerStub(channel).Solve(reasoner_pb2.SolveRequest(problem=problem))
+    assert result.answer in {"4", "5"}
+
+
+@pytest.mark.parametrize(
+    ("mangle", "field"),
+    [
+        (lambda data: data.replace(b"2 + 2", b"2 \xff 2"), "problem"),
+        (lambda data: data.replace(b"worked", b"work\xc3("), "demonstrations[1].response"),
+        (lambda data: b"\xff\xff\xff", "request"),
+    ],
+)
+async def test_undecodable_requests_are_invalid_arguments_naming_the_field(
+    stack: Stack, mangle: object, field: str
+) -> None:
+    demos = [reasoner_pb2.Demonstration(problem="1 + 1?", response=text) for text in ("2", "worked: 2")]
+    data = mangle(reasoner_pb2.SolveRequest(problem="What is 2 + 2?", demonstrations=demos).SerializeToString())  # type: ignore[operator]
+    async with grpc.aio.insecure_channel(stack.target) as channel:
+        raw = channel.unary_unary("/k2think.v1.Reasoner/Solve", request_serializer=bytes, response_deserializer=bytes)
+        status, details, trailing = await status_of(raw(data))
+        assert status == INVALID and trailing["k2-field"] == field and details.startswith(f"{field}: ")
+        assert stack.engine.started == 0
+        result = await reasoner_pb2_grpc.ReasonerStub(channel).Solve(reasoner_pb2.SolveRequest(problem="What is 2 + 2?"))
+    assert result.answer in {"4", "5"}
 
 
 async def test_judge_rejects_a_huge_candidate(stack: Stack) -> None:

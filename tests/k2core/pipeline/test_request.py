@@ -1,5 +1,7 @@
 """SolveRequest defaults, overrides and validation (each bad field named)."""
 
+import math
+
 import pytest
 
 from k2core.config import Settings
@@ -39,6 +41,10 @@ def test_round_trips_through_json(settings: Settings) -> None:
         ({"n": 0}, "n"),
         ({"n": 17}, "n"),
         ({"temperature": -0.1}, "temperature"),
+        ({"temperature": math.nan}, "temperature"),
+        ({"temperature": math.inf}, "temperature"),
+        ({"top_p": math.nan}, "top_p"),
+        ({"hard_deadline_s": math.inf}, "hard_deadline_s"),
         ({"top_p": 0.0}, "top_p"),
         ({"top_p": 1.5}, "top_p"),
         ({"max_tokens": 0}, "max_tokens"),
@@ -56,6 +62,41 @@ def test_bad_fields_are_named(settings: Settings, overrides: dict, field: str) -
     problem = overrides.pop("problem", "What is 2+2?")
     req = SolveRequest.from_settings(problem, settings, **overrides)
     with pytest.raises(ValidationError) as info:
+        req.validate(settings)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("stop", "field"),
+    [(["\n"] * 17, "stop"), (["ok", ""], "stop[1]"), (["x" * 257], "stop[0]"), (["é" * 129], "stop[0]")],
+)
+def test_stop_strings_are_bounded_in_count_and_length(settings: Settings, stop: list[str], field: str) -> None:
+    req = SolveRequest.from_settings("q", settings)
+    req.params.stop = stop
+    with pytest.raises(ValidationError, match=r"limits\.max_stop_(sequences|bytes)|must not be empty") as info:
+        req.validate(settings)
+    assert info.value.field == field
+
+
+def test_deeply_nested_json_schema_is_refused(settings: Settings) -> None:
+    schema: dict = {}
+    for _ in range(2000):
+        schema = {"items": schema}
+    req = SolveRequest.from_settings("q", settings)
+    req.params.json_schema = schema
+    with pytest.raises(ValidationError, match="deeper than 32") as info:
+        req.validate(settings)
+    assert info.value.field == "json_schema"
+
+
+@pytest.mark.parametrize("field", ["system", "stop"])
+def test_system_turn_and_stop_strings_count_in_the_prompt_limit(settings: Settings, field: str) -> None:
+    settings.limits.max_prompt_bytes = 600
+    req = SolveRequest.from_settings("p" * 400, settings, system="s" * 100)
+    req.params.stop = ["x" * 250] if field == "stop" else []
+    if field == "system":
+        req.system = "s" * 201
+    with pytest.raises(TooLargeError, match=r"limits\.max_prompt_bytes") as info:
         req.validate(settings)
     assert info.value.field == field
 
