@@ -33,17 +33,19 @@ def test_every_role_has_deployment_service_and_pdb(render, ci):
 
 
 @pytest.mark.parametrize("ci", CI_NAMES)
-def test_probes_are_grpc_health_on_the_grpc_port(render, ci):
+def test_probes_are_grpc_health_never_tcp(render, settings_of, ci):
+    """gRPC health on the gRPC port; with TLS on the plaintext health-only port the server opens (kubelet gRPC
+    probes cannot speak TLS), never a TCP check that passes while the engine loads."""
     m = render(ci)
-    tls = m.values["tls"]["enabled"]
+    health_port = settings_of(m).server.health_port
     for role in ROLES:
         container = m.container(role)
-        grpc_port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        expected = ports["health"] if m.values["tls"]["enabled"] else ports["grpc"]
+        assert (health_port == expected) if m.values["tls"]["enabled"] else health_port is None
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-            if tls:  # kubelet gRPC probes cannot speak TLS
-                assert container[probe]["tcpSocket"] == {"port": "grpc"}
-            else:
-                assert container[probe]["grpc"] == {"port": grpc_port}
+            assert container[probe]["grpc"] == {"port": expected}
+            assert "tcpSocket" not in container[probe]
 
 
 @pytest.mark.parametrize("ci", CI_NAMES)
@@ -160,7 +162,8 @@ def _sample(schema: dict, root: dict):
         return {k: _sample(v, root) for k, v in schema["properties"].items()}
     if "enum" in schema:
         return schema["enum"][-1]
-    return {"integer": 2, "number": 0.5, "boolean": True, "string": "x"}[schema["type"]]
+    kind = schema["type"] if isinstance(schema["type"], str) else next(t for t in schema["type"] if t != "null")
+    return {"integer": 2, "number": 0.5, "boolean": True, "string": "x"}[kind]
 
 
 @pytest.mark.parametrize("backend", ["vllm", "cerebras"])
@@ -171,7 +174,7 @@ def test_every_passthrough_key_the_schema_allows_is_a_setting(chart, render, set
     values = {
         "pipeline": _sample(schema["properties"]["pipeline"], schema),
         "limits": _sample(schema["properties"]["limits"], schema),
-        "solver": {"backend": backend, backend: _sample(solver[backend], schema)},
+        "solver": {"backend": backend, "replicas": 1, backend: _sample(solver[backend], schema)},
     }
     m = render(values)
     assert {n: _unknown_part(n) for n in m.env if _unknown_part(n)} == {}

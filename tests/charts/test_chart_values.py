@@ -38,9 +38,33 @@ def test_default_is_the_embedded_cpu_stack(render, settings_of):
 
 
 def test_contract_values_reach_the_objects(render):
-    m = render({"image": {"repository": "reg.example/k2", "tag": "v9"}, "solver": {"replicas": 5}})
-    assert m.container("judge")["image"] == "reg.example/k2:v9"
+    m = render({"image": {"registry": "reg.example:5000/team", "tag": "v9"}, "solver": {"replicas": 5}})
+    assert m.container("judge")["image"] == "reg.example:5000/team/k2think:v9"
     assert m.role("Deployment", "solver")["spec"]["replicas"] == 5
+
+
+def test_one_place_sets_registry_and_tag_and_digests_pin_images(render):
+    digest = "sha256:" + "ab" * 32
+    m = render(
+        {
+            "image": {"registry": "mirror.example/k2", "tag": "1.2.3"},
+            "gpuImage": {"digest": digest},
+            "solver": {"backend": "vllm", "replicas": 1},
+        }
+    )
+    assert m.container("gateway")["image"] == "mirror.example/k2/k2think:1.2.3"
+    assert m.container("solver")["image"] == f"mirror.example/k2/k2think-gpu:1.2.3@{digest}"
+    bare = render({"image": {"registry": "", "repository": "k2think", "tag": "", "digest": digest}})
+    assert bare.container("planner")["image"] == f"k2think:0.1.0@{digest}"
+
+
+@pytest.mark.parametrize(
+    "image",
+    [{"digest": "sha256:123"}, {"tag": "has space"}, {"registry": "https://reg.example"}, {"repository": "K2"}],
+)
+def test_schema_rejects_malformed_image_references(chart, image):
+    with pytest.raises(helm_python.HelmValuesError, match="/image/"):
+        chart.validate_schema({"image": image})
 
 
 def test_vllm_eagle_reaches_solver_settings_on_a_gpu_image(render, settings_of):
@@ -72,7 +96,7 @@ def test_vllm_eagle_reaches_solver_settings_on_a_gpu_image(render, settings_of):
     ],
 )
 def test_gpu_limits_only_with_vllm(render, backend, extra):
-    m = render({"solver": {"backend": backend, **extra}})
+    m = render({"solver": {"backend": backend, "replicas": 1, **extra}})
     assert _gpus(m)["solver"] == (1 if backend == "vllm" else 0)
     assert not m.kind("PersistentVolumeClaim") or backend == "vllm"
 
