@@ -9,6 +9,7 @@ from typing import Any
 from k2core.data.files import FILE_DATASETS
 from k2core.data.generators import GENERATORS, Generator
 from k2core.data.problem import Problem
+from k2core.data.subsets import seeded_subset
 
 GEN_PREFIX = "gen:"
 DEFAULT_GENERATED = 100
@@ -41,11 +42,21 @@ def generate(name: str, count: int, seed: int = 0, knobs: Mapping[str, Any] | No
     return generator(name).iterate(count, seed, knobs)
 
 
-def load_dataset(name: str, limit: int | None = None, seed: int = 0, data_dir: Path | None = None) -> list[Problem]:
-    """A dataset as Problems. Files keep file order and ``limit`` takes the first rows; ``gen:`` names make
+def load_dataset(
+    name: str, limit: int | None = None, seed: int = 0, data_dir: Path | None = None, sample: int | None = None
+) -> list[Problem]:
+    """A dataset as Problems. Files keep file order and ``limit`` takes the first rows, or ``sample`` draws a seeded
+    subset of that size (stratified where the file has strata, e.g. MATH-500 by level); ``gen:`` names make
     ``limit`` problems (DEFAULT_GENERATED when None) from ``seed``."""
     if name in FILE_DATASETS:
-        return FILE_DATASETS[name].load(data_dir, limit)
+        dataset = FILE_DATASETS[name]
+        if sample is None:
+            return dataset.load(data_dir, limit)
+        if limit is not None:
+            raise ValueError("sample: takes the place of limit; give one of them")
+        return seeded_subset(dataset.load(data_dir), sample, seed, dataset.strata)
+    if sample is not None:
+        raise ValueError(f"sample: applies to file datasets; {name!r} is generated (use limit and seed)")
     if name.startswith(GEN_PREFIX) and name[len(GEN_PREFIX) :] in GENERATORS:
         return list(generate(name, DEFAULT_GENERATED if limit is None else limit, seed))
     raise _unknown(name)

@@ -91,6 +91,7 @@ class FileDataset:
     path: str
     domain: str
     convert: Callable[[Row], tuple[str, str, dict]]
+    strata: str | None = None  # the meta field a seeded subset keeps in proportion
 
     def rows(self, root: Path | None = None) -> list[Row]:
         """The file's raw JSON rows, in file order."""
@@ -120,7 +121,9 @@ FILE_DATASETS: dict[str, FileDataset] = {
         FileDataset("aime24", "math/aime24.jsonl", "math", _competition("id", "solution", "url")),
         FileDataset("aime25", "math/aime25.jsonl", "math", _competition()),
         FileDataset("amc23", "math/amc23.jsonl", "math", _competition("id", "url")),
-        FileDataset("math500", "math/math500.jsonl", "math", _competition("solution", "subject", "level", "unique_id")),
+        FileDataset(
+            "math500", "math/math500.jsonl", "math", _competition("solution", "subject", "level", "unique_id"), "level"
+        ),
         FileDataset("gsm8k_test", "math/gsm8k_test.jsonl", "math", _gsm8k),
         FileDataset("gsm8k_train", "math/gsm8k_train.jsonl", "math", _gsm8k),
         FileDataset("gpqa_diamond", "science/gpqa_diamond.jsonl", "science", _gpqa),

@@ -6,7 +6,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from k2core.data import load_dataset
 from k2core.eval.harness import NoProgress, Progress, SolveFn, EvalSpec, run_eval
 from k2core.eval.reports import write_components
 from k2core.eval.summary import summarize
@@ -32,7 +31,7 @@ async def run_components(
     summaries: dict[str, dict[str, dict[str, Any]]] = {}
     for dataset in datasets:
         base = replace(template, dataset=dataset)
-        problems = load_dataset(dataset, base.limit, base.seed)
+        problems = base.problems()
         summaries[dataset] = {}
         for arm, (folder, plan, best_of_n) in ARMS.items():
             spec = arm_spec(base, plan, best_of_n)

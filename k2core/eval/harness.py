@@ -26,7 +26,7 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 CONFIG_FILE, RESULTS_FILE, SUMMARY_FILE = "config.json", "results.jsonl", "summary.json"
-_IDENTITY = ("dataset", "n", "plan", "judge", "max_tokens", "temperature", "top_p", "seed", "fewshot")
+_IDENTITY = ("dataset", "n", "plan", "judge", "max_tokens", "temperature", "top_p", "seed", "fewshot", "sample")
 
 
 class Progress(Protocol):
@@ -64,6 +64,11 @@ class EvalSpec:
     seed: int = 0
     limit: int | None = None
     fewshot: int = 0
+    sample: int | None = None  # a seeded subset of this size instead of the first ``limit`` rows
+
+    def problems(self) -> list[Problem]:
+        """The evaluated problems: the first ``limit`` rows, or the seeded subset of ``sample`` problems."""
+        return load_dataset(self.dataset, self.limit, self.seed, sample=self.sample)
 
     def request(self, problem: Problem, run: int) -> SolveRequest:
         """The request of one (problem, run) pair; its sampling seed depends only on (seed, problem, run)."""
@@ -82,14 +87,14 @@ class EvalSpec:
 
     def demonstrations(self) -> tuple[Demonstration, ...]:
         """The ``fewshot`` worked examples every request of this run shows, apart from the evaluated problems."""
-        return _demonstrations(self.dataset, self.fewshot, self.limit, self.seed)
+        return _demonstrations(self.dataset, self.fewshot, self.limit, self.seed, self.sample)
 
 
 @cache
-def _demonstrations(dataset: str, count: int, limit: int | None, seed: int) -> tuple[Demonstration, ...]:
+def _demonstrations(dataset: str, count: int, limit: int | None, seed: int, sample: int | None) -> tuple[Demonstration, ...]:
     if count <= 0:
         return ()
-    return tuple(demonstrations(dataset, count, load_dataset(dataset, limit, seed), seed))
+    return tuple(demonstrations(dataset, count, load_dataset(dataset, limit, seed, sample=sample), seed))
 
 
 class CandidateOutcome(BaseModel):

@@ -103,9 +103,10 @@ def write_selection(out: Path, study: Mapping[str, Any]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     selectors = study["selectors"]
     rows = [
-        [name, percent(s["accuracy"]), percent(s["gap_closed"]), round(s["judge_calls_per_problem"], 2)]
+        [name, percent(s["accuracy"]), _interval(s.get("ci95")), percent(s["gap_closed"]),
+         round(s["judge_calls_per_problem"], 2)]
         for name, s in selectors.items()
-    ]
+    ]  # fmt: skip
     headline = ", ".join(
         f"{name} {percent(s['gap_closed'])}" for name, s in selectors.items() if name not in ("pass@1", "oracle")
     )
@@ -116,10 +117,12 @@ def write_selection(out: Path, study: Mapping[str, Any]) -> Path:
             f"every selector (max tokens {study['max_tokens']}, plan {'on' if study['plan'] else 'off'}).",
             f"**Share of the pass@1 → oracle gap closed:** {headline}.",
             _range_note(selectors["pass@1"]["accuracy"]),
-            markdown_table(["selector", "accuracy", "gap closed", "judge calls / problem"], rows),
+            markdown_table(["selector", "accuracy", "95% CI", "gap closed", "judge calls / problem"], rows),
             "pass@1 is the mean correctness of single candidates; majority ties score the share of correct leaders; "
-            "k2think = verifier → strict majority → both-order knockout judge; linear judge = the reference chain "
-            "(incumbent vs next, N-1 calls, ties keep the incumbent); oracle = any candidate correct.",
+            "k2think = verifier (public tests for code) → strict majority → both-order knockout judge; linear judge = "
+            "the reference chain (incumbent vs next, N-1 calls, ties keep the incumbent); oracle = any candidate "
+            "correct. Intervals: percentile bootstrap over problems.",
+            _judge_quality_section(study.get("judge_quality")),
         ]
     )
     names = list(selectors)
@@ -128,6 +131,30 @@ def write_selection(out: Path, study: Mapping[str, Any]) -> Path:
         f"Selection quality ({study['dataset']}, N={study['n']})", "accuracy (%)",
     )  # fmt: skip
     return _write(out / "selection.md", text + "\n\n![selection](selection.png)\n")
+
+
+def _interval(ci: Sequence[float] | None) -> str:
+    """``[low, high]`` in percent, or an em dash."""
+    return "—" if not ci else f"[{percent(ci[0])}, {percent(ci[1])}]"
+
+
+def _judge_quality_section(quality: Mapping[str, Any] | None) -> str:
+    """The judge on right/wrong pairs: how often it picks the right one per order and with both orders."""
+    if not quality or not quality.get("pairs"):
+        return "## Judge quality\n\nNo pair with exactly one right candidate was probed."
+    rows = [
+        ["right shown as A", percent(quality["right_shown_as_a"])],
+        ["right shown as B", percent(quality["right_shown_as_b"])],
+        ["both orders (wins one, loses neither)", percent(quality["both_orders"])],
+    ]
+    return "\n\n".join(
+        [
+            "## Judge quality",
+            f"{quality['pairs']} pairs where exactly one candidate is right; how often the judge picks the right one "
+            "(a coin would score 50% per order; both orders count ties as misses).",
+            markdown_table(["order", "picks the right one"], rows),
+        ]
+    )
 
 
 def _range_note(pass1: float) -> str:

@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from k2core.data import load_dataset
 from k2core.eval import metrics
 from k2core.eval.harness import EvalSpec, NoProgress, Progress, RunRecord, SolveFn, run_eval
 from k2core.eval.reports import write_scaling
@@ -34,7 +33,7 @@ async def run_scaling(
     template: EvalSpec, solve: SolveFn, out: Path, ns: Sequence[int] = DEFAULT_NS, progress: Progress = NoProgress()
 ) -> list[dict[str, Any]]:
     """One request at a time (so wall time is per request) for each N, resumable under ``out/scaling/``."""
-    problems = load_dataset(template.dataset, template.limit, template.seed)
+    problems = template.problems()
     rows = []
     for n in ns:
         spec = replace(template, n=n, k=1)

@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from k2core import verify
-from k2core.data import load_dataset
 from k2core.data.problem import Problem
 from k2core.eval import metrics
 from k2core.eval.harness import (
@@ -29,7 +28,7 @@ from k2core.eval.harness import (
     run_resumable,
 )
 from k2core.eval.reports import write_selection
-from k2core.pipeline.select import JudgeFn, same_answer, select
+from k2core.pipeline.select import JudgeFn, pair_winner, same_answer, select
 from k2core.roles import Judge
 from k2core.types import Candidate, Verdict
 
@@ -46,14 +45,34 @@ class Pick(BaseModel):
     method: str = ""
 
 
+class JudgeProbe(BaseModel):
+    """The judge on one pair where exactly one candidate is right, shown in both orders."""
+
+    right: int
+    wrong: int
+    right_as_a: str  # the verdict's winner when the right candidate is shown as A
+    right_as_b: str  # ... and when it is shown as B
+
+    @property
+    def picks_right(self) -> tuple[bool, bool, bool]:
+        """Whether the judge picks the right one: right shown as A, right shown as B, both orders combined."""
+        combined = pair_winner(self.right, self.wrong, _verdict(self.right_as_a), _verdict(self.right_as_b))
+        return self.right_as_a == "A", self.right_as_b == "B", combined == self.right
+
+
+def _verdict(winner: str) -> Verdict:
+    return Verdict(winner=winner, confidence=1.0, reason="")  # type: ignore[arg-type]
+
+
 class StudyRecord(BaseModel):
-    """One problem: its graded candidates and the picks of the two judged selectors."""
+    """One problem: its graded candidates, the picks of the two judged selectors and the judge probes."""
 
     problem_id: str
     domain: str
     candidates: list[CandidateOutcome] = Field(default_factory=list)
     k2think: Pick | None = None
     linear: Pick | None = None
+    probes: list[JudgeProbe] = Field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
 
@@ -76,10 +95,14 @@ class StudySpec:
     top_p: float = 0.95
     seed: int = 0
     fewshot: int = 0
+    sample: int | None = None
+    probes: int = 1  # judge-quality probes per problem: pairs with exactly one right candidate
 
     def eval_spec(self) -> EvalSpec:
         """The sampling request of every problem: N candidates, the judge off."""
-        return EvalSpec(**asdict(self), k=1, judge=False)
+        fields = asdict(self)
+        fields.pop("probes")
+        return EvalSpec(**fields, k=1, judge=False)
 
 
 def counting_judge(problem: str, judge: Judge, calls: list[int]) -> JudgeFn:
@@ -115,14 +138,33 @@ async def pick_linear(problem: Problem, candidates: Sequence[Candidate], judge: 
     return await linear_judge(candidates, counting_judge(problem.prompt, judge, calls)), calls[0]
 
 
+async def probe_judge(
+    problem: Problem, candidates: Sequence[Candidate], graded: Sequence[CandidateOutcome], judge: Judge, limit: int
+) -> list[JudgeProbe]:
+    """Judge up to ``limit`` pairs with exactly one right candidate in both orders (right i with wrong j, in order)."""
+    right = [c for c, g in zip(candidates, graded) if g.correct]
+    wrong = [c for c, g in zip(candidates, graded) if not g.correct and g.answer is not None]
+    pairs = list(zip(right, wrong))[:limit]
+    compare = counting_judge(problem.prompt, judge, [0])
+
+    async def probe(good: Candidate, bad: Candidate) -> JudgeProbe:
+        as_a, as_b = await asyncio.gather(compare(good, bad), compare(bad, good))
+        return JudgeProbe(right=good.index, wrong=bad.index, right_as_a=as_a.winner, right_as_b=as_b.winner)
+
+    return list(await asyncio.gather(*(probe(good, bad) for good, bad in pairs)))
+
+
 async def study_problem(problem: Problem, spec: StudySpec, solve: SolveFn, judge: Judge) -> StudyRecord:
-    """Sample N candidates once, grade them, and let both judged selectors choose among the same candidates."""
+    """Sample N candidates once (every one finishes), grade them, let both judged selectors choose among the same
+    candidates, and probe the judge on pairs where exactly one is right."""
     start = time.perf_counter()
     result = await solve(spec.eval_spec().request(problem, 0))
     graded = (await asyncio.to_thread(grade_result, problem, 0, result, 0.0)).candidates
     position = {c.index: i for i, c in enumerate(result.candidates)}
-    (k2_index, k2_calls, method), (lin_index, lin_calls) = await asyncio.gather(
-        pick_k2think(problem, result.candidates, judge), pick_linear(problem, result.candidates, judge)
+    (k2_index, k2_calls, method), (lin_index, lin_calls), probes = await asyncio.gather(
+        pick_k2think(problem, result.candidates, judge),
+        pick_linear(problem, result.candidates, judge),
+        probe_judge(problem, result.candidates, graded, judge, spec.probes),
     )
     return StudyRecord(
         problem_id=problem.id,
@@ -130,6 +172,7 @@ async def study_problem(problem: Problem, spec: StudySpec, solve: SolveFn, judge
         candidates=graded,
         k2think=Pick(index=k2_index, correct=graded[position[k2_index]].correct, judge_calls=k2_calls, method=method),
         linear=Pick(index=lin_index, correct=graded[position[lin_index]].correct, judge_calls=lin_calls),
+        probes=probes,
         seconds=time.perf_counter() - start,
     )
 
@@ -159,20 +202,34 @@ async def run_study(
     return [done[p.id] for p in problems if p.id in done]
 
 
+def per_problem_scores(records: Sequence[StudyRecord]) -> dict[str, list[float]]:
+    """Each selector's score on each problem (pass@1: the share of right candidates; majority: its tie-aware credit)."""
+    same = partial(same_answer, records[0].domain if records else "math")
+    scores: dict[str, list[float]] = {name: [] for name in SELECTORS}
+    for r in records:
+        correct, answers = [c.correct for c in r.candidates], [c.answer for c in r.candidates]
+        scores["pass@1"].append(metrics.mean_or_zero([float(c) for c in correct]))
+        scores["majority@N"].append(metrics.majority_vote(answers, correct, same))
+        scores["k2think"].append(float(r.k2think.correct))  # type: ignore[union-attr]
+        scores["linear judge"].append(float(r.linear.correct))  # type: ignore[union-attr]
+        scores["oracle"].append(float(any(correct)))
+    return scores
+
+
+def judge_quality(records: Sequence[StudyRecord]) -> dict[str, Any]:
+    """How often the judge picks the right one of a right/wrong pair: per order and with both orders combined."""
+    picks = [probe.picks_right for r in records for probe in r.probes]
+    share = lambda i: metrics.mean_or_zero([float(p[i]) for p in picks]) if picks else None  # noqa: E731
+    return {"pairs": len(picks), "right_shown_as_a": share(0), "right_shown_as_b": share(1), "both_orders": share(2)}
+
+
 def summarize_study(records: Sequence[StudyRecord], spec: StudySpec) -> dict[str, Any]:
-    """Accuracy, gap closed and judge calls per selector over the problems studied without error."""
+    """Accuracy with a bootstrap interval, gap closed and judge calls per selector, and the judge's quality, over
+    the problems studied without error."""
     ok = [r for r in records if r.error is None and r.k2think is not None and r.linear is not None]
-    correct = [[c.correct for c in r.candidates] for r in ok]
-    answers = [[c.answer for c in r.candidates] for r in ok]
-    same = partial(same_answer, ok[0].domain if ok else "math")
-    pass1, ceiling = metrics.avg_pass_at_1(correct), metrics.oracle(correct)
-    accuracy = {
-        "pass@1": pass1,
-        "majority@N": metrics.maj_at_k(answers, correct, same),
-        "k2think": metrics.mean_or_zero([float(r.k2think.correct) for r in ok]),  # type: ignore[union-attr]
-        "linear judge": metrics.mean_or_zero([float(r.linear.correct) for r in ok]),  # type: ignore[union-attr]
-        "oracle": ceiling,
-    }
+    scores = per_problem_scores(ok)
+    accuracy = {name: metrics.mean_or_zero(values) for name, values in scores.items()}
+    pass1, ceiling = accuracy["pass@1"], accuracy["oracle"]
     calls = {
         "k2think": metrics.mean_or_zero([r.k2think.judge_calls for r in ok]),  # type: ignore[union-attr]
         "linear judge": metrics.mean_or_zero([r.linear.judge_calls for r in ok]),  # type: ignore[union-attr]
@@ -184,11 +241,13 @@ def summarize_study(records: Sequence[StudyRecord], spec: StudySpec) -> dict[str
         "selectors": {
             name: {
                 "accuracy": accuracy[name],
+                "ci95": list(metrics.bootstrap_ci(scores[name])) if ok else None,
                 "gap_closed": metrics.gap_closed(accuracy[name], pass1, ceiling),
                 "judge_calls_per_problem": calls.get(name, 0.0),
             }
             for name in SELECTORS
         },
+        "judge_quality": judge_quality(ok),
     }
 
 
@@ -196,7 +255,7 @@ async def run_selection_report(
     spec: StudySpec, solve: SolveFn, judge: Judge, out: Path, concurrency: int = 1, progress: Progress = NoProgress()
 ) -> dict[str, Any]:
     """Run the study on ``spec.dataset`` (resumable under ``out/selection/``), write the report, return the summary."""
-    problems = load_dataset(spec.dataset, spec.limit, spec.seed)
+    problems = spec.eval_spec().problems()
     records = await run_study(problems, spec, solve, judge, out / "selection", concurrency, progress)
     summary = summarize_study(records, spec)
     write_selection(out, summary)

@@ -33,7 +33,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from k2core.config import Settings
-from k2core.data import list_datasets, load_dataset
+from k2core.data import list_datasets
 from k2core.errors import K2Error, ValidationError
 from k2core.eval.components import run_components
 from k2core.eval.harness import SUMMARY_FILE, EvalSpec, SolveFn, run_eval
@@ -112,6 +112,9 @@ class BarProgress:
 def eval_command(
     dataset: list[str] = typer.Option(..., "--dataset", help=f"Dataset name, repeatable: {', '.join(list_datasets())}."),
     limit: int | None = typer.Option(None, "--limit", help="Problems per dataset (first rows; generated count)."),
+    sample: int | None = typer.Option(
+        None, "--sample", min=1, help="A seeded subset of this many problems (file datasets; MATH-500 by level)."
+    ),
     k: int = typer.Option(1, "--k", min=1, help="Runs per problem (avg pass@1 over k, pass@k, maj@k)."),
     n: int | None = typer.Option(None, "--n", min=1, help="Candidates per request (default pipeline.n)."),
     no_plan: bool = typer.Option(False, "--no-plan", help="Skip the planner."),
@@ -145,6 +148,7 @@ def eval_command(
         seed=seed,
         limit=limit,
         fewshot=fewshot,
+        sample=sample,
     )
     checks(spec, dataset, target, settings, report)
     try:
@@ -170,7 +174,9 @@ def checks(spec: EvalSpec, datasets: list[str], target: str, settings: Settings,
         raise typer.BadParameter("the selection study runs in-process: use --target local", param_hint="--target")
     try:
         check_target(target)
-        probe = load_dataset(spec.dataset, 1, spec.seed)
+        if spec.sample is not None and spec.limit is not None:
+            raise typer.BadParameter("give --sample or --limit, not both", param_hint="--sample")
+        probe = spec.problems()[:1]
         for name in datasets:
             replace(spec, dataset=name).demonstrations()
         if probe:
@@ -207,6 +213,9 @@ async def dispatch(
 ) -> dict[str, Any]:
     """Run the plain eval or the chosen study with a progress bar; return the object ``--json`` prints."""
     title = report.value if report else spec.dataset
+    if report is Report.selection:  # every selector must see all N candidates: none is cancelled by early majority
+        settings = settings.model_copy(deep=True)
+        settings.pipeline.early_majority = False
     async with open_backend(target, settings) as backend:
         with BarProgress(title) as bar:
             if report is None:
@@ -226,7 +235,7 @@ async def dispatch(
 def study_spec(spec: EvalSpec) -> StudySpec:
     """The selection study's workload from the eval options (30 problems unless ``--limit``)."""
     return StudySpec(
-        dataset=spec.dataset, limit=spec.limit or StudySpec.limit, n=spec.n, plan=spec.plan, max_tokens=spec.max_tokens,
+        dataset=spec.dataset, limit=None if spec.sample else spec.limit or StudySpec.limit, sample=spec.sample, n=spec.n, plan=spec.plan, max_tokens=spec.max_tokens,
         temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed, fewshot=spec.fewshot,
     )  # fmt: skip
 
@@ -234,7 +243,7 @@ def study_spec(spec: EvalSpec) -> StudySpec:
 async def plain_eval(spec: EvalSpec, solve: SolveFn, out: Path, concurrency: int, bar: BarProgress) -> dict[str, Any]:
     """Run (or resume) one dataset; write and return ``summary.json``."""
     start = time.perf_counter()
-    problems = load_dataset(spec.dataset, spec.limit, spec.seed)
+    problems = spec.problems()
     records = await run_eval(problems, spec, solve, out, concurrency, bar)
     summary = summarize(records, spec, wall_s=time.perf_counter() - start)
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))

@@ -36,6 +36,7 @@ def backend(monkeypatch: pytest.MonkeyPatch) -> dict:
         solve = FakeSolve(PROBLEMS, lambda p, call: [p.answer, "-1", p.answer])
         made["solves"].append(solve)
         made["target"] = target
+        made["early_majority"] = settings.pipeline.early_majority
         yield eval_cmd.Backend(solve, TruthJudge(PROBLEMS))
 
     monkeypatch.setattr(eval_cmd, "open_backend", fake_backend)
@@ -84,6 +85,16 @@ def test_reports_write_files(backend: dict, tmp_path: Path) -> None:
         data = json.loads(result.stdout)
         assert data["report"] == report and Path(data["png"]).exists() and Path(data["markdown"]).exists()
         assert (tmp_path / f"{report}.json").exists()
+        assert backend["early_majority"] is (report != "selection")  # the study's selectors see every candidate
+
+
+def test_sample_draws_a_seeded_subset_and_excludes_limit(backend: dict, tmp_path: Path) -> None:
+    result = invoke("--dataset", "gsm8k_test", "--sample", "3", "--seed", "5", "--out", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    ids = sorted({json.loads(line)["problem_id"] for line in (tmp_path / "results.jsonl").read_text().splitlines()})
+    assert ids == sorted(p.id for p in load_dataset("gsm8k_test", sample=3, seed=5))
+    clash = invoke("--dataset", "gsm8k_test", "--sample", "3", "--limit", "3", "--out", str(tmp_path / "x"))
+    assert clash.exit_code != 0 and "--sample" in clash.output
 
 
 @pytest.mark.parametrize(

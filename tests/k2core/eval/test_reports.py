@@ -56,8 +56,13 @@ async def test_selection_report(tmp_path: Path) -> None:
     assert selectors["majority@N"]["gap_closed"] == pytest.approx(0.0)
     assert selectors["k2think"]["judge_calls_per_problem"] == 4  # both orders, two rounds
     assert selectors["linear judge"]["judge_calls_per_problem"] == 2
-    assert judge.calls == 4 * 6
-    assert "gap closed" in (tmp_path / "selection.md").read_text()
+    assert judge.calls == 4 * (6 + 2)  # 4 + 2 selection calls and one probe pair in both orders per problem
+    quality = study["judge_quality"]
+    assert quality["pairs"] == 4 and quality["both_orders"] == 1.0  # the truth judge always picks the right one
+    low, high = selectors["pass@1"]["ci95"]
+    assert low <= 1 / 3 <= high and selectors["oracle"]["ci95"] == [1.0, 1.0]
+    text = (tmp_path / "selection.md").read_text()
+    assert "gap closed" in text and "95% CI" in text and "## Judge quality" in text
     assert_png(tmp_path / "selection.png")
     again = FakeSolve(PROBLEMS, spread)
     await run_selection_report(spec, again, judge, tmp_path)
@@ -71,3 +76,11 @@ async def test_scaling_report(tmp_path: Path) -> None:
     assert rows[0]["tokens_per_request"] < rows[1]["tokens_per_request"] < rows[2]["tokens_per_request"]
     assert "| 3 |" in (tmp_path / "scaling.md").read_text()
     assert_png(tmp_path / "scaling.png")
+
+
+def test_a_judge_that_always_picks_a_is_caught_by_the_both_order_probe() -> None:
+    from k2core.eval.selection_study import JudgeProbe, StudyRecord, judge_quality
+
+    probes = [JudgeProbe(right=1, wrong=0, right_as_a="A", right_as_b="A")] * 3
+    quality = judge_quality([StudyRecord(problem_id="p", domain="math", probes=probes)])
+    assert quality == {"pairs": 3, "right_shown_as_a": 1.0, "right_shown_as_b": 0.0, "both_orders": 0.0}
