@@ -204,22 +204,47 @@ def test_kserve_serves_the_model_and_the_solver_calls_openai_routes(render, sett
     )
 
 
-def test_keda_replaces_the_solver_hpa(render):
+def test_keda_scales_solver_and_gateway_on_their_own_inflight_gauges(render):
     m = render("keda")
-    scaled = m.one("ScaledObject")
-    assert scaled["spec"]["scaleTargetRef"]["name"] == f"{PREFIX}-solver"
-    (trigger,) = scaled["spec"]["triggers"]
-    assert trigger["type"] == "prometheus"
-    assert trigger["metadata"]["query"].startswith("sum(k2think_solver_inflight_requests{")
-    assert f'service="{PREFIX}-solver"' in trigger["metadata"]["query"]
-    assert trigger["metadata"]["threshold"] == "4"
-    assert trigger["metadata"]["serverAddress"] == "http://prometheus-operated.monitoring.svc:9090"
+    for role, threshold, least in (("solver", "4", 2), ("gateway", "16", 1)):
+        scaled = m.role("ScaledObject", role)
+        assert scaled["spec"]["scaleTargetRef"]["name"] == f"{PREFIX}-{role}"
+        assert scaled["spec"]["minReplicaCount"] == least >= 1
+        assert scaled["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 2}
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["type"] == "prometheus"
+        query = trigger["metadata"]["query"]
+        assert query.startswith(f"sum(k2think_{role}_inflight_requests{{") and f'service="{PREFIX}-{role}"' in query
+        assert trigger["metadata"]["threshold"] == threshold
+        assert trigger["metadata"]["serverAddress"] == "http://prometheus-operated.monitoring.svc:9090"
+        assert "replicas" not in m.role("Deployment", role)["spec"]
     hpa_targets = {h["spec"]["scaleTargetRef"]["name"] for h in m.kind("HorizontalPodAutoscaler")}
-    assert hpa_targets == {f"{PREFIX}-{r}" for r in ("gateway", "planner", "judge")}
-    assert "replicas" not in m.role("Deployment", "solver")["spec"]
-    monitor = m.one("ServiceMonitor")
+    assert hpa_targets == {f"{PREFIX}-{r}" for r in ("planner", "judge")}
+    monitor = m.role("ServiceMonitor", "gateway") if len(m.kind("ServiceMonitor")) > 1 else m.one("ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert all(any(p["name"] == "metrics" for p in m.role("Service", r)["spec"]["ports"]) for r in ROLES)
+
+
+def test_hpa_behavior_reaches_hpas_and_keda(render):
+    behavior = {"scaleDown": {"stabilizationWindowSeconds": 600, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]}}
+    m = render({"autoscaling": {"enabled": True, "behavior": behavior, "keda": {"enabled": True, "fallback": None}}})
+    assert m.role("HorizontalPodAutoscaler", "judge")["spec"]["behavior"] == behavior
+    solver = m.role("ScaledObject", "solver")["spec"]
+    assert solver["advanced"]["horizontalPodAutoscalerConfig"]["behavior"] == behavior
+    assert "fallback" not in solver
+
+
+def test_vllm_roles_never_get_a_cpu_hpa(render):
+    m = render(
+        {
+            "autoscaling": {"enabled": True},
+            "solver": {"backend": "vllm", "replicas": 1},
+            "judge": {"backend": "vllm", "model": "Qwen/Qwen3-8B", "replicas": 1},
+        }
+    )
+    hpa_targets = {h["spec"]["scaleTargetRef"]["name"] for h in m.kind("HorizontalPodAutoscaler")}
+    assert hpa_targets == {f"{PREFIX}-gateway", f"{PREFIX}-planner"}
+    assert m.role("Deployment", "solver")["spec"]["replicas"] == 1
 
 
 def test_hpa_on_cpu_for_every_role_without_keda(render):
