@@ -119,7 +119,7 @@ class LimitsSettings(BaseModel):
     max_json_schema_depth: int = 32
     prompt_overhead_bytes: int = 64 << 10  # what role services allow past max_prompt_bytes: templates and the plan
     http_max_header_bytes: int = 16 << 10
-    http_read_timeout_s: float = 30.0  # to receive a request's headers, and then its body
+    http_read_timeout_s: float = 10.0  # to receive a request's head, and then its body
     grpc_max_message_bytes: int = 16 << 20
     max_inflight: int = 64
     max_connection_age_s: int = 300

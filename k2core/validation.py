@@ -28,14 +28,16 @@ def validate_n(n: int, settings: Settings, field: str = "n") -> None:
 
 
 def validate_sampling(params: SamplingParams, context_tokens: int | None, limits: LimitsSettings, prefix: str = "") -> None:
-    """Finite temperature >= 0, top_p in (0, 1], 1 <= max_tokens <= the engine's context, bounded stop strings and
-    JSON schema."""
+    """Finite temperature >= 0, top_p in (0, 1], 1 <= max_tokens <= the engine's context, a seed that fits 64 bits
+    with room for per-candidate offsets, bounded stop strings and JSON schema."""
     if not math.isfinite(params.temperature) or params.temperature < 0:
         raise ValidationError(f"{prefix}temperature", f"must be a finite number >= 0, got {params.temperature}")
     if not 0 < params.top_p <= 1:
         raise ValidationError(f"{prefix}top_p", f"must be in (0, 1], got {params.top_p}")
-    if params.max_tokens < 1:
-        raise ValidationError(f"{prefix}max_tokens", f"must be >= 1, got {params.max_tokens}")
+    if not 1 <= params.max_tokens < 2**31:
+        raise ValidationError(f"{prefix}max_tokens", f"must be in [1, 2**31), got {params.max_tokens}")
+    if params.seed is not None and not -(2**62) <= params.seed < 2**62:
+        raise ValidationError(f"{prefix}seed", f"must be in [-2**62, 2**62), got {params.seed}")
     if context_tokens is not None and params.max_tokens > context_tokens:
         raise ValidationError(
             f"{prefix}max_tokens", f"{params.max_tokens} exceeds the engine context of {context_tokens} tokens"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
+import math
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -53,6 +56,19 @@ class Admission:
         self.draining = False
         self._idle = asyncio.Event()
         self._idle.set()
+        self._started: dict[int, float] = {}
+        self._tickets = itertools.count()
+        self._recent_s: deque[float] = deque(maxlen=64)
+
+    def retry_after_s(self) -> float:
+        """When a slot is likely free, in whole seconds (at least 1): the recent mean service time less the age of
+        the oldest call in flight or, once that one is overdue, the mean time between completions of full slots."""
+        if not self._recent_s:
+            return 1.0
+        mean = sum(self._recent_s) / len(self._recent_s)
+        oldest = time.monotonic() - min(self._started.values()) if self._started else 0.0
+        remaining = mean - oldest
+        return float(max(1, math.ceil(remaining if remaining > 0 else mean / max(self.limit, 1))))
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
@@ -61,14 +77,19 @@ class Admission:
             raise UnavailableError(f"the {self.subsystem} is shutting down")
         if self.inflight >= self.limit:
             raise OverloadedError(
-                f"{self.inflight} requests in flight; the limit is {self.limit} (limits.max_inflight)"
+                f"{self.inflight} requests in flight; the limit is {self.limit} (limits.max_inflight)",
+                self.retry_after_s(),
             )
         self.inflight += 1
         self.metrics.inflight.inc()
         self._idle.clear()
+        ticket, start = next(self._tickets), time.monotonic()
+        self._started[ticket] = start
         try:
             yield
         finally:
+            del self._started[ticket]
+            self._recent_s.append(time.monotonic() - start)
             self.inflight -= 1
             self.metrics.inflight.dec()
             if self.inflight == 0:

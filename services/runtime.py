@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
+import math
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import h11
 import uvicorn
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import make_asgi_app
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from k2core import telemetry
 from k2core.config import LimitsSettings, ServerSettings, Settings
@@ -194,7 +198,7 @@ def _trailing(exc: Exception) -> tuple[tuple[str, str], ...]:
     if isinstance(exc, ValidationError):
         return ((FIELD_KEY, exc.field),)
     if isinstance(exc, OverloadedError):
-        return (("retry-after", str(max(1, round(exc.retry_after_s)))),)
+        return (("retry-after", str(max(1, math.ceil(exc.retry_after_s)))),)
     return ()
 
 
@@ -284,23 +288,85 @@ class HttpServer(uvicorn.Server):
         await self._task
 
 
-def http_server(app: Any, host: str, port: int, tls: ServerSettings | None = None) -> HttpServer:
+class HeaderDeadlineH11(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection that has no response under way and has not delivered a whole
+    request head within ``read_timeout_s`` of opening or of its last response (slow or half-open senders)."""
+
+    read_timeout_s: float = 10.0
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._arm()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self._deadline is not None and self.cycle is not None and not self.cycle.response_complete:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.cycle is None or self.cycle.response_complete:
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = self.loop.call_later(self.read_timeout_s, self._expire)
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if (self.cycle is None or self.cycle.response_complete) and not self.transport.is_closing():
+            if self.conn.our_state not in (h11.ERROR, h11.CLOSED, h11.MUST_CLOSE):
+                self.conn.send(h11.ConnectionClosed())
+            self.transport.close()
+
+
+class HeadLimit:
+    """ASGI middleware: 431 for a request whose header lines together pass ``limit`` bytes (h11 bounds only heads
+    still arriving)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > self.limit:
+            body = json.dumps({"error": {"message": f"request headers exceed {self.limit} bytes "
+                               "(limits.http_max_header_bytes)", "type": "invalid_request_error", "param": None,
+                               "code": "headers_too_large"}}).encode()
+            headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+            await send({"type": "http.response.start", "status": 431, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def http_server(app: Any, host: str, port: int, limits: LimitsSettings, tls: ServerSettings | None = None) -> HttpServer:
     """An HTTP server for an ASGI app on ``host:port`` (no access log: requests log their own line); HTTPS when
-    ``tls`` names a certificate and key."""
+    ``tls`` names a certificate and key. Request heads are capped at ``limits.http_max_header_bytes`` (431 beyond)
+    and must arrive within ``limits.http_read_timeout_s``; idle keep-alive connections close after 5 s."""
     cert, key = (tls.tls_cert_file, tls.tls_key_file) if tls else (None, None)
     if cert and not key:
         raise ValueError("server.tls_key_file is required with server.tls_cert_file")
+    protocol = type("HttpProtocol", (HeaderDeadlineH11,), {"read_timeout_s": limits.http_read_timeout_s})
     return HttpServer(
         uvicorn.Config(
-            app, host=host, port=port, access_log=False, log_level="warning", lifespan="off",
-            ssl_certfile=cert, ssl_keyfile=key if cert else None,
+            HeadLimit(app, limits.http_max_header_bytes), host=host, port=port, access_log=False,
+            log_level="warning", lifespan="off", ssl_certfile=cert, ssl_keyfile=key if cert else None, http=protocol, h11_max_incomplete_event_size=limits.http_max_header_bytes, timeout_keep_alive=5,
         )
     )
 
 
-def metrics_server(host: str, port: int) -> HttpServer:
+def metrics_server(host: str, port: int, limits: LimitsSettings) -> HttpServer:
     """Prometheus ``/metrics`` over HTTP for the gRPC-only services."""
-    return http_server(make_asgi_app(), host, port)
+    return http_server(make_asgi_app(), host, port, limits)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from k2core.validation import (
 )
 from k2core.verify import DOMAINS
 
-_SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
+_SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed", "stop")
 
 
 class SolveRequest(BaseModel):

@@ -3,22 +3,25 @@
 vLLM conventions: the ``<think>`` part goes in ``reasoning_content``, the final answer in ``content``; the full
 answer record and (in a stream) each stage event ride in the ``k2think`` extension field. k2think extensions in
 the request body (``extra_body`` in the openai client): ``best_of`` (candidates), ``plan``, ``judge``, ``domain``.
+The token and the body's size are checked before the body is read; every error is in OpenAI's error shape.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pydantic
 from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
 
 from k2core.config import Settings
 from k2core.errors import (
@@ -32,22 +35,34 @@ from k2core.errors import (
 from k2core.pipeline import FinalEvent, Pipeline, SolveEvent, SolveRequest
 from k2core.types import Demonstration, SolveResult
 from services import calls, runtime
+from services.gateway.http_body import HttpError, parse_json, read_body
 from services.gateway.reasoner import observe
 
 MODEL_ID = "k2think"
 ROUTE = "/v1/chat/completions"
-_HTTP_FIELDS = {"n": "best_of", "problem": "messages", "demonstrations": "messages"}
+_HTTP_FIELDS = {"n": "best_of", "problem": "messages", "demonstrations": "messages", "system": "messages"}
+_SYSTEM_ROLES = ("system", "developer")
+_ROLES = (*_SYSTEM_ROLES, "user", "assistant")
+
+
+class ContentPart(BaseModel):
+    """One part of a message's content; only text parts are served."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
 
 
 class ChatMessage(BaseModel):
     """One OpenAI chat message; content as a string or a list of text parts."""
 
     role: str
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
-            return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
+            return "".join(part.text or "" for part in self.content)
         return self.content or ""
 
 
@@ -70,6 +85,7 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = None
     max_completion_tokens: int | None = None
     seed: int | None = None
+    stop: str | list[str] | None = None
     best_of: int | None = None
     plan: bool | None = None
     judge: bool | None = None
@@ -77,17 +93,22 @@ class ChatRequest(BaseModel):
 
     def solve_request(self, settings: Settings) -> SolveRequest:
         """The pipeline request: the last user message is the problem; each earlier user message answered by an
-        assistant message becomes a demonstration (few-shot turn) for the solver."""
+        assistant message becomes a demonstration (few-shot turn) for the solver; system (and developer) messages,
+        joined in order, become the solver's system turn."""
         if self.model != MODEL_ID:
             raise ValidationError("model", f"unknown model {self.model!r}; this server serves {MODEL_ID!r}")
         if self.n != 1:
             raise ValidationError("n", f"only n=1 is supported, got {self.n}; best_of sets the number of candidates")
+        _check_messages(self.messages)
         problems = [m.text() for m in self.messages if m.role == "user"]
         if not problems:
             raise ValidationError("messages", "must contain a user message")
+        system = "\n\n".join(m.text() for m in self.messages if m.role in _SYSTEM_ROLES and m.text())
         return SolveRequest.from_settings(
             problems[-1],
             settings,
+            system=system or None,
+            stop=[self.stop] if isinstance(self.stop, str) else self.stop,
             demonstrations=conversation_demonstrations(self.messages),
             n=self.best_of,
             plan=self.plan,
@@ -100,8 +121,21 @@ class ChatRequest(BaseModel):
         )
 
 
+def _check_messages(messages: list[ChatMessage]) -> None:
+    """Refuse what the pipeline cannot honour (other roles, non-text parts) rather than drop it, naming the place."""
+    for i, message in enumerate(messages):
+        if message.role not in _ROLES:
+            raise ValidationError(f"messages[{i}].role", f"must be one of {', '.join(_ROLES)}, got {message.role!r}")
+        for j, part in enumerate(message.content if isinstance(message.content, list) else ()):
+            if part.type != "text":
+                raise ValidationError(f"messages[{i}].content[{j}].type", f"only text parts are served, got {part.type!r}")
+            if part.text is None:
+                raise ValidationError(f"messages[{i}].content[{j}].text", "a text part needs its text")
+
+
 def conversation_demonstrations(messages: list[ChatMessage]) -> list[Demonstration]:
-    """Earlier (user, assistant) pairs of a chat, in order; system messages and unanswered turns are skipped."""
+    """Earlier (user, assistant) pairs of a chat, in order; system messages (the system turn) and unanswered turns
+    are not demonstrations."""
     turns = [m for m in messages if m.role in ("user", "assistant")]
     return [
         Demonstration(problem=user.text(), response=reply.text())
@@ -132,11 +166,27 @@ def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
 
 
 def error_response(exc: Exception, request_id: str) -> JSONResponse:
-    status, body = error_body(exc)
+    """The JSON error response of ``exc`` (a k2core error or an HttpError); 429s say when to retry."""
+    status, body = (exc.status, exc.body()) if isinstance(exc, HttpError) else error_body(exc)
     headers = {calls.REQUEST_ID_KEY: request_id}
     if isinstance(exc, OverloadedError):
-        headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    if status in (408, 413):
+        headers["Connection"] = "close"
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _body_error(exc: pydantic.ValidationError) -> ValidationError:
+    """The deepest of pydantic's errors, named by its field path (``messages[0].content[1].text``) without the
+    union member tags pydantic puts in locations (``str``, ``list[str]``)."""
+    fields = set().union(*(model.model_fields for model in (ChatRequest, ChatMessage, ContentPart, StreamOptions)))
+    best_path, best_depth, message = "body", -1, "invalid request body"
+    for error in exc.errors():
+        loc = [part for part in error["loc"] if isinstance(part, int) or part in fields]
+        if len(loc) > best_depth:
+            path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+            best_path, best_depth, message = path or "body", len(loc), error["msg"]
+    return ValidationError(best_path, message)
 
 
 def split_reasoning(text: str) -> tuple[str | None, str]:
@@ -172,17 +222,26 @@ class OpenAIFacade:
     def app(self) -> FastAPI:
         """The ASGI app: ``/v1/*`` (token-protected when a token is set), ``/healthz``, ``/metrics``."""
         app = FastAPI(title="k2think", docs_url=None, redoc_url=None, openapi_url=None)
-        app.add_exception_handler(RequestValidationError, self._invalid_body)
-        app.add_exception_handler(_Unauthorized, self._unauthorized)
+        app.add_exception_handler(HttpError, self._http_error)
+        app.add_exception_handler(HTTPException, self._starlette_error)
+        app.add_exception_handler(Exception, self._internal_error)
         app.post(ROUTE, dependencies=[Depends(self._authorize)])(self.chat_completions)
         app.get("/v1/models", dependencies=[Depends(self._authorize)])(self.models)
         app.get("/healthz")(self.healthz)
         app.get("/metrics")(self.metrics)
         return app
 
-    async def chat_completions(self, body: ChatRequest, request: Request) -> Response:
-        """A chat completion: the pipeline's chosen answer, as JSON or as an SSE stream with stage progress."""
+    async def chat_completions(self, request: Request) -> Response:
+        """A chat completion: the pipeline's chosen answer, as JSON or as an SSE stream with stage progress.
+
+        The token was checked before this runs; the body is read within its size and time limits, then parsed."""
         rid = request.headers.get(calls.REQUEST_ID_KEY) or uuid.uuid4().hex
+        try:
+            body = ChatRequest.model_validate(parse_json(await read_body(request, self.settings.limits)))
+        except pydantic.ValidationError as exc:
+            return error_response(_body_error(exc), rid)
+        except HttpError as exc:
+            return error_response(exc, rid)
         carrier = {**request.headers, calls.REQUEST_ID_KEY: rid}
         queue: asyncio.Queue[SolveEvent | Exception] = asyncio.Queue()
         runner = asyncio.create_task(self._run(body, carrier, queue))
@@ -304,26 +363,20 @@ class OpenAIFacade:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     async def _authorize(self, request: Request) -> None:
+        """Refuse a request without the token before its body is read."""
         if self.token is not None and not runtime.token_matches(request.headers.get("authorization"), self.token):
-            raise _Unauthorized()
+            raise HttpError(401, "missing or invalid bearer token", None, "invalid_api_key")
 
-    async def _unauthorized(self, request: Request, exc: Exception) -> JSONResponse:
-        body = {
-            "error": {
-                "message": "missing or invalid bearer token",
-                "type": "invalid_request_error",
-                "param": None,
-                "code": "invalid_api_key",
-            }
-        }
-        return JSONResponse(body, status_code=401)
+    async def _http_error(self, request: Request, exc: Exception) -> JSONResponse:
+        return error_response(exc, request.headers.get(calls.REQUEST_ID_KEY) or uuid.uuid4().hex)
 
-    async def _invalid_body(self, request: Request, exc: Exception) -> JSONResponse:
-        first = exc.errors()[0] if isinstance(exc, RequestValidationError) and exc.errors() else {}
-        param = ".".join(str(part) for part in first.get("loc", ())[1:]) or None
-        error = ValidationError(param or "body", first.get("msg", "invalid request body"))
-        return error_response(error, request.headers.get(calls.REQUEST_ID_KEY) or uuid.uuid4().hex)
+    async def _starlette_error(self, request: Request, exc: Exception) -> JSONResponse:
+        """404, 405 and the like from routing, in OpenAI's shape."""
+        assert isinstance(exc, HTTPException)
+        kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+        message = f"{request.method} {request.url.path}: {exc.detail}"
+        error = HttpError(exc.status_code, message, None, str(exc.detail).lower().replace(" ", "_"), kind)
+        return JSONResponse(error.body(), status_code=exc.status_code, headers=exc.headers)
 
-
-class _Unauthorized(Exception):
-    """The request carried no valid bearer token."""
+    async def _internal_error(self, request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body(exc)[1], status_code=500)

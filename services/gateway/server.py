@@ -27,5 +27,5 @@ def create(pipeline: Pipeline, settings: Settings, grpc_port: int, http_port: in
     grpc_server = runtime.GrpcServer("gateway", settings, grpc_port)
     grpc_server.add(reasoner_pb2_grpc.add_ReasonerServicer_to_server, ReasonerServicer(pipeline, settings), SERVICE)
     facade = OpenAIFacade(pipeline, settings, grpc_server.admission)
-    http = runtime.http_server(facade.app(), settings.server.host, http_port, settings.server)
+    http = runtime.http_server(facade.app(), settings.server.host, http_port, settings.limits, settings.server)
     return runtime.Service(grpc_server, {"http": http})

@@ -86,7 +86,7 @@ async def test_malformed_body_names_the_field(stack: Stack) -> None:
     assert response.status_code == 400 and response.json()["error"]["param"] == "messages"
 
 
-async def test_earlier_turns_of_the_chat_reach_the_solver_as_demonstrations(stack: Stack) -> None:
+async def test_earlier_turns_reach_the_solver_as_demonstrations_after_the_system_turn(stack: Stack) -> None:
     history = [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "What is 1 + 1?"},
@@ -97,10 +97,11 @@ async def test_earlier_turns_of_the_chat_reach_the_solver_as_demonstrations(stac
     await client(stack).chat.completions.create(
         model="k2think", messages=history, extra_body={"best_of": 1, "plan": False}
     )
-    solver_turns = [c for c in stack.engine.conversations if len(c) == 3]
+    solver_turns = [c for c in stack.engine.conversations if len(c) == 4]
     assert solver_turns, stack.engine.conversations
-    user, reply, problem = solver_turns[0]
-    assert (user.role, reply.role, problem.role) == ("user", "assistant", "user")
+    system, user, reply, problem = solver_turns[0]
+    assert (system.role, user.role, reply.role, problem.role) == ("system", "user", "assistant", "user")
+    assert system.content == "Be brief."
     assert "What is 1 + 1?" in user.content and reply.content == "1 + 1 = 2. \\boxed{2}"
     assert "What is 2 + 2?" in problem.content and "What is 1 + 1?" not in problem.content
 
