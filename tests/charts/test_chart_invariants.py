@@ -82,7 +82,23 @@ def test_pdbs_never_block_every_eviction(render, ci):
         assert "minAvailable" not in pdb["spec"]
         unavailable = pdb["spec"]["maxUnavailable"]
         assert (unavailable >= 1) if isinstance(unavailable, int) else int(unavailable.rstrip("%")) >= 1
-        assert len(_pods_selected(m, pdb["spec"]["selector"]["matchLabels"])) == 1
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        assert len(_pods_selected(m, selector)) + len(_model_server_pods_selected(m, selector)) == 1
+
+
+def _model_server_pods_selected(m, selector: dict[str, str]) -> list[str]:
+    """Names of the RayService / InferenceService whose pods the selector matches."""
+    found = []
+    for rs in m.kind("RayService"):
+        cluster = rs["spec"]["rayClusterConfig"]
+        groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+        if all(_matches(selector, g["template"]["metadata"]["labels"]) for g in groups):
+            found.append(rs["metadata"]["name"])
+    for isvc in m.kind("InferenceService"):
+        # KServe labels every predictor pod with the InferenceService's name.
+        if _matches(selector, {"serving.kserve.io/inferenceservice": isvc["metadata"]["name"]}):
+            found.append(isvc["metadata"]["name"])
+    return found
 
 
 @pytest.mark.parametrize("ci", CI_NAMES)
@@ -142,7 +158,9 @@ def test_every_k2_env_var_is_a_settings_field_and_parses(render, settings_of, ci
     assert k2 and all(re.fullmatch(r"K2_[A-Z0-9_]+", n) for n in k2)
     assert {n: _unknown_part(n) for n in k2 if _unknown_part(n)} == {}
     settings = settings_of(m)
-    assert settings.solver.model == m.values["solver"]["model"]
+    solver = m.values["solver"]
+    served = f"{m.values['modelVolume']['mountPath']}/{solver['modelPath']}" if solver["modelPath"] else solver["model"]
+    assert settings.solver.model == (served if solver["backend"] == "vllm" else solver["model"])
     assert settings.pipeline.n == m.values["pipeline"]["n"]
     assert settings.server.host == "0.0.0.0"
 

@@ -25,6 +25,7 @@ def test_ci_matrix_covers_every_backend_and_mode():
         "rayserve",
         "keda",
         "hardened-minimal",
+        "trained-model",
     }
 
 
@@ -74,6 +75,7 @@ def test_custom_resources_match_official_crds(render, crd_schemas, ci):
         ("rayserve", {"RayService"}),
         ("keda", {"ScaledObject", "ServiceMonitor"}),
         ("hardened-minimal", set()),
+        ("trained-model", set()),
     ],
 )
 def test_custom_resources_rendered_only_when_asked(render, ci, kinds):

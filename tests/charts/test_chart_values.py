@@ -76,8 +76,13 @@ def test_vllm_eagle_reaches_solver_settings_on_a_gpu_image(render, settings_of):
     assert (spec.tensor_parallel_size, spec.max_model_len) == (2, 65536)
     assert settings_of(m).solver.engine == "vllm"
     assert m.container("solver")["image"] == "ghcr.io/k2think/k2think-gpu:0.1.0"
-    assert m.container("planner")["image"] == "ghcr.io/k2think/k2think:0.1.0"
-    assert _gpus(m) == {"gateway": 0, "planner": 0, "solver": 2, "judge": 0}
+    assert m.container("gateway")["image"] == "ghcr.io/k2think/k2think:0.1.0"
+    assert _gpus(m) == {"gateway": 0, "planner": 1, "solver": 2, "judge": 1}
+    for role in ("planner", "judge"):  # real models, not the embedded CPU one
+        assert (getattr(settings_of(m), role).engine, getattr(settings_of(m), role).model) == (
+            "vllm",
+            "Qwen/Qwen2.5-7B-Instruct",
+        )
     assert _volume(m, "solver", "/dev/shm")["emptyDir"]["medium"] == "Memory"
     claim = _volume(m, "solver", "/home/k2think/.cache/huggingface")["persistentVolumeClaim"]["claimName"]
     pvc = m.one("PersistentVolumeClaim", claim)
@@ -226,7 +231,8 @@ def test_keda_scales_solver_and_gateway_on_their_own_inflight_gauges(render):
 
 
 def test_hpa_behavior_reaches_hpas_and_keda(render):
-    behavior = {"scaleDown": {"stabilizationWindowSeconds": 600, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]}}
+    policy = {"type": "Pods", "value": 1, "periodSeconds": 120}
+    behavior = {"scaleDown": {"stabilizationWindowSeconds": 600, "policies": [policy]}}
     m = render({"autoscaling": {"enabled": True, "behavior": behavior, "keda": {"enabled": True, "fallback": None}}})
     assert m.role("HorizontalPodAutoscaler", "judge")["spec"]["behavior"] == behavior
     solver = m.role("ScaledObject", "solver")["spec"]

@@ -149,6 +149,12 @@ Context: dict root role.
 {{- if and (include "k2think.modelFile" .) (has (include "k2think.backend" .) (list "embedded" "vllm")) (not (and (eq .role "solver") (include "k2think.llmServer" .root))) }}true{{ end }}
 {{- end }}
 
+{{/* Pod securityContext of Ray pods reading the model volume: the Ray images run as uid 1000, the trained folders belong to podSecurityContext.fsGroup. */}}
+{{- define "k2think.rayModelAccess" -}}
+securityContext:
+  supplementalGroups: [{{ .Values.podSecurityContext.fsGroup | default .Values.podSecurityContext.runAsGroup }}]
+{{- end }}
+
 {{/* Env of a container that may download from Hugging Face: HF_TOKEN from the Secret, when one is set. */}}
 {{- define "k2think.hfTokenEnv" -}}
 {{- with .Values.huggingface.existingSecret }}
