@@ -137,8 +137,10 @@ class SandboxSettings(BaseModel):
     max_open_files: int = 256
     max_output_bytes: int = 1 << 20
     max_parallel: int = Field(default_factory=lambda: os.cpu_count() or 1)
-    uid: int = 65534
-    gid: int = 65534
+    tmpfs_mb: int = Field(default=64, ge=1, description="size of each run's private /tmp (its working directory)")
+    uid_range_start: int = Field(default=2_000_000_000, ge=1, le=4_000_000_000, description="first per-run uid")
+    uid_range_size: int = Field(default=65536, ge=2, le=1 << 24)
+    bwrap: str | None = Field(default=None, description="bwrap binary; None: the bundled one or PATH, '': never")
 
 
 class ServerSettings(BaseModel):

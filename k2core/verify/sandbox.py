@@ -1,8 +1,9 @@
-"""Run untrusted Python in a separate process with the strongest isolation this host allows.
+"""Run untrusted Python in separate processes with the strongest isolation this host allows.
 
-Isolation is detected once per settings and reported by ``Sandbox.isolation`` / ``sandbox_info()``;
-rlimits, a wall-time limit, process-group kill, a scrubbed environment, a private working directory,
-capped output and bounded parallelism always apply.
+The isolation level (see ``isolation.py``) is detected once per settings and reported by ``Sandbox.isolation``
+and ``sandbox_info()``. Always: rlimits, a wall-time limit, the whole process group killed at the end, a
+scrubbed environment, a private working directory, capped output and bounded parallelism. ``run_linked`` runs
+two programs in two separate sandboxes joined only by a Unix socket (the code grader's judge and candidate).
 """
 
 from __future__ import annotations
@@ -10,42 +11,27 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import math
 import os
-import resource
-import shutil
 import signal
+import socket
 import subprocess
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from k2core.config import SandboxSettings, Settings
+from k2core.verify import isolation, seccomp
+from k2core.verify.isolation import Mode
 
-_MIB = 1 << 20
-_ENTRY = "main.py"
 _PROBE = "print('ok')"
-_PRIVATE_TMPFS = ("/var/tmp", "/dev/shm", "/run/lock")
-_PIDNS = ("--net", "--pid", "--fork", "--kill-child")
-_MOUNTNS = ("--mount", "--mount-proc")
-# Runs as the namespace's pid 1 and waits for the program, so the program is an ordinary process
-# (pid 1 ignores signals it has no handler for); when it exits the whole namespace is torn down.
-_INIT = 'cd "$0" || exit 125; "$@"'
-_MOUNT_INIT = (
-    'mount --bind "$0" /tmp || exit 125; '
-    f"for d in {' '.join(_PRIVATE_TMPFS)}; do "
-    '[ -d "$d" ] || continue; mount -t tmpfs -o size=1m,mode=1777 tmpfs "$d" || exit 125; done; '
-    'cd /tmp || exit 125; "$@"'
-)
 
 
 @dataclass(frozen=True)
 class ExecResult:
-    """Outcome of one sandboxed run; ``killed_reason`` is "timeout", "output limit" or None.
+    """Outcome of one sandboxed run; ``killed_reason`` is "timeout", "output limit", "peer exited" or None.
 
     A program killed by a signal inside a PID namespace reads ``128 + signal`` (its init's exit status)."""
 
@@ -63,121 +49,44 @@ class ExecResult:
         return self.returncode == 0 and self.killed_reason is None
 
 
-def _rlimits(settings: SandboxSettings, timeout_s: float) -> dict[int, int]:
-    return {
-        resource.RLIMIT_CPU: math.ceil(timeout_s) + 1,
-        resource.RLIMIT_AS: settings.memory_mb * _MIB,
-        resource.RLIMIT_NPROC: settings.max_processes,
-        resource.RLIMIT_FSIZE: settings.max_file_mb * _MIB,
-        resource.RLIMIT_NOFILE: settings.max_open_files,
-        resource.RLIMIT_CORE: 0,
-    }
-
-
-_PRLIMIT_FLAGS = {
-    resource.RLIMIT_CPU: "--cpu",
-    resource.RLIMIT_AS: "--as",
-    resource.RLIMIT_NPROC: "--nproc",
-    resource.RLIMIT_FSIZE: "--fsize",
-    resource.RLIMIT_NOFILE: "--nofile",
-    resource.RLIMIT_CORE: "--core",
-}
-
-
-def _limit_command(limits: dict[int, int]) -> tuple[list[str], Callable[[], None] | None]:
-    """How the child gets its rlimits: a ``prlimit`` prefix, or a pre-exec hook on hosts without it."""
-    prlimit = shutil.which("prlimit")
-    if prlimit is not None:
-        return [prlimit, *(f"{_PRLIMIT_FLAGS[k]}={v}" for k, v in limits.items()), "--"], None
-
-    def apply() -> None:
-        for key, value in limits.items():
-            resource.setrlimit(key, (value, value))
-
-    return [], apply
-
-
 @dataclass(frozen=True)
-class _Mode:
-    """One isolation level: a wrapper (namespaces), a privilege drop and the interpreter command."""
+class Program:
+    """What one sandbox runs: ``files`` (``main.py`` is run) in its working directory, ``args``, ``stdin``."""
 
-    name: str
-    wrapper: tuple[str, ...]
-    drop: tuple[str, ...]
-    python: tuple[str, ...]
-    private_tmp: bool = False
+    files: Mapping[str, str]
+    args: tuple[str, ...] = ()
+    stdin: str = ""
 
-    def argv(self, workdir: str, *program: str) -> list[str]:
-        workdir_arg = (workdir,) if self.wrapper else ()
-        return [*self.wrapper, *workdir_arg, *self.drop, *self.python, *program]
-
-    def home(self, workdir: str) -> str:
-        return "/tmp" if self.private_tmp else workdir
-
-
-def _ladder(settings: SandboxSettings) -> list[_Mode]:
-    """Isolation candidates for this host, strongest first."""
-    python = (settings.interpreter, "-I", "-X", "utf8")
-    if os.geteuid() != 0:
-        userns = ("unshare", "--user", "--map-root-user", *_PIDNS)
-        return [
-            _Mode("userns+mount", (*userns, *_MOUNTNS, "/bin/sh", "-c", _MOUNT_INIT), (), python, private_tmp=True),
-            _Mode("userns", (*userns, "/bin/sh", "-c", _INIT), (), python),
-            _Mode("rlimits-only", (), (), python),
-        ]
-    pidns = ("unshare", *_PIDNS)
-    drop = ("setpriv", f"--reuid={settings.uid}", f"--regid={settings.gid}", "--clear-groups", "--")
-    return [
-        _Mode(
-            "unshare+mount+setpriv", (*pidns, *_MOUNTNS, "/bin/sh", "-c", _MOUNT_INIT), drop, python, private_tmp=True
-        ),
-        _Mode("unshare+setpriv", (*pidns, "/bin/sh", "-c", _INIT), drop, python),
-        _Mode("setpriv", (), drop, python),
-        _Mode("rlimits-only", (), (), python),
-    ]
-
-
-def _env(home: str) -> dict[str, str]:
-    """The whole environment the program sees: nothing inherited from the parent."""
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": home}
-
-
-def _prepare_workdir(root: str, mode: _Mode, settings: SandboxSettings, code: str) -> None:
-    """Write the program; when privileges are dropped, hand the directory to the sandbox user."""
-    entry = os.path.join(root, _ENTRY)
-    with open(entry, "w", encoding="utf-8") as handle:
-        handle.write(code)
-    os.chmod(entry, 0o644)
-    if mode.drop:
-        os.chown(root, settings.uid, settings.gid)
-        os.chmod(root, 0o700)
+    def __post_init__(self) -> None:
+        if "main.py" not in self.files:
+            raise ValueError("files: a sandboxed program needs a 'main.py'")
+        if any("/" in name or name.startswith(".") for name in self.files):
+            raise ValueError("files: names must be plain file names")
 
 
 @cache
-def _detect(settings_json: str) -> _Mode:
+def _detect(settings_json: str) -> Mode:
     """Try each isolation level with a probe program and keep the strongest that works."""
     settings = SandboxSettings.model_validate_json(settings_json)
-    *stronger, weakest = _ladder(settings)
+    *stronger, weakest = isolation.ladder(settings)
     return next((mode for mode in stronger if _probe(mode, settings)), weakest)
 
 
-def _probe(mode: _Mode, settings: SandboxSettings) -> bool:
+def _probe(mode: Mode, settings: SandboxSettings) -> bool:
     """Whether a trivial program runs and prints under this isolation level."""
-    prefix, preexec = _limit_command(_rlimits(settings, timeout_s=10))
-    with tempfile.TemporaryDirectory(prefix="k2sbx-probe-") as workdir:
-        _prepare_workdir(workdir, mode, settings, _PROBE)
-        try:
+    try:
+        with isolation.stage(mode, settings, {"main.py": _PROBE}, (), timeout_s=10) as staged:
             done = subprocess.run(
-                [*prefix, *mode.argv(workdir, _ENTRY)],
-                preexec_fn=preexec,
-                cwd=workdir,
-                env=_env(mode.home(workdir)),
+                staged.argv,
+                cwd=staged.cwd,
+                env=staged.env,
+                pass_fds=staged.pass_fds,
                 capture_output=True,
-                timeout=10,
+                timeout=20,
                 check=False,
             )
-        except (OSError, subprocess.TimeoutExpired):
-            return False
+    except (OSError, subprocess.TimeoutExpired, RuntimeError, ValueError):
+        return False
     return done.returncode == 0 and done.stdout.strip() == b"ok"
 
 
@@ -232,8 +141,31 @@ async def _feed(stream: asyncio.StreamWriter, data: bytes) -> None:
         stream.close()
 
 
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+async def _drain(stream: asyncio.StreamReader, buffer: bytearray, cap: int, overflow: Callable[[], None]) -> None:
+    """Read a pipe incrementally into ``buffer``; call ``overflow`` and stop once ``cap`` is exceeded."""
+    while chunk := await stream.read(64 * 1024):
+        room = cap - len(buffer)
+        buffer += chunk[:room]
+        if len(chunk) > room:
+            overflow()
+            return
+
+
+async def _feed(stream: asyncio.StreamWriter, data: bytes) -> None:
+    """Write stdin and close it; a program that exits without reading it is fine."""
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        stream.write(data)
+        await stream.drain()
+        stream.close()
+
+
 class Sandbox:
-    """Runs Python source in an isolated, limited child process; at most ``max_parallel`` at a time."""
+    """Runs Python source in isolated, limited child processes; at most ``max_parallel`` runs at a time."""
 
     def __init__(self, settings: SandboxSettings | None = None) -> None:
         self.settings = settings or Settings().sandbox
@@ -242,26 +174,32 @@ class Sandbox:
 
     @property
     def isolation(self) -> str:
-        """The isolation level detected for this host, e.g. "unshare+mount+setpriv" or "rlimits-only"."""
+        """The isolation level detected for this host, e.g. "bwrap+uid-per-run" or "rlimits-only"."""
         return self._mode.name
 
+    @property
+    def hides_host(self) -> bool:
+        """Whether programs see a minimal read-only root instead of the host's filesystem."""
+        return self._mode.hides_host
+
     def info(self) -> dict[str, Any]:
-        """What a report needs: isolation level, interpreter, identity and limits."""
+        """What a report needs: isolation level, interpreter, identity, filters and limits."""
         return {
             "isolation": self.isolation,
             "interpreter": self.settings.interpreter,
-            "runs_as": f"{self.settings.uid}:{self.settings.gid}" if self._mode.drop else "caller",
-            "rlimits_via": "prlimit" if shutil.which("prlimit") else "preexec",
-            **self.settings.model_dump(exclude={"interpreter", "uid", "gid"}),
+            "runs_as": "a uid of its own per run" if self._mode.drop else "caller",
+            "host_filesystem": "hidden (minimal read-only root, private tmpfs)" if self.hides_host else "visible",
+            "seccomp": self.hides_host and seccomp.supported(),
+            **self.settings.model_dump(exclude={"interpreter"}),
         }
 
     async def run(self, code: str, stdin: str = "", timeout_s: float | None = None) -> ExecResult:
         """Run ``code`` with ``stdin``; cancelling the awaiting task kills the program."""
-        return await asyncio.wrap_future(_BACKGROUND.submit(self._execute(code, stdin, timeout_s)))
+        return await asyncio.wrap_future(_BACKGROUND.submit(self._execute(_program(code, stdin), timeout_s)))
 
     def run_sync(self, code: str, stdin: str = "", timeout_s: float | None = None) -> ExecResult:
         """Blocking ``run`` for synchronous callers (any thread but the sandbox's own loop)."""
-        return self._block(self._execute(code, stdin, timeout_s))
+        return self._block(self._execute(_program(code, stdin), timeout_s))
 
     async def run_each(self, code: str, stdins: Sequence[str], timeout_s: float | None = None) -> list[ExecResult]:
         """Run one program once per stdin, concurrently within the parallelism bound."""
@@ -270,6 +208,19 @@ class Sandbox:
     def run_each_sync(self, code: str, stdins: Sequence[str], timeout_s: float | None = None) -> list[ExecResult]:
         """Blocking ``run_each``."""
         return self._block(self._execute_each(code, stdins, timeout_s))
+
+    async def run_linked(
+        self, first: Program, second: Program, timeout_s: float | None = None
+    ) -> tuple[ExecResult, ExecResult]:
+        """Run two programs in two sandboxes joined by a Unix socket (its fd number is appended to each one's
+        args); the second is killed when the first exits. Together they take one parallelism slot."""
+        return await asyncio.wrap_future(_BACKGROUND.submit(self._execute_linked(first, second, timeout_s)))
+
+    def run_linked_sync(
+        self, first: Program, second: Program, timeout_s: float | None = None
+    ) -> tuple[ExecResult, ExecResult]:
+        """Blocking ``run_linked``."""
+        return self._block(self._execute_linked(first, second, timeout_s))
 
     @staticmethod
     def _block(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -289,30 +240,57 @@ class Sandbox:
             self._slots = (loop, asyncio.Semaphore(self.settings.max_parallel))
         return self._slots[1]
 
+    def _timeout(self, timeout_s: float | None) -> float:
+        return self.settings.timeout_s if timeout_s is None else timeout_s
+
     async def _execute_each(self, code: str, stdins: Sequence[str], timeout_s: float | None) -> list[ExecResult]:
-        return list(await asyncio.gather(*(self._execute(code, s, timeout_s) for s in stdins)))
+        return list(await asyncio.gather(*(self._execute(_program(code, s), timeout_s) for s in stdins)))
 
-    async def _execute(self, code: str, stdin: str, timeout_s: float | None) -> ExecResult:
-        timeout = self.settings.timeout_s if timeout_s is None else timeout_s
+    async def _execute(self, program: Program, timeout_s: float | None) -> ExecResult:
         async with self._slots_for(asyncio.get_running_loop()):
-            with tempfile.TemporaryDirectory(prefix="k2sbx-", ignore_cleanup_errors=True) as workdir:
-                _prepare_workdir(workdir, self._mode, self.settings, code)
-                return await self._spawn(workdir, stdin.encode("utf-8", "replace"), timeout)
+            return await self._spawn(program, self._timeout(timeout_s))
 
-    async def _spawn(self, workdir: str, stdin: bytes, timeout: float) -> ExecResult:
-        prefix, preexec = _limit_command(_rlimits(self.settings, timeout))
-        started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            *prefix,
-            *self._mode.argv(workdir, _ENTRY),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=workdir,
-            env=_env(self._mode.home(workdir)),
-            start_new_session=True,
-            preexec_fn=preexec,
-        )
+    async def _execute_linked(
+        self, first: Program, second: Program, timeout_s: float | None
+    ) -> tuple[ExecResult, ExecResult]:
+        timeout = self._timeout(timeout_s)
+        first_done = asyncio.Event()
+        async with self._slots_for(asyncio.get_running_loop()):
+            left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            with left, right:
+                second_run = asyncio.create_task(self._spawn(second, timeout, right, stop=first_done))
+                try:
+                    first_result = await self._spawn(first, timeout, left)
+                finally:
+                    first_done.set()
+                return first_result, await second_run
+
+    async def _spawn(
+        self, program: Program, timeout: float, link: socket.socket | None = None, stop: asyncio.Event | None = None
+    ) -> ExecResult:
+        """Run one program to the end; ``link`` is handed to it (and closed here once it started)."""
+        link_fds = () if link is None else (link.fileno(),)
+        args = (*program.args, *(str(fd) for fd in link_fds))
+        with isolation.stage(self._mode, self.settings, program.files, args, timeout, link_fds) as staged:
+            started = time.monotonic()
+            proc = await asyncio.create_subprocess_exec(
+                *staged.argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=staged.cwd,
+                env=staged.env,
+                pass_fds=staged.pass_fds,
+                start_new_session=True,
+            )
+            if link is not None:
+                link.close()  # the child holds its end now; EOF reaches the peer when the child exits
+            return await self._supervise(proc, program.stdin.encode("utf-8", "replace"), timeout, started, stop)
+
+    async def _supervise(
+        self, proc: asyncio.subprocess.Process, stdin: bytes, timeout: float, started: float, stop: asyncio.Event | None
+    ) -> ExecResult:
+        """Feed stdin, drain capped output and kill the group on timeout, overflow, ``stop`` or cancellation."""
         reasons: list[str] = []
 
         def kill(reason: str) -> None:
@@ -326,13 +304,19 @@ class Sandbox:
             asyncio.create_task(_drain(proc.stderr, err, cap, lambda: kill("output limit"))),
             asyncio.create_task(_feed(proc.stdin, stdin)),
         ]
+        exited = asyncio.create_task(proc.wait())
+        stopped = asyncio.create_task(stop.wait()) if stop is not None else None
         try:
-            await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            kill("timeout")
-            await proc.wait()
+            waiting = [t for t in (exited, stopped) if t is not None]
+            await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not exited.done():
+                kill("peer exited" if stopped is not None and stopped.done() else "timeout")
+                await exited
         finally:
             _kill_group(proc.pid)  # leftovers of the group; also runs when the caller cancels
+            for task in (exited, stopped):
+                if task is not None and not task.done():
+                    task.cancel()
             _, pending = await asyncio.wait(pipes, timeout=1.0)
             for task in pending:
                 task.cancel()
@@ -345,6 +329,10 @@ class Sandbox:
             truncated="output limit" in reasons,
             seconds=round(time.monotonic() - started, 4),
         )
+
+
+def _program(code: str, stdin: str) -> Program:
+    return Program({"main.py": code}, stdin=stdin)
 
 
 @cache

@@ -1,16 +1,30 @@
-"""Code: the last fenced Python block, run only in the sandbox against HumanEval or stdin/stdout tests."""
+"""Code: the last fenced Python block, run only in the sandbox against HumanEval or stdin/stdout tests.
 
+Threat model: the program is written by the model being rewarded and may attack the grader from inside
+its own process (patch the reporter, ``os.write``, ``AssertionError`` or builtins, exit early, print fake
+markers, read or rewrite the test file, spawn threads, install atexit/signal hooks, kill its parent).
+So no verdict is produced where it runs. For HumanEval truth the candidate's program and the tests run in
+two separate sandboxes joined by one socket (``harness.py``): the judge sandbox holds the tests and calls
+the candidate's functions remotely; arguments and results cross as plain data decoded into exact builtin
+types, so ``assert f(x) == y`` compares values the judge built itself (a returned object whose ``__eq__``
+always answers True never reaches it; a builtin subclass is graded on its builtin value, stricter than
+HumanEval's own ``check``). The candidate never sees the tests, the judge's process or its output; the
+judge reports each assert-bearing statement of ``check`` once on its own stdout. For stdin/stdout truth
+the expected outputs never enter the sandbox and the comparison happens here. Indices outside the test
+count are ignored, each test counts once and every score is clamped to [0, 1].
+"""
 from __future__ import annotations
 
 import ast
+import builtins
 import json
 import re
-import secrets
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 
 from k2core.verify.base import GroundTruthError, Score, final_segment, no_answer
-from k2core.verify.sandbox import ExecResult, Sandbox, default_sandbox
+from k2core.verify.sandbox import ExecResult, Program, Sandbox, default_sandbox
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _PYTHON_TAGS = {"", "python", "py", "python3"}
@@ -20,6 +34,7 @@ _CODE_NODES = (
     ast.AugAssign, ast.For, ast.While, ast.If, ast.With, ast.Try,
 )  # fmt: skip
 _REPORT = "_k2_report"
+_VERDICT = re.compile(r"(\d{1,9}) ([01])")
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,7 @@ class _UnitTests:
     entry_point: str
     prompt: str
     count: int
+    remote: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,19 @@ def _reporting(stmt: ast.stmt, index: int) -> ast.stmt:
     return wrapper.body[0]
 
 
+def _free_names(tree: ast.Module) -> tuple[str, ...]:
+    """Names the tests read but never bind (the entry point, prompt helpers): the candidate's functions."""
+    nodes = list(ast.walk(tree))
+    bound = {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    bound |= {n.name for n in nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    bound |= {n.arg for n in nodes if isinstance(n, ast.arg)}
+    bound |= {n.name for n in nodes if isinstance(n, ast.ExceptHandler) and n.name}
+    imports = [a for n in nodes if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names]
+    bound |= {(a.asname or a.name).split(".")[0] for a in imports}
+    read = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return tuple(sorted(read - bound - set(dir(builtins)) - {_REPORT}))
+
+
 def _unit_tests(truth: dict) -> _UnitTests:
     test, entry_point = truth.get("test"), truth.get("entry_point")
     if not isinstance(test, str) or not isinstance(entry_point, str) or not entry_point.isidentifier():
@@ -93,7 +122,8 @@ def _unit_tests(truth: dict) -> _UnitTests:
     else:
         tree.body.append(ast.parse(runner).body[0])
     prompt = truth.get("prompt", "")
-    return _UnitTests(ast.unparse(tree), entry_point, prompt if isinstance(prompt, str) else "", count)
+    prompt = prompt if isinstance(prompt, str) else ""
+    return _UnitTests(ast.unparse(tree), entry_point, prompt, count, _free_names(tree))
 
 
 def _io_tests(truth: dict) -> _IOTests:
@@ -142,8 +172,25 @@ def _failure(result: ExecResult) -> str:
 
 
 def _score(program: str, passed: int, total: int, detail: str) -> Score:
+    """The fraction passed, clamped to [0, 1]; correct only when every test passed."""
     reason = f"{passed}/{total} tests passed" + (f" ({detail})" if detail and passed < total else "")
-    return Score(round(passed / total, 6), passed == total, program, reason)
+    fraction = min(1.0, max(0.0, passed / total)) if total > 0 else 0.0
+    return Score(round(fraction, 6), total > 0 and passed == total, program, reason)
+
+
+def _verdicts(stdout: str, count: int) -> dict[int, bool]:
+    """The judge's per-test verdicts: indices below ``count`` only, the first verdict of each index wins."""
+    verdicts: dict[int, bool] = {}
+    for line in stdout.splitlines():
+        match = _VERDICT.fullmatch(line)
+        if match and int(match[1]) < count:
+            verdicts.setdefault(int(match[1]), match[2] == "1")
+    return verdicts
+
+
+@cache
+def _harness() -> str:
+    return (Path(__file__).resolve().parent.parent / "harness.py").read_text(encoding="utf-8")
 
 
 class CodeGrader:
@@ -182,14 +229,14 @@ class CodeGrader:
             source = "\n".join([*_PROMPT_IMPORT.findall(truth.prompt), program])
         else:  # a completion of the prompt's function body
             source = truth.prompt + program
-        nonce = secrets.token_hex(12)
-        reporter = (
-            f"def {_REPORT}(index, passed, _write=__import__('os').write):\n"
-            f"    _write(1, ('\\n{nonce} %d %d\\n' % (index, passed)).encode())\n"
+        judge = Program(
+            {"main.py": _harness(), "tests.py": truth.test, "remote.json": json.dumps(truth.remote)}, ("judge",)
         )
-        result = self.sandbox.run_sync("\n\n".join([source, reporter, truth.test]))
-        reports = {int(i): ok == "1" for i, ok in re.findall(rf"{nonce} (\d+) ([01])", result.stdout)}
-        return _score(program, sum(reports.values()), truth.count, "" if result.ok else _failure(result))
+        candidate = Program({"main.py": _harness(), "candidate.py": source}, ("serve",))
+        verdicts, served = self.sandbox.run_linked_sync(judge, candidate)
+        passed = sum(_verdicts(verdicts.stdout, truth.count).values())
+        failure = next((_failure(r) for r in (served, verdicts) if not r.ok and r.killed_reason != "peer exited"), "")
+        return _score(program, passed, truth.count, failure)
 
     def _run_io_tests(self, program: str, truth: _IOTests) -> Score:
         results = self.sandbox.run_each_sync(program, truth.inputs)
