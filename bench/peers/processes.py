@@ -1,4 +1,4 @@
-"""Child processes the benches start: the llama.cpp server, optillm's proxy and the k2think stack, on free ports."""
+"""Child processes the benches start: the shared backend, optillm's proxy and the k2think stack, on free ports."""
 
 from __future__ import annotations
 
@@ -80,14 +80,17 @@ def http_ok(url: str) -> Callable[[], bool]:
     return check
 
 
-def llama_server(model: Path, port: int, alias: str, log: Path, n_ctx: int = 4096) -> Child:
-    """``python -m llama_cpp.server`` with the GGUF on ``port`` in Gemma's turn format (as the embedded engine
-    renders it); a new request never interrupts a running one."""
+def backend_server(model: Path, port: int, alias: str, log: Path, slots: int, n_ctx: int,
+                   threads: int | None = None) -> Child:
+    """The head-to-head backend (``bench.headtohead.backend``: the embedded engine behind OpenAI's chat route,
+    ``slots`` sequences decoded together) on ``port``."""
     argv = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias, "--chat_format", "gemma",
-        "--host", HOST, "--port", str(port), "--n_ctx", str(n_ctx), "--interrupt_requests", "False",
+        sys.executable, "-m", "bench.headtohead.backend", "--model", str(model), "--port", str(port), "--host", HOST,
+        "--alias", alias, "--slots", str(slots), "--n-ctx", str(n_ctx),
     ]  # fmt: skip
-    child = Child("llama.cpp server", argv, log)
+    if threads is not None:
+        argv += ["--threads", str(threads)]
+    child = Child("backend", argv, log)
     child.wait_ready(http_ok(f"http://{HOST}:{port}/v1/models"), timeout_s=180)
     return child
 

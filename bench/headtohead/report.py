@@ -1,0 +1,129 @@
+"""The results document (JSON) and its markdown summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Any
+
+import llama_cpp
+
+from bench.headtohead.outcome import Outcome
+from k2core.eval.reports import markdown_table
+
+
+def points(share: float) -> float:
+    """A share as percentage points to one decimal, without a float-noise "-0.0"."""
+    return round(100 * share, 1) + 0.0
+
+
+def verdict_text(v: dict[str, Any] | None) -> str | None:
+    """The targets as one line of text."""
+    if v is None:
+        return None
+    low, high = (points(x) for x in v["accuracy_ci95"])
+    if v["accuracy_resolved"]:
+        resolved = "k2think better" if low > 0 else "k2think worse"
+    else:
+        resolved = "the interval holds 0: no difference the runs can resolve"
+    met = {True: "met", False: "NOT met"}
+    return "; ".join(
+        [
+            f"latency: k2think {v['speedup']:.2f}× lower than the reference flow ({met[v['speedup_met']]}, target "
+            f"≥ {v['targets']['speedup']}×)",
+            f"compute: {points(v['token_saving']):.1f}% fewer completion tokens ({met[v['token_saving_met']]}, target "
+            f"≥ {points(v['targets']['token_saving']):.0f}%)",
+            f"accuracy: k2think − reference {points(v['accuracy_difference']):+.1f} points over {v['problems']} problems, "
+            f"paired 95% CI [{low:+.1f}, {high:+.1f}] ({met[v['accuracy_met']]} by the point estimate; {resolved})",
+        ]
+    )
+
+
+def document(
+    settings: dict[str, Any],
+    workload: str,
+    rows: dict[str, dict[str, Any]],
+    targets: dict[str, Any] | None,
+    outcomes: dict[str, list[Outcome]],
+    notes: dict[str, str],
+) -> dict[str, Any]:
+    """The results JSON: workload, settings, flat figures, per-system table, targets and per-problem outcomes."""
+    figures: dict[str, Any] = {}
+    for name, row in rows.items():
+        figures |= {f"{name} accuracy": row["accuracy"], f"{name} wall s/problem": row["wall_s_per_problem"],
+                    f"{name} completion tokens/problem": row["completion_tokens_per_problem"],
+                    f"{name} judge calls/problem": row["judge_calls_per_problem"]}  # fmt: skip
+    if targets is not None:
+        figures |= {"k2think latency speed-up over reference": targets["speedup"],
+                    "k2think completion-token saving vs reference": targets["token_saving"]}  # fmt: skip
+    return {
+        "name": settings["name"],
+        "workload": workload,
+        "settings": settings,
+        "figures": figures,
+        "verdict": verdict_text(targets),
+        "targets": targets,
+        "systems": rows,
+        "notes": notes,
+        "outcomes": {name: [asdict(o) for o in runs] for name, runs in outcomes.items()},
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "llama_cpp_python": llama_cpp.__version__,
+        },
+    }
+
+
+def _accuracy_cell(row: dict[str, Any]) -> str:
+    ci = row.get("accuracy_ci95")
+    text = f"{100 * row['accuracy']:.1f}%"
+    return text if ci is None else f"{text} [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]"
+
+
+def _paired_cell(paired: dict[str, Any] | None) -> str:
+    if paired is None:
+        return "—"
+    low, high = paired["ci95"]
+    return f"{points(paired['difference']):+.1f} [{points(low):+.1f}, {points(high):+.1f}]"
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The results as a markdown table (latency and compute side by side, ratios against k2think) and notes."""
+    headers = [
+        "system", "problems × rounds", "errors", "accuracy (95% CI)", "oracle", "vs k2think, points (paired 95% CI)",
+        "wall s / problem", "latency vs k2think", "completion tokens / problem", "tokens vs k2think",
+        "calls / problem", "judge calls / problem", "candidates / problem",
+    ]  # fmt: skip
+    rows = [
+        [
+            name, f"{r['problems']} × {len(r['accuracy_per_round']) or 1}", r["errors"], _accuracy_cell(r),
+            "—" if r.get("oracle") is None else f"{100 * r['oracle']:.1f}%", _paired_cell(r.get("paired_vs_k2think")),
+            f"{r['wall_s_per_problem']:.1f}", _ratio(r.get("latency_vs_k2think")),
+            f"{r['completion_tokens_per_problem']:.0f}", _ratio(r.get("completion_tokens_vs_k2think")),
+            f"{r['calls_per_problem']:.1f}", f"{r['judge_calls_per_problem']:.1f}", f"{r['candidates_per_problem']:.1f}",
+        ]
+        for name, r in doc["systems"].items()
+    ]  # fmt: skip
+    parts = [
+        "# Head-to-head",
+        f"Workload: {doc['workload']}. Settings: `{json.dumps(doc['settings'])}`. Date: {doc['date']}.",
+        markdown_table(headers, rows),
+        "Latency is wall time per request; compute is the completion tokens the backend generated for it (every "
+        "call: planner, solvers, judge or ratings; a stream cut off early counts what it sent). Judge calls: the "
+        "reference's linear chain, optillm's per-candidate ratings, k2think's both-order knockout (none when a "
+        "strict majority agrees).",
+    ]
+    if doc.get("verdict"):
+        parts.append(f"**Targets** (k2think vs the reference flow): {doc['verdict']}.")
+    if doc["notes"]:
+        parts.append("\n".join(f"- {name}: {text}" for name, text in doc["notes"].items()))
+    return "\n\n".join(parts)
