@@ -27,31 +27,31 @@ from openai import AsyncOpenAI
 from k2core.types import Message
 
 SOLVER_SYSTEM = (
-    "You are K2-Think, an assistant built by MBZUAI to be helpful. Before you answer the user's question, you work "
-    "through your reasoning, and only then give the answer. Put the reasoning between <think> and </think> and the "
+    "You are K2-Think, an assistant built by MBZUAI to be helpful. Before you respond to what the user asks, you "
+    "work through your reasoning, and only then give the answer. Put the reasoning between <think> and </think> and the "
     "answer between <answer> and </answer>, in this form: <think> your reasoning goes here </think> <answer> your "
     "answer goes here </answer>."
 )
 TOPICS = (
-    "Decide first whether the user is posing a difficult math, science, engineering or programming problem, or any "
-    "question you could only answer with more information from the web. If so, write a plan, then a JSON list of "
-    "at most four things you would look up to help solve this difficult problem: {question} "
+    "Decide first whether the user is posing a difficult math, science, engineering or programming problem, or some "
+    "other question you could only answer after gathering facts from the web. If so, write a plan, followed by a "
+    "JSON list of at most four things you would look up to help you crack this difficult problem: {question} "
     'A useful thing to look up would be "Convergence criteria for sums of powers over primes and composites" or '
     '"Proving counting problems by inclusion and exclusion"'
 )
 PLAN_FROM_TOPICS = (
     "Here is a question together with some topics that may be useful:\n<question>{question}</question>\n"
     "<topics>{topics}</topics>\nUsing the topics above, write out a plan for solving the question WITHOUT revealing "
-    "the final answer or any likely answer. DO NOT state or drop any hint of the final or likely answer in the "
-    "plan. Put the plan between <plan> and </plan>."
+    "its answer or any likely answer. DO NOT state the answer, or drop any hint about what it might be, anywhere "
+    "in the plan. Put the plan between <plan> and </plan>."
 )
 SOLVER_WITH_IDEAS = (
     "<question>{question}</question>\nHere are a few ideas or insights that may help:\n<ideas>{ideas}</ideas>\n"
     "These ideas could shed some light on how to solve the problem. Now answer the question above."
 )
 JUDGE_SYSTEM = (
-    "You are a demanding grader. You get a question and two responses; reply with a JSON object whose "
-    "'better_index' is 0 or 1, naming the response that answers the question best."
+    "You are a demanding grader. You will see one question followed by two responses; reply with a JSON object "
+    "whose 'better_index' is 0 or 1, naming the response that answers the question best."
 )
 JUDGE_USER = "Question: {question}\nResponse 0: {a}\nResponse 1: {b}"
 NO_ANSWER = "No answer."

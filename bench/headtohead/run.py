@@ -177,10 +177,12 @@ async def _systems(
 async def _k2think_gateway(
     stack: contextlib.AsyncExitStack, backend: str, logs: Path
 ) -> Callable[[SolveRequest], Awaitable[SolveResult]]:
-    """The gateway's Solve of ``k2think up``, every role on the ``openai`` engine at the backend."""
+    """The gateway's Solve of ``k2think up``, every role on the ``openai`` engine at the backend, with the engines'
+    request timeout raised to the reference's hard timeout (a loaded CPU backend is slow, not broken)."""
     from services.remote import ReasonerClient
 
-    child, address = processes.k2think_stack(backend, ALIAS, logs / "k2think_stack.log")
+    timeouts = {f"K2_{role}__TIMEOUT_S": "7200" for role in ("PLANNER", "SOLVER", "JUDGE")}
+    child, address = processes.k2think_stack(backend, ALIAS, logs / "k2think_stack.log", timeouts)
     stack.enter_context(child)
     client = ReasonerClient(address, Settings())
     stack.push_async_callback(client.close)
