@@ -260,6 +260,12 @@ def test_hpa_on_cpu_for_every_role_without_keda(render):
     assert metric["resource"]["name"] == "cpu"
 
 
+def _selector(pod) -> dict[str, str]:
+    """The selector labels (name, instance, component) of a pod's labels."""
+    keys = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component")
+    return {k: pod["metadata"]["labels"][k] for k in keys}
+
+
 def _ports(rule) -> set[int]:
     return {p["port"] for p in rule["ports"]}
 
@@ -267,11 +273,16 @@ def _ports(rule) -> set[int]:
 def test_network_policy_only_the_gateway_takes_outside_traffic(render):
     m = render("hardened-minimal")
     gateway_pods = m.pod("gateway")["metadata"]["labels"]
+    test_pod = {"podSelector": {"matchLabels": _selector(m.one("Pod"))}}
     gw = m.role("NetworkPolicy", "gateway")["spec"]
-    assert _ports(gw["ingress"][0]) == {50051, 8000}
-    assert gw["ingress"][0]["from"] == [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    outside, scrape = gw["ingress"]
+    assert _ports(outside) == {50051, 8000}
+    assert outside["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+        test_pod,
     ]
+    # Prometheus still scrapes the gateway's /metrics (on its HTTP port) when gatewayFrom narrows who may call it.
+    assert _ports(scrape) == {8000} and scrape["from"] == m.values["networkPolicy"]["metricsFrom"]
     for role, (grpc, metrics) in {
         "planner": (50052, 9052),
         "solver": (50053, 9053),
@@ -282,6 +293,7 @@ def test_network_policy_only_the_gateway_takes_outside_traffic(render):
         from_gateway, scrape = spec["ingress"]
         selector = from_gateway["from"][0]["podSelector"]["matchLabels"]
         assert all(gateway_pods[k] == v for k, v in selector.items()) and _ports(from_gateway) == {grpc}
+        assert from_gateway["from"][1] == test_pod
         assert _ports(scrape) == {metrics} and "namespaceSelector" in scrape["from"][0]
         dns, otlp = spec["egress"]  # embedded backends: DNS plus the configured extra rule only
         assert _ports(dns) == {53} and _ports(otlp) == {4317}
@@ -306,7 +318,39 @@ def test_network_policy_lets_the_solver_reach_its_backend_only(render):
         }
     )
     rule = external.role("NetworkPolicy", "solver")["spec"]["egress"][1]
-    assert _ports(rule) == {443} and rule["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    private = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"]
+    assert _ports(rule) == {443} and rule["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": private}}]
+
+
+def test_external_egress_excludes_cluster_ranges_only_from_catch_all_cidrs(render):
+    m = render(
+        {
+            "networkPolicy": {
+                "enabled": True,
+                "externalEgress": {"cidrs": ["0.0.0.0/0", "::/0", "203.0.113.0/24"], "except": ["10.0.0.0/8", "fd00::/8"]},
+            },
+            "judge": {"backend": "openai", "openai": {"baseUrl": "https://llm.example/v1"}},
+        }
+    )
+    (rule,) = [r for r in m.role("NetworkPolicy", "judge")["spec"]["egress"] if 443 in _ports(r)]
+    assert rule["to"] == [
+        {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}},
+        {"ipBlock": {"cidr": "::/0", "except": ["fd00::/8"]}},
+        {"ipBlock": {"cidr": "203.0.113.0/24"}},
+    ]
+
+
+def test_planner_and_judge_on_the_model_server_may_reach_it(render):
+    m = render("rayserve")  # networkPolicy.enabled
+    llm = m.role("NetworkPolicy", "solver")["spec"]["egress"][1]
+    for role in ("planner", "judge"):
+        assert m.role("NetworkPolicy", role)["spec"]["egress"][1] == llm
+
+
+def test_knative_serverless_with_network_policy_is_refused(render):
+    values = {"kserve": {"enabled": True, "deploymentMode": "Serverless"}, "networkPolicy": {"enabled": True}}
+    with pytest.raises(helm_python.HelmRenderError, match="Serverless routes through the Knative ingress"):
+        render(values)
 
 
 def test_auth_token_and_tls_are_mounted_files(render, settings_of):
@@ -324,6 +368,20 @@ def test_auth_token_and_tls_are_mounted_files(render, settings_of):
     )
     assert server.otlp_endpoint == "http://otel-collector.monitoring.svc:4317"
     assert not m.kind("ServiceAccount")
+
+
+def test_with_tls_the_gateway_metrics_are_scraped_over_verified_https(render):
+    m = render("hardened-minimal")
+    gateway = m.role("ServiceMonitor", "gateway")
+    (endpoint,) = gateway["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"] == {
+        "serverName": f"{PREFIX}-gateway.{NAMESPACE}.svc",
+        "ca": {"secret": {"name": "k2think-tls", "key": "ca.crt"}},
+    }
+    roles = m.one("ServiceMonitor", PREFIX)["spec"]["selector"]["matchExpressions"][0]["values"]
+    assert roles == ["planner", "solver", "judge"] and "scheme" not in m.one("ServiceMonitor", PREFIX)["spec"]["endpoints"][0]
+    assert m.one("Service", f"{PREFIX}-gateway-http")["spec"]["ports"][0]["appProtocol"] == "https"
 
 
 def test_ingress_targets_the_gateway_http_service(render):
