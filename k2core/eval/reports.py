@@ -133,6 +133,28 @@ def write_selection(out: Path, study: Mapping[str, Any]) -> Path:
     return _write(out / "selection.md", text + "\n\n![selection](selection.png)\n")
 
 
+def write_eval(out: Path, summary: Mapping[str, Any], model: str, published: Any = None) -> Path:
+    """``eval.md`` and ``eval.png``: one run's accuracy with its interval, next to the published figure if any."""
+    out.mkdir(parents=True, exist_ok=True)
+    sampling = "greedy" if summary["temperature"] == 0 else f"temperature {summary['temperature']}, top-p {summary['top_p']}"
+    rows = [["k2think harness", percent(summary["avg_pass_at_1"]), _interval(summary.get("avg_pass_at_1_ci95")),
+             f"{summary['problems']} problems × k={summary['k']}, N={summary['n']}, {sampling}"]]  # fmt: skip
+    if published is not None:
+        rows.append([published.source, f"{published.value:.1f}%", "—", published.protocol])
+    lines = [
+        f"# {summary['dataset']} on {model}",
+        f"avg pass@1 over k={summary['k']} runs; plan {'on' if summary['plan'] else 'off'}, judge "
+        f"{'on' if summary['judge'] else 'off'}, max tokens {summary['max_tokens']}; {summary['errors']} errors. "
+        f"Mean response {summary['mean_response_tokens']:.0f} tokens, {summary['seconds_per_stage']['total']:.1f} s "
+        "per request.",
+        markdown_table(["source", "pass@1", "95% CI", "protocol"], rows),
+    ]
+    series = {"pass@1": [100 * summary["avg_pass_at_1"]] + ([published.value] if published else [])}
+    labels = ["measured"] + (["published"] if published else [])
+    _bar_chart(out / "eval.png", labels, series, f"{summary['dataset']} ({model})", "pass@1 (%)")
+    return _write(out / "eval.md", "\n\n".join(lines) + "\n\n![eval](eval.png)\n")
+
+
 def _interval(ci: Sequence[float] | None) -> str:
     """``[low, high]`` in percent, or an em dash."""
     return "—" if not ci else f"[{percent(ci[0])}, {percent(ci[1])}]"

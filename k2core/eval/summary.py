@@ -41,6 +41,7 @@ def summarize(records: Sequence[RunRecord], spec: EvalSpec, wall_s: float | None
         "runs": len(records),
         "errors": len(records) - len(ok),
         "avg_pass_at_1": metrics.avg_pass_at_1(correct),
+        "avg_pass_at_1_ci95": list(metrics.bootstrap_ci([sum(c) / len(c) for c in correct])) if correct else None,
         "pass_at_k": pass_at,
         "maj_at_k": metrics.maj_at_k(answers, correct, partial(same_answer, domain)),
         "oracle_at_n": metrics.mean_or_zero([float(any(c.correct for c in r.candidates)) for r in ok]),

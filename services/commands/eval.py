@@ -37,7 +37,8 @@ from k2core.data import list_datasets
 from k2core.errors import K2Error, ValidationError
 from k2core.eval.components import run_components
 from k2core.eval.harness import SUMMARY_FILE, EvalSpec, SolveFn, run_eval
-from k2core.eval.reports import percent
+from k2core.eval.published import published_figure
+from k2core.eval.reports import percent, write_eval
 from k2core.eval.scaling import run_scaling
 from k2core.eval.selection_study import StudySpec, run_selection_report
 from k2core.eval.summary import summarize
@@ -219,7 +220,7 @@ async def dispatch(
     async with open_backend(target, settings) as backend:
         with BarProgress(title) as bar:
             if report is None:
-                return await plain_eval(spec, backend.solve, out, concurrency, bar)
+                return await plain_eval(spec, backend.solve, out, concurrency, bar, settings.solver.model)
             if report is Report.components:
                 summaries = await run_components(datasets, spec, backend.solve, out, concurrency, bar)
                 return _report_result(out, "components", summaries)
@@ -240,13 +241,16 @@ def study_spec(spec: EvalSpec) -> StudySpec:
     )  # fmt: skip
 
 
-async def plain_eval(spec: EvalSpec, solve: SolveFn, out: Path, concurrency: int, bar: BarProgress) -> dict[str, Any]:
-    """Run (or resume) one dataset; write and return ``summary.json``."""
+async def plain_eval(
+    spec: EvalSpec, solve: SolveFn, out: Path, concurrency: int, bar: BarProgress, model: str
+) -> dict[str, Any]:
+    """Run (or resume) one dataset; write ``summary.json`` and the ``eval.md`` / ``eval.png`` report; return the summary."""
     start = time.perf_counter()
     problems = spec.problems()
     records = await run_eval(problems, spec, solve, out, concurrency, bar)
     summary = summarize(records, spec, wall_s=time.perf_counter() - start)
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    write_eval(out, summary, model, published_figure(model, spec.dataset))
     return summary
 
 

@@ -55,6 +55,8 @@ def test_json_summary_and_resume(backend: dict, tmp_path: Path) -> None:
     assert summary.keys() >= SUMMARY_KEYS and summary["problems"] == 4 and summary["runs"] == 8
     assert summary["avg_pass_at_1"] == 1.0 and summary["pass_at_k"].keys() == {"1", "2"}
     assert json.loads((tmp_path / "summary.json").read_text())["runs"] == 8
+    assert summary["avg_pass_at_1_ci95"] == [1.0, 1.0]
+    assert "| k2think harness | 100.0% |" in (tmp_path / "eval.md").read_text() and (tmp_path / "eval.png").stat().st_size
     again = invoke(*args)
     assert again.exit_code == 0 and backend["solves"][-1].calls == []
 

@@ -84,3 +84,18 @@ def test_a_judge_that_always_picks_a_is_caught_by_the_both_order_probe() -> None
     probes = [JudgeProbe(right=1, wrong=0, right_as_a="A", right_as_b="A")] * 3
     quality = judge_quality([StudyRecord(problem_id="p", domain="math", probes=probes)])
     assert quality == {"pairs": 3, "right_shown_as_a": 1.0, "right_shown_as_b": 0.0, "both_orders": 0.0}
+
+
+def test_eval_report_sits_next_to_the_published_figure(tmp_path: Path) -> None:
+    from k2core.eval.published import published_figure
+    from k2core.eval.reports import write_eval
+
+    summary = {"dataset": "humaneval", "temperature": 0.0, "top_p": 1.0, "avg_pass_at_1": 0.55,
+               "avg_pass_at_1_ci95": [0.47, 0.63], "problems": 164, "k": 1, "n": 1, "plan": False, "judge": False,
+               "max_tokens": 768, "errors": 0, "mean_response_tokens": 180.0, "seconds_per_stage": {"total": 9.0}}  # fmt: skip
+    published = published_figure("qwen2.5-coder-0.5b-instruct", "humaneval")
+    assert published is not None and published.value == 61.6
+    text = write_eval(tmp_path, summary, "qwen2.5-coder-0.5b-instruct", published).read_text()
+    assert "| k2think harness | 55.0% | [47.0%, 63.0%] | 164 problems × k=1, N=1, greedy |" in text
+    assert "61.6%" in text and "2409.12186" in text
+    assert_png(tmp_path / "eval.png")
