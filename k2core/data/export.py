@@ -1,4 +1,5 @@
-"""Export Problems: verl's RL parquet (train/test) and plain JSONL (one ``Problem.to_dict`` per line)."""
+"""Export Problems: verl's RL parquet (train/test, decontaminated against every evaluation set) and plain JSONL
+(one ``Problem.to_dict`` per line)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from k2core.data.datasets import load_dataset
+from k2core.data.decontam import decontaminate
 from k2core.data.problem import Problem
 
 if TYPE_CHECKING:
@@ -87,13 +89,19 @@ def export_verl(
     test_fraction: float = 0.1,
     limit: int | None = None,
     seed: int = 0,
+    drop_overlaps: bool = False,
     on_source: Callable[[str, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Write ``train.parquet`` and ``test.parquet`` from dataset names; each source is split on its own."""
+    """Write ``train.parquet`` and ``test.parquet`` from training dataset names; each source is split on its own.
+
+    Every source is checked first (``k2core.data.decontam``): an evaluation set, or a source with a problem
+    sharing a 13-gram with an evaluation prompt, raises ContaminationError naming it and nothing is written;
+    with ``drop_overlaps`` the overlapping problems are left out instead and counted under ``dropped``."""
+    loaded = {source: load_dataset(source, limit=limit, seed=seed) for source in sources}
+    clean = {source: decontaminate(source, problems, drop_overlaps) for source, problems in loaded.items()}
     splits: dict[str, list[tuple[str, Problem]]] = {"train": [], "test": []}
     counts: dict[str, int] = {}
-    for source in sources:
-        problems = load_dataset(source, limit=limit, seed=seed)
+    for source, problems in clean.items():
         train, test = split_problems(problems, test_fraction, f"{source}:{seed}")
         splits["train"] += [(source, p) for p in train]
         splits["test"] += [(source, p) for p in test]
@@ -103,4 +111,6 @@ def export_verl(
     for split, rows in splits.items():
         records = [verl_record(p, source, split, i) for i, (source, p) in enumerate(rows)]
         write_verl_parquet(records, out_dir / f"{split}.parquet")
-    return {"out": str(out_dir), "train": len(splits["train"]), "test": len(splits["test"]), "sources": counts}
+    dropped = {source: len(loaded[source]) - len(clean[source]) for source in sources}
+    return {"out": str(out_dir), "train": len(splits["train"]), "test": len(splits["test"]), "sources": counts,
+            "dropped": dropped}  # fmt: skip

@@ -8,6 +8,7 @@ import typer
 from rich.progress import Progress
 
 from k2core.data import dataset_domain, export_verl, list_datasets
+from k2core.data.decontam import ContaminationError
 from services.commands._output import print_json, stderr
 
 data_app = typer.Typer(name="data", help="Datasets: list them, export them for verl.", no_args_is_help=True)
@@ -42,9 +43,12 @@ def export_verl_command(
     test_fraction: float = typer.Option(0.1, "--test-fraction", min=0.0, max=1.0, help="Share of each source."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many problems per source."),
     seed: int = typer.Option(0, "--seed", help="Seed for generated sources and the split."),
+    drop_overlaps: bool = typer.Option(
+        False, "--drop-overlaps", help="Leave out problems sharing a 13-gram with an evaluation set instead of refusing."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
-    """Write verl RL parquet (train/test) from real and generated datasets."""
+    """Write verl RL parquet (train/test) from training datasets, decontaminated against every evaluation set."""
     names = parse_sources(sources)
     with Progress(console=stderr) as progress:
         task = progress.add_task("export-verl", total=len(names))
@@ -52,7 +56,11 @@ def export_verl_command(
         def loaded(name: str, count: int) -> None:
             progress.update(task, advance=1, description=f"{name} ({count})")
 
-        summary = export_verl(names, out, test_fraction=test_fraction, limit=limit, seed=seed, on_source=loaded)
+        try:
+            summary = export_verl(names, out, test_fraction=test_fraction, limit=limit, seed=seed,
+                                  drop_overlaps=drop_overlaps, on_source=loaded)  # fmt: skip
+        except ContaminationError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--sources") from exc
     if json_output:
         print_json(summary)
     else:

@@ -49,7 +49,9 @@ def test_generate_is_deterministic_and_takes_knobs(app: typer.Typer, tmp_path: P
         (["generate", "zebra"], "unknown generator 'zebra'"),
         (["generate", "arith", "-k", "digits"], "KEY=VALUE"),
         (["generate", "arith", "-k", "colour=red"], "unknown knob 'colour'"),
-        (["data", "export-verl", "--sources", "aime24,nope"], "unknown dataset(s) nope"),
+        (["data", "export-verl", "--sources", "gsm8k_train,nope"], "unknown dataset(s) nope"),
+        (["data", "export-verl", "--sources", "gen:arith,aime24"], "source 'aime24' is an evaluation set"),
+        (["data", "export-verl", "--sources", "gsm8k_train"], "'gsm8k_train': 4 of 7473"),
     ],
 )
 def test_bad_arguments_exit_2_naming_the_problem(app: typer.Typer, tmp_path: Path, args: list, message: str) -> None:
@@ -60,15 +62,16 @@ def test_bad_arguments_exit_2_naming_the_problem(app: typer.Typer, tmp_path: Pat
 
 
 def test_export_verl_writes_train_and_test(app: typer.Typer, tmp_path: Path) -> None:
-    args = ["data", "export-verl", "--sources", "gsm8k_test,gen:arith", "--out", str(tmp_path)]
-    result = runner.invoke(app, [*args, "--limit", "20", "--test-fraction", "0.25", "--seed", "2", "--json"])
+    args = ["data", "export-verl", "--sources", "gsm8k_train,gen:arith", "--out", str(tmp_path), "--drop-overlaps"]
+    result = runner.invoke(app, [*args, "--limit", "24", "--test-fraction", "0.25", "--seed", "2", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary == {"out": str(tmp_path), "train": 30, "test": 10, "sources": {"gsm8k_test": 20, "gen:arith": 20}}
+    assert summary == {"out": str(tmp_path), "train": 35, "test": 12, "sources": {"gsm8k_train": 23, "gen:arith": 24},
+                       "dropped": {"gsm8k_train": 1, "gen:arith": 0}}  # fmt: skip
     train = pq.read_table(tmp_path / "train.parquet")
     assert train.column_names == ["data_source", "prompt", "ability", "reward_model", "extra_info"]
-    assert set(train.column("data_source").to_pylist()) == {"gsm8k_test", "gen:arith"}
-    assert pq.read_table(tmp_path / "test.parquet").num_rows == 10
+    assert set(train.column("data_source").to_pylist()) == {"gsm8k_train", "gen:arith"}
+    assert pq.read_table(tmp_path / "test.parquet").num_rows == 12
 
 
 def test_data_list(app: typer.Typer) -> None:

@@ -19,25 +19,26 @@ def test_jsonl_round_trip(tmp_path: Path) -> None:
 
 
 def test_verl_parquet_has_verl_columns(tmp_path: Path) -> None:
-    summary = export_verl(["aime24", "gen:tabular"], tmp_path, test_fraction=0.2, limit=10, seed=1)
-    assert summary == {"out": str(tmp_path), "train": 16, "test": 4, "sources": {"aime24": 10, "gen:tabular": 10}}
+    summary = export_verl(["gsm8k_train", "gen:tabular"], tmp_path, test_fraction=0.2, limit=10, seed=1)
+    assert summary == {"out": str(tmp_path), "train": 16, "test": 4, "sources": {"gsm8k_train": 10, "gen:tabular": 10},
+                       "dropped": {"gsm8k_train": 0, "gen:tabular": 0}}  # fmt: skip
     train = pq.read_table(tmp_path / "train.parquet").to_pylist()
     test = pq.read_table(tmp_path / "test.parquet").to_pylist()
     assert pq.read_schema(tmp_path / "train.parquet").names == [
         "data_source", "prompt", "ability", "reward_model", "extra_info"
     ]  # fmt: skip
     assert len(train) == 16 and len(test) == 4
-    by_id = {p.id: p for p in load_dataset("aime24", limit=10) + load_dataset("gen:tabular", limit=10, seed=1)}
+    by_id = {p.id: p for p in load_dataset("gsm8k_train", limit=10) + load_dataset("gen:tabular", limit=10, seed=1)}
     for split, rows in (("train", train), ("test", test)):
         for index, row in enumerate(rows):
             problem = by_id[row["extra_info"]["id"]]
-            assert row["data_source"] in ("aime24", "gen:tabular")
+            assert row["data_source"] in ("gsm8k_train", "gen:tabular")
             assert row["prompt"] == [{"role": "user", "content": problem.prompt}]
             assert row["ability"] == problem.domain == row["extra_info"]["domain"]
             assert row["reward_model"] == {"style": "rule", "ground_truth": problem.answer}
             assert (row["extra_info"]["split"], row["extra_info"]["index"]) == (split, index)
     assert {r["extra_info"]["id"] for r in train}.isdisjoint({r["extra_info"]["id"] for r in test})
-    assert sum(r["data_source"] == "aime24" for r in test) == 2
+    assert sum(r["data_source"] == "gsm8k_train" for r in test) == 2
 
 
 def test_export_is_deterministic_and_seeded(tmp_path: Path) -> None:
@@ -49,7 +50,7 @@ def test_export_is_deterministic_and_seeded(tmp_path: Path) -> None:
 
 
 def test_empty_split_still_writes_a_readable_file(tmp_path: Path) -> None:
-    summary = export_verl(["aime25"], tmp_path, test_fraction=0.0, limit=4)
+    summary = export_verl(["gen:countdown"], tmp_path, test_fraction=0.0, limit=4)
     assert (summary["train"], summary["test"]) == (4, 0)
     assert pq.read_table(tmp_path / "test.parquet").num_rows == 0
 
