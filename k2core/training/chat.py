@@ -1,5 +1,5 @@
 """The AM-Thinking chat format shared by SFT and RL: a system prompt, the user turn, and an assistant turn of
-``<think>…</think>`` then the final answer; rendered with Gemma's turn markup for the embedded model."""
+``<think>…</think>`` then the final answer; rendered with the model's own chat template (the embedded GGUF's)."""
 
 from __future__ import annotations
 
@@ -11,24 +11,6 @@ from k2core.training.config import Turn
 SYSTEM_PROMPT = (
     "You are a helpful assistant. First think about the problem step by step inside <think> </think> tags, "
     "then give the final answer after </think>."
-)
-
-# Gemma 3's own chat template (text only): the system prompt is folded into the first user turn.
-GEMMA_CHAT_TEMPLATE = (
-    "{{ bos_token }}"
-    "{%- if messages[0]['role'] == 'system' -%}"
-    "{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}"
-    "{%- set loop_messages = messages[1:] -%}"
-    "{%- else -%}"
-    "{%- set first_user_prefix = '' -%}"
-    "{%- set loop_messages = messages -%}"
-    "{%- endif -%}"
-    "{%- for message in loop_messages -%}"
-    "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
-    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') "
-    "+ message['content'] | trim + '<end_of_turn>\n' }}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
 )
 
 Message = dict[str, str]

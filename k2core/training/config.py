@@ -6,18 +6,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from k2core.data.decontam import check_source_name
 
 JobKind = Literal["sft", "rlvr"]
 JOB_KINDS: tuple[str, ...] = ("sft", "rlvr")
-SIX_DOMAIN_SOURCES: tuple[str, ...] = (
-    "gsm8k_train",
-    "humaneval",
-    "gpqa_diamond",
-    "gen:logic",
-    "gen:simulation",
-    "gen:tabular",
-)
+HF_DIR = "hf"  # a run's merged Hugging Face folder, under its checkpoint folder (cluster) or run folder (local)
+# Training sources only: every evaluation set (k2core.data.decontam.EVAL_DATASETS) is refused. No packaged
+# training set exists for code or science, so those two domains come from the cluster's own data, not these.
+TRAINING_SOURCES: tuple[str, ...] = ("gsm8k_train", "gen:countdown", "gen:logic", "gen:simulation", "gen:tabular")
 
 
 class _Strict(BaseModel):
@@ -27,12 +25,21 @@ class _Strict(BaseModel):
 class DataConfig(_Strict):
     """Which k2core datasets feed the job and where their parquet files go (a PVC path on the cluster)."""
 
-    sources: list[str] = Field(default_factory=lambda: list(SIX_DOMAIN_SOURCES))
+    sources: list[str] = Field(default_factory=lambda: list(TRAINING_SOURCES))
     limit: int | None = None
     seed: int = 0
     test_fraction: float = 0.05
     dir: str = "/mnt/k2think/data"
     traces: str | None = None
+    # Problems sharing a 13-gram with an evaluation prompt: refuse the source (false) or leave them out (true).
+    drop_overlaps: bool = False
+
+    @field_validator("sources")
+    @classmethod
+    def _no_eval_sets(cls, sources: list[str]) -> list[str]:
+        for source in sources:
+            check_source_name(source)
+        return sources
 
 
 class CheckpointConfig(_Strict):
@@ -67,20 +74,50 @@ class HeadConfig(_Strict):
     memory: str = "16Gi"
 
 
+class ImageConfig(_Strict):
+    """The trainer image ``<registry>/<repository>:<tag>@<digest>`` (the chart's ``image.*`` convention): the
+    ``k2think-train`` image, ``[gpu,train]`` extras, Ray at ``cluster.ray_version``."""
+
+    registry: str = "ghcr.io/k2think"
+    repository: str = "k2think-train"
+    tag: str = "0.1.0"
+    digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
+
+    @property
+    def ref(self) -> str:
+        """The full reference; a digest pins it while the tag stays for readability."""
+        name = f"{self.registry.rstrip('/')}/{self.repository}" if self.registry else self.repository
+        return name + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+
+
+class VolumeConfig(_Strict):
+    """The shared ReadWriteMany volume every step reads and writes (data, checkpoints, merged models)."""
+
+    claim: str = "k2think-train"
+    size: str = "1Ti"
+    storage_class: str | None = None
+    create: bool = True
+
+
 class ClusterConfig(_Strict):
-    """The KubeRay RayJob: image, pods, shared volume, retries and clean-up."""
+    """The KubeRay RayJob: image, pods, shared volume, queue, deadline, retries and clean-up."""
 
     namespace: str = "default"
-    image: str = "k2think-gpu:0.1.0"
+    image: ImageConfig = Field(default_factory=ImageConfig)
     ray_version: str = "2.60.0"
     service_account: str | None = None
     head: HeadConfig = Field(default_factory=HeadConfig)
     workers: list[WorkerGroupConfig] = Field(default_factory=lambda: [WorkerGroupConfig()], min_length=1)
-    pvc: str | None = "k2think-train"
+    volume: VolumeConfig | None = Field(default_factory=VolumeConfig)
     mount_path: str = "/mnt/k2think"
+    # The images run as this non-root uid/gid; fsGroup makes the volume writable for it.
+    run_as_user: int = 10001
+    fs_group: int = 10001
+    # Kueue LocalQueue that admits the job (label kueue.x-k8s.io/queue-name); null = not queued by Kueue.
+    queue: str | None = "k2think-train"
     ttl_seconds_after_finished: int = 3600
     backoff_limit: int = 2
-    active_deadline_seconds: int | None = None
+    active_deadline_seconds: int | None = Field(default=None, ge=1)
     env: dict[str, str] = Field(default_factory=dict)
 
 
@@ -101,9 +138,13 @@ class LoraConfig(_Strict):
 
 
 class LocalConfig(_Strict):
-    """The CPU run on a local Ray cluster with the embedded Gemma 3 270M."""
+    """The CPU run on a local Ray cluster: the embedded Qwen2.5-Coder-0.5B-Instruct, or an HF folder a previous
+    local run exported (``<sft out>/hf``), as the starting policy."""
 
-    dataset: str = "gen:arith"
+    model: str = "embedded"
+    dataset: str | None = "gen:arith"
+    # SFT: verified conversations written by ``k2think traces`` (``traces.jsonl``), trained on with the dataset's.
+    traces: str | None = None
     limit: int = 64
     seed: int = 0
     steps: int = Field(default=20, ge=1)
@@ -118,6 +159,13 @@ class LocalConfig(_Strict):
     out: str = "runs"
     checkpoint: CheckpointConfig = Field(default_factory=lambda: CheckpointConfig(every=5))
     fewshot: list[Turn] = Field(default_factory=list)
+
+    @field_validator("dataset")
+    @classmethod
+    def _no_eval_set(cls, dataset: str | None) -> str | None:
+        if dataset is not None:
+            check_source_name(dataset)
+        return dataset
 
 
 class TrainConfig(_Strict):

@@ -1,4 +1,4 @@
-"""Forward passes that only project the positions that matter through Gemma's 262K-token LM head."""
+"""Forward passes that only project the positions that matter through the 152K-token LM head."""
 
 from __future__ import annotations
 

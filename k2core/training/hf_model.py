@@ -1,5 +1,6 @@
-"""The embedded Gemma 3 270M as a trainable transformers model: dequantized from the GGUF to fp32 once,
-cached with ``save_pretrained`` under the cache dir, loaded with LoRA adapters (or fully trainable)."""
+"""The embedded model (Qwen2.5-Coder-0.5B-Instruct) as a trainable transformers model: dequantized from the GGUF
+to fp32 once by transformers' own GGUF loader, cached with ``save_pretrained`` under the cache dir together with
+the GGUF's tokenizer and chat template, loaded with LoRA adapters (or fully trainable)."""
 
 from __future__ import annotations
 
@@ -9,57 +10,27 @@ from pathlib import Path
 from typing import Any
 
 from k2core.config import Settings
-from k2core.models import ensure_embedded_model
-from k2core.training.chat import GEMMA_CHAT_TEMPLATE
+from k2core.models import DEFAULT_MODEL, ensure_embedded_model
 from k2core.training.config import LoraConfig
 
-_NORMAL, _CONTROL, _USER_DEFINED = 1, 3, 4
-CACHE_SUBDIR = "hf/gemma-3-270m-fp32"
+EMBEDDED = "embedded"
+CACHE_SUBDIR = f"hf/{DEFAULT_MODEL.label}-fp32"
 
 
 def gguf_tokenizer(gguf_path: Path) -> Any:
-    """A Gemma tokenizer that splits text as llama.cpp does: BPE merges ranked by the GGUF's piece scores.
-
-    transformers' own GGUF conversion treats Gemma's scores as unigram log-probabilities, which fragments
-    words ("world" -> "w", "or", "ld"); Gemma's SentencePiece model is BPE, so the merges are rebuilt here.
-    """
+    """The GGUF's tokenizer as transformers builds it (byte-level BPE from the file's vocabulary and merges, the
+    file's chat template), with end-of-sequence and padding set to the tokens llama.cpp uses."""
     from gguf import GGUFReader
-    from tokenizers import AddedToken
-    from transformers import GemmaTokenizer
+    from transformers import AutoTokenizer
 
-    reader = GGUFReader(str(gguf_path))
-
-    def field(name: str) -> list[Any]:
-        entry = reader.fields[name]
-        return [entry.parts[i] for i in entry.data]
-
-    pieces = [bytes(p).decode("utf-8") for p in field("tokenizer.ggml.tokens")]
-    scores = [float(p[0]) for p in field("tokenizer.ggml.scores")]
-    types = [int(p[0]) for p in field("tokenizer.ggml.token_type")]
-    vocab = {piece: index for index, piece in enumerate(pieces)}
-    tokenizer = GemmaTokenizer(vocab=vocab, merges=_merges(pieces, scores, types, vocab))
-    # As in llama.cpp: control tokens are special, user-defined ones (newline and space runs) match raw text.
-    tokenizer.add_tokens(
-        [AddedToken(p, special=True, normalized=False) for p, t in zip(pieces, types) if t == _CONTROL],
-        special_tokens=True,
-    )
-    tokenizer.add_tokens([AddedToken(p, normalized=False) for p, t in zip(pieces, types) if t == _USER_DEFINED])
-    tokenizer.chat_template = GEMMA_CHAT_TEMPLATE
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    fields = GGUFReader(str(gguf_path)).fields
+    for attribute, key in (("eos_token", "tokenizer.ggml.eos_token_id"), ("pad_token", "tokenizer.ggml.padding_token_id")):
+        if key in fields:
+            setattr(tokenizer, attribute, tokenizer.convert_ids_to_tokens(int(fields[key].contents())))
+    if not tokenizer.chat_template:
+        raise ValueError(f"{gguf_path}: the GGUF carries no tokenizer.chat_template")
     return tokenizer
-
-
-def _merges(pieces: list[str], scores: list[float], types: list[int], vocab: dict[str, int]) -> list[tuple[str, str]]:
-    """Every split of a normal piece into two pieces, ranked by the merged piece's score (SentencePiece BPE)."""
-    ranked = []
-    for index, piece in enumerate(pieces):
-        if types[index] != _NORMAL:
-            continue
-        for cut in range(1, len(piece)):
-            left, right = piece[:cut], piece[cut:]
-            if left in vocab and right in vocab:
-                ranked.append((-scores[index], vocab[left], vocab[right], left, right))
-    ranked.sort()
-    return [(left, right) for *_, left, right in ranked]
 
 
 def ensure_hf_model(settings: Settings | None = None) -> Path:
@@ -75,9 +46,13 @@ def ensure_hf_model(settings: Settings | None = None) -> Path:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
+        tokenizer = gguf_tokenizer(gguf)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        # Generation stops on every end token llama.cpp stops on: end of turn and end of text.
+        model.generation_config.eos_token_id = sorted({tokenizer.eos_token_id, tokenizer.pad_token_id})
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
         model.save_pretrained(tmp)
-        gguf_tokenizer(gguf).save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
         shutil.rmtree(target, ignore_errors=True)
         try:
             os.replace(tmp, target)
@@ -93,6 +68,16 @@ def _converted(folder: Path) -> bool:
     return (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file()
 
 
+def resolve_model_dir(model: str) -> Path:
+    """The HF folder a local run starts from: ``embedded`` (the converted default) or a folder (an SFT output)."""
+    if model == EMBEDDED:
+        return ensure_hf_model()
+    folder = Path(model).expanduser()
+    if not _converted(folder):
+        raise ValueError(f"local.model: {model!r} is neither 'embedded' nor a folder with config.json and tokenizer.json")
+    return folder
+
+
 def load_tokenizer(model_dir: Path) -> Any:
     """The cached tokenizer, left-padding for batched generation."""
     from transformers import AutoTokenizer
@@ -100,6 +85,21 @@ def load_tokenizer(model_dir: Path) -> Any:
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.padding_side = "left"
     return tokenizer
+
+
+def stop_token_ids(model_dir: Path) -> list[int]:
+    """The token ids generation stops on (the saved generation config's end tokens)."""
+    from transformers import GenerationConfig
+
+    eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
+    return [eos] if isinstance(eos, int) else list(eos)
+
+
+def lora_adapter(lora: LoraConfig) -> Any:
+    """The peft adapter config of a LoraConfig."""
+    from peft import LoraConfig as PeftLoraConfig
+
+    return PeftLoraConfig(r=lora.rank, lora_alpha=lora.alpha, target_modules=list(lora.target_modules), lora_dropout=0.0)
 
 
 def load_policy(model_dir: Path, lora: LoraConfig) -> Any:
@@ -110,13 +110,9 @@ def load_policy(model_dir: Path, lora: LoraConfig) -> Any:
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     if not lora.enabled:
         return model
-    from peft import LoraConfig as PeftLoraConfig
     from peft import get_peft_model
 
-    adapter = PeftLoraConfig(
-        r=lora.rank, lora_alpha=lora.alpha, target_modules=list(lora.target_modules), lora_dropout=0.0
-    )
-    return get_peft_model(model, adapter)
+    return get_peft_model(model, lora_adapter(lora))
 
 
 def trainable_state(model: Any) -> dict[str, Any]:

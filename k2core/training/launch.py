@@ -1,4 +1,6 @@
-"""The RayJob entrypoint: write the job's data to the shared volume, build the verl config, run verl's trainer."""
+"""The RayJob entrypoint: write the job's data to the shared volume (decontaminated parquet), build the verl config,
+run verl's trainer, then merge its newest checkpoint into an HF folder ``<checkpoint.uri>/hf`` with verl's model
+merger (the SFT job's is the folder the RLVR job starts from; the RLVR job's is the one the chart serves)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from k2core.training.config import JOB_KINDS, TrainConfig, load_config
+from k2core.training.config import HF_DIR, JOB_KINDS, TrainConfig, load_config
 from k2core.training.rl_data import export_rl_parquet
 from k2core.training.sft_data import sft_splits, write_sft_parquet
 from k2core.training.verl_config import SFT_TRAIN_FILE, SFT_VAL_FILE, build_verl_config
+
+LATEST_FILE = "latest_checkpointed_iteration.txt"
 
 
 def prepare_data(config: TrainConfig) -> dict[str, int]:
@@ -24,8 +28,41 @@ def prepare_data(config: TrainConfig) -> dict[str, int]:
     return {split: len(rows) for split, rows in splits.items()}
 
 
+def newest_checkpoint(config: TrainConfig) -> Path:
+    """The folder verl's model merger reads: ``global_step_<latest>`` (its ``actor/`` for RLVR)."""
+    if not config.checkpoint.uri:
+        raise ValueError("checkpoint.uri: the cluster job needs a checkpoint folder on the shared volume")
+    root = Path(config.checkpoint.uri.removeprefix("file://"))
+    tracker = root / LATEST_FILE
+    if not tracker.is_file():
+        raise FileNotFoundError(f"{tracker}: verl wrote no checkpoint")
+    folder = root / f"global_step_{int(tracker.read_text().strip())}"
+    return folder / "actor" if config.kind == "rlvr" else folder
+
+
+def merged_hf_dir(config: TrainConfig) -> str:
+    """Where the merged HF folder of a job goes: ``<checkpoint.uri>/hf``."""
+    return f"{(config.checkpoint.uri or '').removeprefix('file://').rstrip('/')}/{HF_DIR}"
+
+
+def merge_to_hf(config: TrainConfig) -> Path:
+    """verl's FSDP model merger: the newest checkpoint's shards as safetensors + tokenizer + config."""
+    from verl.model_merger.base_model_merger import ModelMergerConfig
+    from verl.model_merger.fsdp_model_merger import FSDPModelMerger
+
+    checkpoint = newest_checkpoint(config)
+    target = merged_hf_dir(config)
+    merger = FSDPModelMerger(
+        ModelMergerConfig(operation="merge", backend="fsdp", local_dir=str(checkpoint), target_dir=target,
+                          hf_model_config_path=str(checkpoint / "huggingface"))  # fmt: skip
+    )
+    merger.merge_and_save()
+    merger.cleanup()
+    return Path(target)
+
+
 def run_on_cluster(config: TrainConfig) -> None:
-    """Prepare data, then hand the resolved config to verl's own main (validation, Ray, trainer)."""
+    """Prepare data, hand the resolved config to verl's own main (validation, Ray, trainer), merge the result."""
     print(f"data: {prepare_data(config)}", file=sys.stderr)
     verl_config = build_verl_config(config)
     if config.kind == "rlvr":
@@ -33,6 +70,7 @@ def run_on_cluster(config: TrainConfig) -> None:
     else:
         from verl.trainer.sft_trainer_ray import main
     main(verl_config)
+    print(f"merged model: {merge_to_hf(config)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

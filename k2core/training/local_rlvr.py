@@ -12,11 +12,12 @@ import torch
 from rich.console import Console
 
 from k2core.data import Problem, load_dataset
+from k2core.data.decontam import decontaminate
 from k2core.rewards import compute_score, score_details
 from k2core.training.chat import prompt_ids, prompt_messages
 from k2core.training.config import LoraConfig, TrainConfig
 from k2core.training.grpo import build_batch, grpo_loss
-from k2core.training.hf_model import ensure_hf_model, load_policy, load_tokenizer, trainable_state
+from k2core.training.hf_model import load_policy, load_tokenizer, resolve_model_dir, stop_token_ids, trainable_state
 from k2core.training.local_run import LocalRun, seed_everything, start_ray, take
 from k2core.training.metrics import thirds
 from k2core.training.rollout import RolloutWorker
@@ -30,6 +31,7 @@ class Setup:
     """Everything a step needs: verl's actor/algorithm/rollout settings, the task, the policy and optimizer."""
 
     config: TrainConfig
+    model_dir: Path
     actor: Any
     algorithm: Any
     rollout: Any
@@ -41,15 +43,17 @@ class Setup:
     optimizer: torch.optim.Optimizer
 
 
-def _setup(config: TrainConfig) -> Setup:
+def _setup(config: TrainConfig, model_dir: Path) -> Setup:
     from verl.utils.config import omega_conf_to_dataclass
 
     local = config.local
+    if not local.dataset:
+        raise ValueError("local.dataset: RLVR needs a dataset with verifiable answers")
     verl_config = build_verl_config(config)
     actor = omega_conf_to_dataclass(verl_config.actor_rollout_ref.actor)
-    model_dir = ensure_hf_model()
     tokenizer = load_tokenizer(model_dir)
-    problems = load_dataset(local.dataset, limit=local.limit, seed=local.seed)
+    loaded = load_dataset(local.dataset, limit=local.limit, seed=local.seed)
+    problems = decontaminate(local.dataset, loaded, config.data.drop_overlaps)
     model = load_policy(model_dir, local.lora)
     reference = None
     if not local.lora.enabled and actor.use_kl_loss:
@@ -62,6 +66,7 @@ def _setup(config: TrainConfig) -> Setup:
     )
     return Setup(
         config=config,
+        model_dir=model_dir,
         actor=actor,
         algorithm=omega_conf_to_dataclass(verl_config.algorithm),
         rollout=verl_config.actor_rollout_ref.rollout,
@@ -80,13 +85,13 @@ def _start_workers(setup: Setup) -> list[Any]:
 
     local, tokenizer = setup.config.local, setup.tokenizer
     start_ray(local.rollout_workers)
-    stop_ids = [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")]
+    stop_ids = stop_token_ids(setup.model_dir)
     threads = max(1, local.threads // local.rollout_workers)
     actor = ray.remote(num_cpus=1)(RolloutWorker)
-    model_dir = str(ensure_hf_model())
     lora = local.lora.model_dump()
     return [
-        actor.remote(model_dir, lora, threads, stop_ids, tokenizer.pad_token_id) for _ in range(local.rollout_workers)
+        actor.remote(str(setup.model_dir), lora, threads, stop_ids, tokenizer.pad_token_id)
+        for _ in range(local.rollout_workers)
     ]
 
 
@@ -163,10 +168,11 @@ def run_local_rlvr(
 
     local = config.local
     steps = steps or local.steps
-    run = LocalRun(local, steps, Path(out or local.out), console or Console(stderr=True))
+    model_dir = resolve_model_dir(local.model)
+    run = LocalRun(config, model_dir, steps, Path(out or local.out), console or Console(stderr=True))
     seed_everything(local.seed)
     torch.set_num_threads(local.threads)
-    setup = _setup(config)
+    setup = _setup(config, model_dir)
     start, position = run.resume(setup.model, setup.optimizer)
     workers = _start_workers(setup) if start < steps else []
     try:
@@ -180,7 +186,7 @@ def run_local_rlvr(
     finally:
         for worker in workers:
             ray.kill(worker)
-    summary = run.finish(CURVE_KEYS, f"RLVR (GRPO) on {local.dataset}: embedded Gemma 3 270M, LoRA")
+    summary = run.finish(CURVE_KEYS, f"RLVR (GRPO) on {local.dataset}: {run.model_label}")
     first, last = thirds([r["reward_mean"] for r in summary.pop("records")] or [0.0])
     return {"kind": "rlvr", "steps": steps, "resumed_from": start, "reward_first_third": first,
             "reward_last_third": last, **summary}  # fmt: skip

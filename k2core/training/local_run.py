@@ -1,8 +1,9 @@
-"""What every local run shares: its folder, metrics log and curve, checkpoints with resume, the data order, a
-quiet local Ray cluster and the progress bar."""
+"""What every local run shares: its folder (``run.json``, metrics log and curve), checkpoints with resume, the
+data order, a quiet local Ray cluster and the progress bar."""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Iterator, Sequence
@@ -16,8 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from k2core.training.checkpoint import CheckpointStore, rng_state, set_rng_state
-from k2core.training.config import LocalConfig
-from k2core.training.hf_model import load_trainable_state, trainable_state
+from k2core.training.config import TrainConfig
+from k2core.training.hf_model import EMBEDDED, load_trainable_state, trainable_state
 from k2core.training.metrics import MetricsLog, plot_curve
 
 
@@ -56,16 +57,33 @@ def start_ray(cpus: int) -> None:
         )
 
 
-class LocalRun:
-    """One run's folder (``metrics.jsonl``, ``curve.png``), its checkpoints, and resume."""
+RUN_FILE = "run.json"
 
-    def __init__(self, local: LocalConfig, steps: int, out: Path, console: Console) -> None:
+
+def read_run(out: Path) -> dict[str, Any]:
+    """A run folder's ``run.json``: the job, the policy it started from and where its checkpoints are."""
+    path = out / RUN_FILE
+    if not path.is_file():
+        raise ValueError(f"{out}: not a local training run (no {RUN_FILE})")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class LocalRun:
+    """One run's folder (``run.json``, ``metrics.jsonl``, ``curve.png``), its checkpoints, and resume."""
+
+    def __init__(self, config: TrainConfig, model_dir: Path, steps: int, out: Path, console: Console) -> None:
+        local = config.local
         self.steps = steps
         self.out = out
         self.every = local.checkpoint.every
         self.metrics = MetricsLog(out / "metrics.jsonl")
         self.store = CheckpointStore(local.checkpoint.uri or str(out / "checkpoints"), local.checkpoint.keep)
         self.console = console
+        base = "Qwen2.5-Coder-0.5B-Instruct" if local.model == EMBEDDED else f"{model_dir.parent.name}/{model_dir.name}"
+        self.model_label = f"{base}, {'LoRA' if local.lora.enabled else 'full'}"
+        record = {"kind": config.kind, "model_dir": str(model_dir.resolve()),
+                  "checkpoints": str(self.store.root.resolve()), "config": config.model_dump(mode="json")}  # fmt: skip
+        (out / RUN_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
     def resume(self, model: Any, optimizer: torch.optim.Optimizer) -> tuple[int, int]:
         """Restore the newest checkpoint (weights, optimizer, RNG); returns ``(step, data_position)``."""

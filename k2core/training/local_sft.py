@@ -1,4 +1,5 @@
-"""SFT on this machine: AM-Thinking conversations, loss on assistant tokens only, LoRA by default."""
+"""SFT on this machine: AM-Thinking conversations, loss on assistant tokens only, LoRA by default; the result is
+merged into an HF folder ``<out>/hf`` that RLVR starts from."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import torch
 from rich.console import Console
 
 from k2core.data import load_dataset
-from k2core.training.chat import sft_ids_and_mask
-from k2core.training.config import TrainConfig
+from k2core.data.decontam import decontaminate
+from k2core.training.chat import Message, sft_ids_and_mask
+from k2core.training.config import HF_DIR, TrainConfig
+from k2core.training.export import save_hf
 from k2core.training.forward import next_token_logits
-from k2core.training.hf_model import ensure_hf_model, load_policy, load_tokenizer
+from k2core.training.hf_model import load_policy, load_tokenizer, resolve_model_dir
 from k2core.training.local_run import LocalRun, seed_everything, take
 from k2core.training.metrics import thirds
-from k2core.training.sft_data import worked_solution
+from k2core.training.sft_data import clean_traces, read_traces, worked_solution
 
 CURVE_KEYS = ("loss", "tokens_per_s")
 
@@ -34,6 +37,20 @@ def right_pad(rows: list[tuple[list[int], list[int]]], pad_id: int) -> tuple[tor
     return ids, attention, loss_mask
 
 
+def conversations(config: TrainConfig) -> list[list[Message]]:
+    """The worked solutions of ``local.dataset`` and the verified traces of ``local.traces``, decontaminated."""
+    local, drop = config.local, config.data.drop_overlaps
+    found: list[list[Message]] = []
+    if local.dataset:
+        problems = decontaminate(local.dataset, load_dataset(local.dataset, limit=local.limit, seed=local.seed), drop)
+        found += [worked_solution(p) for p in problems if p.meta.get("solution")]
+    if local.traces:
+        found += [row["messages"] for row in clean_traces(read_traces(Path(local.traces)), drop)]
+    if not found:
+        raise ValueError(f"local: no worked solutions in dataset {local.dataset!r} and no traces to train on")
+    return found
+
+
 def sft_loss(model: Any, ids: torch.Tensor, attention: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of the assistant tokens (verl's log-prob function)."""
     from verl.utils.torch_functional import logprobs_from_logits
@@ -45,20 +62,17 @@ def sft_loss(model: Any, ids: torch.Tensor, attention: torch.Tensor, loss_mask: 
 def run_local_sft(
     config: TrainConfig, steps: int | None = None, out: Path | None = None, console: Console | None = None
 ) -> dict[str, Any]:
-    """Fine-tune on worked solutions of ``config.local.dataset``; resumes from the newest checkpoint; returns
-    paths and the loss of the first and last thirds of the steps."""
+    """Fine-tune on worked solutions and verified traces; resumes from the newest checkpoint; returns paths and
+    the loss of the first and last thirds of the steps."""
     local = config.local
     console = console or Console(stderr=True)
     steps = steps or local.steps
-    run = LocalRun(local, steps, Path(out or local.out), console)
+    model_dir = resolve_model_dir(local.model)
+    run = LocalRun(config, model_dir, steps, Path(out or local.out), console)
     seed_everything(local.seed)
     torch.set_num_threads(local.threads)
-    model_dir = ensure_hf_model()
     tokenizer = load_tokenizer(model_dir)
-    problems = [p for p in load_dataset(local.dataset, limit=local.limit, seed=local.seed) if p.meta.get("solution")]
-    if not problems:
-        raise ValueError(f"local.dataset: {local.dataset!r} has no problems with worked solutions")
-    examples = [sft_ids_and_mask(tokenizer, worked_solution(p), local.max_length) for p in problems]
+    examples = [sft_ids_and_mask(tokenizer, messages, local.max_length) for messages in conversations(config)]
     model = load_policy(model_dir, local.lora)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=local.lr)
@@ -85,7 +99,9 @@ def run_local_sft(
             }
             run.end_step(step, record, model, optimizer, position)
             advance(f"loss {record['loss']:.3f}")
-    summary = run.finish(CURVE_KEYS, f"SFT on {local.dataset}: embedded Gemma 3 270M, LoRA")
+    summary = run.finish(CURVE_KEYS, f"SFT on {local.dataset or 'traces'}: {run.model_label}")
     first, last = thirds([r["loss"] for r in summary.pop("records")] or [0.0])
+    del model, optimizer
+    hf = save_hf(run.out, run.out / HF_DIR)  # what RLVR starts from (`local.model`), as the cluster's …/sft/hf
     return {"kind": "sft", "steps": steps, "resumed_from": start, "loss_first_third": first,
-            "loss_last_third": last, **summary}  # fmt: skip
+            "loss_last_third": last, "hf": str(hf), **summary}  # fmt: skip

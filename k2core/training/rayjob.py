@@ -1,5 +1,6 @@
-"""KubeRay manifests for a training job: a ConfigMap holding the job file (and its entrypoint) and a ``ray.io/v1``
-RayJob whose head runs the entrypoint on a RayCluster with GPU worker groups."""
+"""KubeRay manifests for a training job: the shared ReadWriteMany volume, a ConfigMap holding the job file (and its
+entrypoint) and a ``ray.io/v1`` RayJob whose head runs the entrypoint on a RayCluster with GPU worker groups,
+admitted by a Kueue queue, bounded by a deadline and torn down when it ends."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ CONFIG_MOUNT = "/etc/k2think/train"
 CONFIG_FILE = "config.yaml"
 ENTRYPOINT_FILE = "entrypoint.py"
 SHARED_VOLUME = "shared"
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 _RUNTIME_ENV = {"TOKENIZERS_PARALLELISM": "true", "NCCL_DEBUG": "WARN", "VERL_LOGGING_LEVEL": "WARN"}
 
 
@@ -42,12 +44,24 @@ def _labels(config: TrainConfig) -> dict[str, str]:
     return {"app.kubernetes.io/name": "k2think", "app.kubernetes.io/component": f"train-{config.kind}"}
 
 
+def volume_claim(config: TrainConfig) -> dict[str, Any]:
+    """The PersistentVolumeClaim every step shares: ReadWriteMany, so head and workers on any node mount it."""
+    volume = config.cluster.volume
+    assert volume is not None
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": volume.size}}}
+    if volume.storage_class:
+        spec["storageClassName"] = volume.storage_class
+    labels = {"app.kubernetes.io/name": "k2think", "app.kubernetes.io/component": "train-volume"}
+    meta = {"name": volume.claim, "namespace": config.cluster.namespace, "labels": labels}
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": spec}
+
+
 def _volumes(config: TrainConfig, shm: str | None) -> tuple[list[dict], list[dict]]:
     """Pod volumes and container mounts: the job file, the shared RWX volume and, on GPU pods, a big /dev/shm."""
     volumes: list[dict[str, Any]] = [{"name": "job-config", "configMap": {"name": f"{config.name}-config"}}]
     mounts: list[dict[str, Any]] = [{"name": "job-config", "mountPath": CONFIG_MOUNT, "readOnly": True}]
-    if config.cluster.pvc:
-        volumes.append({"name": SHARED_VOLUME, "persistentVolumeClaim": {"claimName": config.cluster.pvc}})
+    if config.cluster.volume:
+        volumes.append({"name": SHARED_VOLUME, "persistentVolumeClaim": {"claimName": config.cluster.volume.claim}})
         mounts.append({"name": SHARED_VOLUME, "mountPath": config.cluster.mount_path})
     if shm:
         volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm}})
@@ -60,14 +74,16 @@ def _pod(config: TrainConfig, name: str, resources: dict[str, Any], shm: str | N
     volumes, mounts = _volumes(config, shm)
     container: dict[str, Any] = {
         "name": name,
-        "image": cluster.image,
+        "image": cluster.image.ref,
         "resources": {"requests": resources, "limits": resources},
         "volumeMounts": mounts,
-        "env": [{"name": "K2_DATA_DIR", "value": f"{cluster.mount_path}/shared-data"}],
+        "securityContext": {"allowPrivilegeEscalation": False},
     }
     if ports:
         container["ports"] = ports
-    spec: dict[str, Any] = {"containers": [container], "volumes": volumes}
+    security = {"runAsNonRoot": True, "runAsUser": cluster.run_as_user, "runAsGroup": cluster.fs_group,
+                "fsGroup": cluster.fs_group}  # fmt: skip
+    spec: dict[str, Any] = {"containers": [container], "volumes": volumes, "securityContext": security}
     if cluster.service_account:
         spec["serviceAccountName"] = cluster.service_account
     if shm:
@@ -122,17 +138,20 @@ def ray_job(config: TrainConfig, with_script: bool) -> dict[str, Any]:
     }
     if cluster.active_deadline_seconds is not None:
         spec["activeDeadlineSeconds"] = cluster.active_deadline_seconds
+    labels = _labels(config) | ({QUEUE_LABEL: cluster.queue} if cluster.queue else {})
     return {
         "apiVersion": "ray.io/v1",
         "kind": "RayJob",
-        "metadata": {"name": config.name, "namespace": cluster.namespace, "labels": _labels(config)},
+        "metadata": {"name": config.name, "namespace": cluster.namespace, "labels": labels},
         "spec": spec,
     }
 
 
 def manifests(config: TrainConfig, config_text: str, entrypoint_text: str | None = None) -> list[dict[str, Any]]:
-    """ConfigMap then RayJob, in apply order."""
-    return [config_map(config, config_text, entrypoint_text), ray_job(config, entrypoint_text is not None)]
+    """The volume claim (when the job creates it), the ConfigMap, then the RayJob, in apply order."""
+    volume = config.cluster.volume
+    claim = [volume_claim(config)] if volume and volume.create else []
+    return [*claim, config_map(config, config_text, entrypoint_text), ray_job(config, entrypoint_text is not None)]
 
 
 def manifests_for_file(config: TrainConfig, config_path: Path) -> list[dict[str, Any]]:

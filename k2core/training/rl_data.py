@@ -6,16 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from k2core.data import load_dataset, verl_record, write_verl_parquet
+from k2core.data.decontam import decontaminate
 from k2core.data.export import split_problems
 from k2core.training.chat import prompt_messages
 from k2core.training.config import DataConfig
 
 
 def rl_records(data: DataConfig) -> dict[str, list[dict[str, Any]]]:
-    """``train`` and ``test`` verl rows; each source is split on its own with a seeded shuffle."""
+    """``train`` and ``test`` verl rows, decontaminated; each source is split on its own with a seeded shuffle."""
     splits: dict[str, list[dict[str, Any]]] = {"train": [], "test": []}
     for source in data.sources:
-        problems = load_dataset(source, limit=data.limit, seed=data.seed)
+        problems = decontaminate(source, load_dataset(source, limit=data.limit, seed=data.seed), data.drop_overlaps)
         train, test = split_problems(problems, data.test_fraction, f"{source}:{data.seed}")
         for split, chunk in (("train", train), ("test", test)):
             for problem in chunk:

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from k2core.data import Problem, load_dataset
+from k2core.data.decontam import decontaminate
 from k2core.training.chat import Message, assistant_content, prompt_messages
 from k2core.training.config import DataConfig
 from k2core.verify import grade
@@ -57,19 +58,52 @@ def select_verified(problem: Problem, responses: Iterable[str]) -> list[list[Mes
     return kept
 
 
-def read_traces(path: Path) -> list[tuple[Problem, list[str]]]:
-    """Solver traces: JSONL lines with the problem fields (``id, domain, prompt, answer``) and ``responses``."""
-    traces = []
+def trace_row(problem: Problem, source: str, messages: list[Message]) -> dict:
+    """One line of a traces file: a verified AM-Thinking conversation and what it was graded against."""
+    return {"id": problem.id, "data_source": source, "domain": problem.domain, "answer": problem.answer,
+            "messages": messages}  # fmt: skip
+
+
+def trace_problem(row: dict) -> Problem:
+    """The problem a trace row answers (its user turn is the prompt)."""
+    prompt = next(m["content"] for m in row["messages"] if m["role"] == "user")
+    return Problem(row["id"], row["domain"], prompt, row["answer"])
+
+
+def read_traces(path: Path) -> list[dict]:
+    """Verified conversations written by ``k2think traces`` (JSONL of ``trace_row``); each is graded again, so a
+    file from elsewhere cannot slip in a wrong answer. A bad line is a ValueError naming it and the field."""
+    rows = []
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             row = json.loads(line)
-            responses = row.pop("responses", None)
-            if not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
-                raise ValueError(f"{path}:{number}: field 'responses' must be a list of strings")
-            traces.append((Problem.from_dict(row), responses))
-    return traces
+            for field in ("id", "data_source", "domain", "answer", "messages"):
+                if field not in row:
+                    raise ValueError(f"{path}:{number}: field {field!r} is missing")
+            messages = row["messages"]
+            if not messages or messages[-1].get("role") != "assistant":
+                raise ValueError(f"{path}:{number}: field 'messages' must end with the assistant's turn")
+            if not grade(row["domain"], messages[-1]["content"], row["answer"]).correct:
+                raise ValueError(f"{path}:{number}: field 'messages' holds an answer the verifier rejects")
+            rows.append(row)
+    return rows
+
+
+def clean_traces(rows: Sequence[dict], drop_overlaps: bool) -> list[dict]:
+    """Trace rows whose source is a training set and whose prompt shares no 13-gram with an evaluation set."""
+    kept = []
+    for source in dict.fromkeys(row["data_source"] for row in rows):
+        mine = [row for row in rows if row["data_source"] == source]
+        safe = {p.id for p in decontaminate(source, [trace_problem(r) for r in mine], drop_overlaps)}
+        kept += [row for row in mine if row["id"] in safe]
+    return kept
+
+
+def sft_row(problem: Problem, source: str, messages: list[Message]) -> dict:
+    """One SFT parquet row."""
+    return {"id": problem.id, "data_source": source, "messages": messages}
 
 
 def write_sft_parquet(rows: Sequence[dict], path: Path) -> None:
@@ -80,16 +114,14 @@ def write_sft_parquet(rows: Sequence[dict], path: Path) -> None:
 
 def sft_splits(data: DataConfig) -> dict[str, list[dict]]:
     """``train`` and ``test`` rows: worked solutions of every source that has them, plus the verified traces of
-    ``data.traces``; a seeded shuffle then the first ``test_fraction`` go to test."""
-    items: list[tuple[str, Problem, list[Message]]] = []
+    ``data.traces``, all decontaminated; a seeded shuffle then the first ``test_fraction`` go to test."""
+    rows = []
     for source in data.sources:
-        for problem in load_dataset(source, limit=data.limit, seed=data.seed):
-            if problem.meta.get("solution"):
-                items.append((source, problem, worked_solution(problem)))
+        problems = decontaminate(source, load_dataset(source, limit=data.limit, seed=data.seed), data.drop_overlaps)
+        rows += [sft_row(p, source, worked_solution(p)) for p in problems if p.meta.get("solution")]
     if data.traces:
-        for problem, responses in read_traces(Path(data.traces)):
-            items += [("traces", problem, messages) for messages in select_verified(problem, responses)]
-    random.Random(f"sft:{data.seed}").shuffle(items)
-    cut = round(len(items) * data.test_fraction)
-    rows = [{"id": p.id, "data_source": source, "messages": messages} for source, p, messages in items]
+        traces = clean_traces(read_traces(Path(data.traces)), data.drop_overlaps)
+        rows += [{"id": r["id"], "data_source": f"traces:{r['data_source']}", "messages": r["messages"]} for r in traces]
+    random.Random(f"sft:{data.seed}").shuffle(rows)
+    cut = round(len(rows) * data.test_fraction)
     return {"train": rows[cut:], "test": rows[:cut]}

@@ -28,6 +28,23 @@ def _load(kind: str, path: Path) -> TrainConfig:
     return config
 
 
+def _with_image(config: TrainConfig, overrides: dict[str, str | None]) -> TrainConfig:
+    """The job with the image's registry, tag or digest replaced (one command line sets them for both jobs)."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return config
+    from pydantic import ValidationError
+
+    from k2core.training.config import ImageConfig
+
+    try:
+        image = ImageConfig.model_validate(config.cluster.image.model_dump() | given)
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--image-" + next(iter(given))) from exc
+    cluster = config.cluster.model_copy(update={"image": image})
+    return config.model_copy(update={"cluster": cluster})
+
+
 def _dry_run(config: TrainConfig, json_output: bool) -> None:
     from k2core.training.verl_config import UnknownConfigKey, build_verl_config, to_plain, validate_with_verl
 
@@ -98,6 +115,9 @@ def train(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     steps: int | None = typer.Option(None, "--steps", min=1, help="Local run: number of steps (default: config)."),
     out: Path | None = typer.Option(None, "--out", help="Local run: folder for metrics, curve and checkpoints."),
+    image_registry: str | None = typer.Option(None, "--image-registry", help="Cluster: registry of k2think-train."),
+    image_tag: str | None = typer.Option(None, "--image-tag", help="Cluster: tag of k2think-train."),
+    image_digest: str | None = typer.Option(None, "--image-digest", help="Cluster: sha256:... digest pinning it."),
 ) -> None:
     """Train: with no mode flag, launch on the cluster (same as --submit)."""
     modes = (("--local", local), ("--emit", emit), ("--submit", submit), ("--dry-run", dry_run))
@@ -107,6 +127,7 @@ def train(
     if not local and (steps is not None or out is not None):
         raise typer.BadParameter("--steps and --out apply to --local runs only", param_hint="--local")
     job = _load(kind, config)
+    job = _with_image(job, {"registry": image_registry, "tag": image_tag, "digest": image_digest})
     if local:
         _local(job, steps, out, json_output)
     elif emit:

@@ -47,7 +47,20 @@ def test_emit_prints_the_committed_manifests():
     assert result.exit_code == 0, result.output
     assert result.stdout == (JOBS / "rlvr" / "rayjob.yaml").read_text()
     result = train("rlvr", "--config", str(JOBS / "rlvr" / "config.yaml"), "--emit", "--json")
-    assert [m["kind"] for m in json.loads(result.stdout)["manifests"]] == ["ConfigMap", "RayJob"]
+    assert [m["kind"] for m in json.loads(result.stdout)["manifests"]] == ["PersistentVolumeClaim", "ConfigMap", "RayJob"]
+
+
+def test_image_flags_name_the_registry_tag_and_digest_of_both_jobs():
+    digest = "sha256:" + "0" * 64
+    flags = ["--emit", "--json", "--image-registry", "registry.example/ml", "--image-tag", "1.2", "--image-digest", digest]
+    for kind in ("sft", "rlvr"):
+        result = train(kind, "--config", str(JOBS / kind / "config.yaml"), *flags)
+        assert result.exit_code == 0, result.output
+        rayjob = json.loads(result.stdout)["manifests"][-1]
+        head = rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+        assert head["image"] == f"registry.example/ml/k2think-train:1.2@{digest}"
+    result = train("sft", "--config", str(JOBS / "sft" / "config.yaml"), "--emit", "--image-digest", "latest")
+    assert result.exit_code == 2 and "--image-digest" in result.output
 
 
 def test_unknown_verl_key_is_a_bad_config(tmp_path):

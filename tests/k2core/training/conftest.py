@@ -1,31 +1,31 @@
-"""Fixtures for the training tests: a tiny Gemma-style tokenizer and a tiny random Gemma 3 model (fast, CPU)."""
+"""Fixtures for the training tests: a tiny Qwen2-style tokenizer (byte-level BPE, ChatML) and a tiny random Qwen2
+model (fast, CPU)."""
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 
 import pytest
 
-from k2core.training.chat import GEMMA_CHAT_TEMPLATE
-
 REPO = Path(__file__).resolve().parents[3]
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+# Qwen2.5's chat template without tools: ChatML turns, a default system turn when none is given.
 CHATML_TEMPLATE = (
-    "{% for m in messages %}{{ '<start_of_turn>' + m['role'] + '\n' + m['content'] + '<end_of_turn>\n' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>assistant\n' }}{% endif %}"
+    "{%- if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}"
+    "{%- endif %}{%- for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{%- endif %}"
 )
 
 
-def tiny_tokenizer(template: str = GEMMA_CHAT_TEMPLATE):
-    """A Gemma tokenizer class over a character vocabulary with byte fallback and Gemma's control tokens."""
-    from tokenizers import AddedToken
-    from transformers import GemmaTokenizer
+def tiny_tokenizer(template: str = CHATML_TEMPLATE):
+    """A Qwen2 tokenizer over the 256 byte-level symbols (no merges) plus Qwen's three control tokens."""
+    from tokenizers import AddedToken, pre_tokenizers
+    from transformers import Qwen2Tokenizer
 
-    pieces = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<start_of_turn>", "<end_of_turn>"]
-    pieces += [f"<0x{b:02X}>" for b in range(256)]
-    pieces += ["▁"] + [c for c in string.printable if c not in " \t\r\x0b\x0c"]
-    tokenizer = GemmaTokenizer(vocab={p: i for i, p in enumerate(dict.fromkeys(pieces))}, merges=[])
-    tokenizer.add_tokens([AddedToken(p, special=True, normalized=False) for p in pieces[:7]], special_tokens=True)
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tokenizer = Qwen2Tokenizer(vocab={c: i for i, c in enumerate(alphabet)}, merges=[])
+    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIALS], special_tokens=True)
+    tokenizer.eos_token, tokenizer.pad_token = "<|im_end|>", "<|endoftext|>"
     tokenizer.chat_template = template
     return tokenizer
 
@@ -37,21 +37,19 @@ def tokenizer():
 
 @pytest.fixture()
 def tiny_model(tokenizer):
-    """A 2-layer random Gemma 3 with the tiny tokenizer's vocabulary."""
+    """A 2-layer random Qwen2 with the tiny tokenizer's vocabulary (untied head, as in the embedded GGUF)."""
     import torch
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+    from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(0)
-    config = Gemma3TextConfig(
+    config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=1,
-        head_dim=16,
-        sliding_window=64,
-        layer_types=["sliding_attention", "full_attention"],
         max_position_embeddings=512,
+        tie_word_embeddings=False,
     )
-    return Gemma3ForCausalLM(config)
+    return Qwen2ForCausalLM(config)

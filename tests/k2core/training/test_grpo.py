@@ -1,4 +1,4 @@
-"""The GRPO step on a tiny random Gemma 3: verl's advantage, policy-loss, KL and aggregation functions wired to
+"""The GRPO step on a tiny random Qwen2: verl's advantage, policy-loss, KL and aggregation functions wired to
 our rollout batches, LoRA-only gradients, and an update that favours the rewarded response."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The fp32 transformers copy of the embedded GGUF (slow): its tokenizer splits text exactly as llama.cpp does
-and its next-token choice matches llama.cpp's on the same tokens."""
+"""The fp32 transformers copy of the embedded GGUF (slow): its tokenizer splits text exactly as llama.cpp does,
+its chat template is the GGUF's own, it stops where llama.cpp stops, and its next-token choice matches llama.cpp's
+on the same tokens."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from k2core.config import Settings
 from k2core.models import ensure_embedded_model
 from k2core.training.chat import assistant_content, prompt_messages
 from k2core.training.config import LoraConfig
-from k2core.training.hf_model import ensure_hf_model, load_policy, load_tokenizer
+from k2core.training.hf_model import ensure_hf_model, load_policy, load_tokenizer, stop_token_ids
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +27,13 @@ def llama():
     from llama_cpp import Llama
 
     return Llama(str(ensure_embedded_model(Settings())), n_ctx=512, verbose=False, logits_all=True)
+
+
+def test_chat_template_and_end_tokens_are_the_ggufs(llama):
+    tokenizer = load_tokenizer(ensure_hf_model())
+    assert tokenizer.chat_template == llama.metadata["tokenizer.chat_template"]
+    assert tokenizer.eos_token_id == llama.token_eos() == tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert set(stop_token_ids(ensure_hf_model())) == {llama.token_eos(), tokenizer.convert_tokens_to_ids("<|endoftext|>")}
 
 
 def test_tokenizer_matches_llama_cpp(llama):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from k2core.data import dataset_domain
-from k2core.training.config import SIX_DOMAIN_SOURCES, load_config, parse_config
-from k2core.verify import DOMAINS
+from k2core.data.decontam import EVAL_DATASETS
+from k2core.training.config import TRAINING_SOURCES, load_config, parse_config
 
 from .conftest import REPO
 
@@ -19,10 +19,22 @@ def test_committed_job_files_parse(kind):
     assert config.local.checkpoint.keep == 2
 
 
-def test_rlvr_sources_cover_the_six_domains():
+@pytest.mark.parametrize("kind", ["sft", "rlvr"])
+def test_no_job_file_trains_on_an_evaluation_set(kind):
+    config = load_config(REPO / "training-jobs" / kind / "config.yaml")
+    assert not {*config.data.sources, config.local.dataset} & set(EVAL_DATASETS)
+
+
+def test_rlvr_sources_cover_every_domain_with_training_data():
     config = load_config(REPO / "training-jobs" / "rlvr" / "config.yaml")
-    assert {dataset_domain(s) for s in config.data.sources} == set(DOMAINS)
-    assert {dataset_domain(s) for s in SIX_DOMAIN_SOURCES} == set(DOMAINS)
+    assert {dataset_domain(s) for s in config.data.sources} == {dataset_domain(s) for s in TRAINING_SOURCES}
+    assert {dataset_domain(s) for s in TRAINING_SOURCES} == {"math", "logic", "simulation", "tabular"}
+
+
+@pytest.mark.parametrize("field", ["data: {sources: [gen:arith, humaneval]}", "local: {dataset: gsm8k_test}"])
+def test_an_evaluation_set_as_training_source_is_refused(field):
+    with pytest.raises(ValueError, match="is an evaluation set"):
+        parse_config(f"kind: rlvr\nname: x\n{field}\n")
 
 
 def test_unknown_field_is_rejected_with_its_name():

@@ -1,0 +1,107 @@
+"""Solver traces for SFT by rejection sampling: the solver engine (embedded by default) answers training problems
+in the AM-Thinking chat format and ``k2core.verify`` keeps the correct answers. Resumable: one metrics line per
+problem marks it done, and a rerun skips what is done."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from k2core.config import Settings
+from k2core.data import Problem, load_dataset
+from k2core.data.decontam import decontaminate
+from k2core.engines import build_engine
+from k2core.training.chat import prompt_messages
+from k2core.training.metrics import MetricsLog, plot_curve
+from k2core.training.sft_data import select_verified, trace_row
+from k2core.types import Message, SamplingParams
+
+TRACES_FILE = "traces.jsonl"
+CURVE_KEYS = ("accept_rate", "kept_total", "completion_tokens")
+
+
+@dataclass(frozen=True)
+class TraceJob:
+    """What to sample: a training dataset slice, samples per problem and the sampling settings."""
+
+    dataset: str
+    out: Path
+    limit: int | None = 64
+    seed: int = 0
+    samples: int = 4
+    max_tokens: int = 512
+    temperature: float = 1.0
+    top_p: float = 0.95
+    drop_overlaps: bool = False
+
+
+def _forget_unfinished(path: Path, done: set[str]) -> None:
+    """Drop trace lines of a problem whose metrics line was never written (the run was killed during it)."""
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if json.loads(line)["id"] in done), encoding="utf-8")
+
+
+async def _collect(job: TraceJob, problems: list[Problem], start: int, log: MetricsLog, console: Console) -> None:
+    settings = Settings()
+    engine = build_engine(settings.solver, cache_dir=settings.cache_dir)
+    kept_total = sum(r["kept"] for r in log.records())
+    columns = (TextColumn("[bold]traces"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn(), TextColumn("{task.fields[info]}"))  # fmt: skip
+    try:
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("traces", total=len(problems), completed=start, info="")
+            for index in range(start, len(problems)):
+                problem = problems[index]
+                messages = [Message(role=m["role"], content=m["content"]) for m in prompt_messages(problem.prompt)]
+                params = SamplingParams(temperature=job.temperature, top_p=job.top_p, max_tokens=job.max_tokens,
+                                        seed=job.seed * 1_000_003 + index)  # fmt: skip
+                completions = await engine.generate(messages, params, n=job.samples)
+                kept = select_verified(problem, [c.text for c in completions])
+                with (job.out / TRACES_FILE).open("a", encoding="utf-8") as traces:
+                    for conversation in kept:
+                        traces.write(json.dumps(trace_row(problem, job.dataset, conversation), ensure_ascii=False) + "\n")
+                kept_total += len(kept)
+                log.append({"step": index + 1, "id": problem.id, "samples": len(completions), "kept": len(kept),
+                            "accept_rate": len(kept) / max(1, len(completions)), "kept_total": kept_total,
+                            "completion_tokens": sum(c.completion_tokens for c in completions) / max(1, len(completions)),
+                            "seconds": sum(c.seconds for c in completions)})  # fmt: skip
+                bar.update(task, advance=1, info=f"kept {kept_total}")
+    finally:
+        await engine.close()
+
+
+def collect_traces(job: TraceJob, console: Console | None = None) -> dict[str, Any]:
+    """Sample, verify and write ``traces.jsonl`` (``trace_row`` lines), ``metrics.jsonl`` and ``curve.png`` under
+    ``job.out``; resumes after the last finished problem."""
+    console = console or Console(stderr=True)
+    loaded = load_dataset(job.dataset, limit=job.limit, seed=job.seed)
+    problems = decontaminate(job.dataset, loaded, job.drop_overlaps)
+    log = MetricsLog(job.out / "metrics.jsonl")
+    done = log.records()
+    if [r["id"] for r in done] != [p.id for p in problems[: len(done)]]:
+        raise ValueError(f"{job.out}: holds traces of other problems; choose a new --out for this dataset slice")
+    _forget_unfinished(job.out / TRACES_FILE, {r["id"] for r in done})
+    (job.out / TRACES_FILE).touch()
+    if len(done) < len(problems):
+        asyncio.run(_collect(job, problems, len(done), log, console))
+    records = log.records()
+    curve = plot_curve(records, CURVE_KEYS, job.out / "curve.png", f"verified traces on {job.dataset}") if records else None
+    return {
+        "out": str(job.out),
+        "traces": str(job.out / TRACES_FILE),
+        "metrics": str(log.path),
+        "curve": str(curve) if curve else None,
+        "problems": len(problems),
+        "dropped": len(loaded) - len(problems),
+        "resumed_from": len(done),
+        "samples": sum(r["samples"] for r in records),
+        "kept": sum(r["kept"] for r in records),
+    }
