@@ -71,6 +71,16 @@ def observe_stages(timings_s: Mapping[str, float]) -> None:
         histogram.labels(stage=stage).observe(seconds)
 
 
+@functools.cache
+def _selections() -> Counter:
+    return Counter("k2think_gateway_selections_total", "Solve requests by how the answer was selected.", ["method"])
+
+
+def observe_selection(method: str) -> None:
+    """Count one solve's selection method on ``k2think_gateway_selections_total`` (the dashboard's selection kinds)."""
+    _selections().labels(method=method).inc()
+
+
 def configure_tracing(service_name: str, exporter: SpanExporter) -> None:
     """Send this process's spans to ``exporter`` (e.g. OTLP), tagged with ``service.name``."""
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))

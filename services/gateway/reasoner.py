@@ -19,6 +19,7 @@ SERVICE = reasoner_pb2.DESCRIPTOR.services_by_name["Reasoner"].full_name
 def observe(result: SolveResult) -> None:
     """Stage timings into ``k2think_gateway_request_seconds``; timings, tokens and outcome into the log line."""
     telemetry.observe_stages(result.timings_s)
+    telemetry.observe_selection(result.selection.method)
     calls.annotate(
         timings_s=result.timings_s,
         tokens={role: [u.prompt_tokens, u.completion_tokens] for role, u in result.usage.items()},

@@ -8,6 +8,8 @@ import json
 import os
 import sys
 
+import httpx
+
 from tests.charts.conftest import CHART, NAMESPACE, RELEASE
 from tests.services.harness import start_stack
 
@@ -60,6 +62,11 @@ async def test_script_passes_on_a_healthy_stack_and_names_a_dead_role():
         code, report = await _run_script(_env(stack, stack.settings.server.solver_addresses[0]))
         assert code == 0, report
         assert report["ok"] is True and report["solver[0]"] == "SERVING" and report["chat_completion"]
+        async with httpx.AsyncClient(timeout=10) as client:
+            scraped = (await client.get(f"{stack.http}/metrics")).text
+        # The dashboard's gateway series exist once the test's request went through.
+        assert 'k2think_gateway_selections_total{method="' in scraped
+        assert 'k2think_gateway_request_seconds_bucket{le="' in scraped
         code, report = await _run_script(_env(stack, "127.0.0.1:1"))
         assert code == 1
         assert report["ok"] is False and report["solver[0]"].startswith("error:")

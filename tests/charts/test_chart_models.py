@@ -129,3 +129,14 @@ def test_model_server_pods_have_a_disruption_budget(render):
     assert kserve["spec"]["selector"]["matchLabels"] == {
         "serving.kserve.io/inferenceservice": f"{RELEASE}-k2think-solver-llm"
     }
+
+
+def test_per_request_prices_reach_each_role(render, settings_of):
+    values = {
+        "solver": {"pricePerMillionPrompt": 0.6, "pricePerMillionCompletion": 2.4},
+        "judge": {"pricePerMillionPrompt": 0.1, "pricePerMillionCompletion": 0.4},
+    }
+    settings = settings_of(render(values))
+    assert (settings.solver.price_per_million_prompt, settings.solver.price_per_million_completion) == (0.6, 2.4)
+    assert (settings.judge.price_per_million_prompt, settings.judge.price_per_million_completion) == (0.1, 0.4)
+    assert settings.planner.price_per_million_prompt is None

@@ -327,7 +327,10 @@ def test_external_egress_excludes_cluster_ranges_only_from_catch_all_cidrs(rende
         {
             "networkPolicy": {
                 "enabled": True,
-                "externalEgress": {"cidrs": ["0.0.0.0/0", "::/0", "203.0.113.0/24"], "except": ["10.0.0.0/8", "fd00::/8"]},
+                "externalEgress": {
+                    "cidrs": ["0.0.0.0/0", "::/0", "203.0.113.0/24"],
+                    "except": ["10.0.0.0/8", "fd00::/8"],
+                },
             },
             "judge": {"backend": "openai", "openai": {"baseUrl": "https://llm.example/v1"}},
         }
@@ -380,7 +383,8 @@ def test_with_tls_the_gateway_metrics_are_scraped_over_verified_https(render):
         "ca": {"secret": {"name": "k2think-tls", "key": "ca.crt"}},
     }
     roles = m.one("ServiceMonitor", PREFIX)["spec"]["selector"]["matchExpressions"][0]["values"]
-    assert roles == ["planner", "solver", "judge"] and "scheme" not in m.one("ServiceMonitor", PREFIX)["spec"]["endpoints"][0]
+    assert roles == ["planner", "solver", "judge"]
+    assert "scheme" not in m.one("ServiceMonitor", PREFIX)["spec"]["endpoints"][0]
     assert m.one("Service", f"{PREFIX}-gateway-http")["spec"]["ports"][0]["appProtocol"] == "https"
 
 
