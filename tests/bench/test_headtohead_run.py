@@ -68,8 +68,8 @@ def test_bad_options_name_the_option() -> None:
 
 @pytest.mark.slow
 def test_a_short_real_run_of_the_reference_flow_and_k2think(tmp_path: Path) -> None:
-    argv = ["--limit", "2", "--rounds", "1", "--systems", "reference,k2think", "--max-tokens", "384",
-            "--reference-max-tokens", "384", "--name", "h2h", "--out", str(tmp_path)]  # fmt: skip
+    argv = ["--dataset", "gen:arith", "--limit", "2", "--rounds", "1", "--systems", "reference,k2think",
+            "--max-tokens", "160", "--reference-max-tokens", "160", "--name", "h2h", "--out", str(tmp_path)]  # fmt: skip
     assert cli.main(argv) == 0
     doc = json.loads((tmp_path / "h2h.json").read_text())
     for name in ("reference", "k2think"):
