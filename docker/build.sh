@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build a k2think image with podman: `docker/build.sh [k2think|k2think-gpu|k2think-train]` (what `make image` runs).
+#
+# BASE_IMAGE   a Debian-based Python 3.11 image (e.g. python:3.11-slim where a registry can be reached); by
+#              default a Debian bookworm base made here with mmdebstrap and `podman import`ed as
+#              localhost/k2think-base:bookworm (python3, venv, python-is-python3, CA certificates).
+# IMAGE_TAG    tag of the built image (default: the version in pyproject.toml).
+# PODMAN       the podman command (default: podman as root with runc and cgroupfs, which work in containers).
+# A llama-cpp-python wheel already built by uv on this machine is offered to the build (PIP_FIND_LINKS), so
+# llama.cpp is not compiled twice; without one the image compiles it.
+set -euo pipefail
+
+name=${1:-k2think}
+case "$name" in
+  k2think) dockerfile=docker/Dockerfile ;;
+  k2think-gpu) dockerfile=docker/Dockerfile.gpu ;;
+  k2think-train) dockerfile=docker/Dockerfile.train ;;
+  *) echo "unknown image $name (k2think, k2think-gpu, k2think-train)" >&2; exit 2 ;;
+esac
+cd "$(dirname "$0")/.."
+PODMAN=${PODMAN:-podman --runtime runc --cgroup-manager=cgroupfs}
+tag=${IMAGE_TAG:-$(python3 -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')}
+base=${BASE_IMAGE:-localhost/k2think-base:bookworm}
+
+if [[ -z "${BASE_IMAGE:-}" ]] && ! $PODMAN image exists "$base"; then
+  echo "making $base with mmdebstrap" >&2
+  mmdebstrap --variant=minbase --include=python3,python3-venv,python-is-python3,ca-certificates \
+    bookworm - | $PODMAN import --change 'CMD ["python"]' - "$base"
+fi
+
+wheels=build/image-wheels
+mkdir -p "$wheels"
+find "${UV_CACHE_DIR:-$HOME/.cache/uv}" -name 'llama_cpp_python-*.whl' -exec cp -u {} "$wheels/" \; 2>/dev/null || true
+
+$PODMAN build --network host --ulimit nofile=65536:65536 --ulimit nproc=8192:8192 \
+  --volume "$PWD/$wheels:/wheels:ro" --build-arg PIP_FIND_LINKS=/wheels \
+  --build-arg BASE_IMAGE="$base" -f "$dockerfile" -t "localhost/$name:$tag" .
+$PODMAN image inspect --format '{{.Size}}' "localhost/$name:$tag" |
+  awk -v img="localhost/$name:$tag" '{printf "%s: %.0f MB\n", img, $1 / 1e6}'
