@@ -66,6 +66,7 @@ class EmbeddedSettings(BaseModel):
     parallel_sequences: bool = True
     max_sequences: int = 4
     top_k: int = 40
+    prefix_reuse: bool = True  # a prompt starts from the KV of the longest prefix any sequence slot holds
 
 
 class EngineSettings(BaseModel):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import functools
 import ctypes
 import json
 import logging
@@ -47,6 +48,7 @@ _Event = tuple[int, "str | Completion | BaseException"]
 
 
 _GRAMMAR_WINDOW = 512
+_MIN_REUSE = 8  # shorter shared prefixes are cheaper to decode again than a KV stream is to copy
 _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
 
 
@@ -59,6 +61,11 @@ def _apply(sampler: llama_cpp.llama_sampler_p, ids: np.ndarray, logits: np.ndarr
     )
     llama_cpp.llama_sampler_apply(sampler, ctypes.byref(array))
     return data, array
+
+
+def _logits_row(ctx: llama_internals.LlamaContext, idx: int, n_vocab: int) -> np.ndarray:
+    """The logits after batch position ``idx`` of the last decode (a view into llama.cpp's buffer)."""
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx.ctx, idx), shape=(n_vocab,))
 
 
 class _Sampler:
@@ -85,13 +92,19 @@ class _Sampler:
             )
         self._n_vocab = model.n_vocab()
 
-    def sample(self, ctx: llama_internals.LlamaContext, idx: int) -> int:
-        """Sample the token after batch position ``idx``."""
-        token = self.chain.sample(ctx, idx)
+    def sample(self, ctx: llama_internals.LlamaContext, idx: int, logits: np.ndarray | None = None) -> int:
+        """Sample the token after batch position ``idx``, or from ``logits`` kept from an earlier decode (the same
+        candidates in the same order as llama.cpp builds them, so the same seed picks the same token)."""
+        if logits is None:
+            token = self.chain.sample(ctx, idx)
+        else:
+            data, array = _apply(self.chain.sampler, np.arange(self._n_vocab), logits)
+            token = int(data["id"][array.selected])
+            llama_cpp.llama_sampler_accept(self.chain.sampler, token)
         if self.grammar is None:
             return token
         if not self._valid(np.array([token]), np.zeros(1)).size:
-            token = self._constrained(ctx, idx)
+            token = self._constrained(_logits_row(ctx, idx, self._n_vocab) if logits is None else logits)
         llama_cpp.llama_sampler_accept(self.grammar, token)
         return token
 
@@ -101,8 +114,7 @@ class _Sampler:
         data = data[: array.size]
         return data[np.isfinite(data["logit"])]
 
-    def _constrained(self, ctx: llama_internals.LlamaContext, idx: int) -> int:
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx.ctx, idx), shape=(self._n_vocab,))
+    def _constrained(self, logits: np.ndarray) -> int:
         window = np.argpartition(logits, -_GRAMMAR_WINDOW)[-_GRAMMAR_WINDOW:]
         valid = self._valid(window, logits[window])
         if not valid.size:
@@ -201,20 +213,42 @@ class _Sequence:
     stops: StopMatcher | None = None
 
 
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    """The length of the longest common prefix of two token lists."""
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def decode_threads(cfg: EmbeddedSettings) -> int:
+    """``n_threads`` when set, else half the CPUs this process may run on (one per physical core on SMT
+    machines): llama.cpp's threads spin at their barriers, so more threads than free cores costs far more
+    than it gives on a shared box."""
+    return cfg.n_threads or max(1, len(os.sched_getaffinity(0)) // 2)
+
+
+def context_params(cfg: EmbeddedSettings) -> llama_cpp.llama_context_params:
+    """The llama.cpp context of a runtime: one KV stream of ``n_ctx`` cells per sequence slot."""
+    slots = cfg.max_sequences if cfg.parallel_sequences else 1
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx = cfg.n_ctx * slots
+    params.n_batch = params.n_ubatch = cfg.n_batch
+    params.n_seq_max = slots
+    params.kv_unified = False
+    params.swa_full = False
+    params.n_threads = params.n_threads_batch = decode_threads(cfg)
+    return params
+
+
 class _Runtime:
     """A multi-sequence context over a shared model, and the worker thread that decodes it."""
 
     def __init__(self, model: llama_internals.LlamaModel, cfg: EmbeddedSettings) -> None:
         self.model = model
         slots = cfg.max_sequences if cfg.parallel_sequences else 1
-        params = llama_cpp.llama_context_default_params()
-        params.n_ctx = cfg.n_ctx * slots
-        params.n_batch = params.n_ubatch = cfg.n_batch
-        params.n_seq_max = slots
-        params.kv_unified = False
-        params.swa_full = False
-        params.n_threads = params.n_threads_batch = cfg.n_threads or max(1, (os.cpu_count() or 2) // 2)
-        self.ctx = llama_internals.LlamaContext(model=self.model, params=params, verbose=False)
+        self.ctx = llama_internals.LlamaContext(model=self.model, params=context_params(cfg), verbose=False)
         self.batch = llama_internals.LlamaBatch(n_tokens=cfg.n_batch, embd=0, n_seq_max=1, verbose=False)
         self.n_ctx = llama_cpp.llama_n_ctx_seq(self.ctx.ctx)
         self.n_batch = cfg.n_batch
@@ -223,6 +257,12 @@ class _Runtime:
         self.bos = self.model.token_get_text(self.model.token_bos())
         self.eos = self.model.token_get_text(self.model.token_eos())
         self._free = deque(range(slots))
+        self.prefix_reuse = cfg.prefix_reuse
+        self._held: list[list[int]] = [[] for _ in range(slots)]
+        self._anchor: list[tuple[int, np.ndarray] | None] = [None] * slots  # logits after a slot's first k tokens
+        self._n_vocab = model.n_vocab()
+        self.prefill_decoded = 0
+        self.prefill_reused = 0
         self._pending: deque[_Job] = deque()
         self._active: list[_Sequence] = []
         self._cond = threading.Condition()
@@ -310,6 +350,7 @@ class _Runtime:
                 self._pending.popleft()
                 continue
             seqs = []
+            self._free.rotate(-self._free.index(self._best_free_slot(job.prompt)))
             while job.waiting and self._free:
                 drafter = _Drafter(*job.lookup) if job.lookup else None
                 seqs.append(_Sequence(job=job, index=job.waiting.popleft(), slot=self._free.popleft(), drafter=drafter,
@@ -322,24 +363,70 @@ class _Runtime:
             self._release(seq)
         self._pending = deque(job for job in self._pending if not job.cancelled)
 
+    def _best_free_slot(self, prompt: list[int]) -> int:
+        """The free slot whose KV holds the longest prefix of ``prompt``; the least recently freed among equals."""
+        return max(self._free, key=lambda slot: _common_prefix(self._held[slot], prompt))
+
+    def _contents(self, slot: int) -> list[int]:
+        """The tokens whose KV ``slot`` holds at positions 0, 1, ... (an active sequence: prompt and fed tokens)."""
+        for seq in self._active:
+            if seq.slot == slot:
+                return seq.job.prompt + seq.tokens[: seq.n_past - len(seq.job.prompt)]
+        return self._held[slot]
+
+    def _reuse(self, prompt: list[int], slot: int) -> tuple[int, np.ndarray | None]:
+        """Put into ``slot`` the longest prefix of ``prompt`` that any slot's KV holds (a whole-stream copy when it
+        is another slot's): how many tokens that is, and the logits after them when the whole prompt is held with
+        its logits kept (then nothing is decoded, and sampling sees exactly what a fresh prefill gave). Otherwise
+        the last prompt token is decoded again for its logits."""
+        if not self.prefix_reuse:
+            self.ctx.kv_cache_seq_rm(slot, -1, -1)
+            return 0, None
+
+        def usable(s: int) -> tuple[int, np.ndarray | None]:
+            common, anchor = _common_prefix(self._contents(s), prompt), self._anchor[s]
+            if common == len(prompt) and anchor is not None and anchor[0] == len(prompt):
+                return common, anchor[1]
+            return min(common, len(prompt) - 1), None
+
+        held = {s: usable(s) for s in range(len(self._held))}
+        source = max(held, key=lambda s: (held[s][0], s == slot))
+        reused, logits = held[source]
+        if reused < _MIN_REUSE:
+            self.ctx.kv_cache_seq_rm(slot, -1, -1)
+            return 0, None
+        if source != slot:
+            self.ctx.kv_cache_seq_cp(source, slot, -1, -1)
+        self.ctx.kv_cache_seq_rm(slot, reused, -1)
+        return reused, logits
+
     def _prefill(self, job: _Job, seqs: list[_Sequence]) -> None:
-        """Decode the prompt once into the first slot, copy its KV to the others, sample each first token."""
+        """Decode the prompt once into the first slot (after what a slot's KV already holds of it), copy its KV to
+        the others, sample each first token."""
         first = seqs[0].slot
+        reused, logits = self._reuse(job.prompt, first)
+        self.prefill_reused += reused
+        self.prefill_decoded += len(job.prompt) - reused
         for seq in seqs:
             self._active.append(seq)
-            self.ctx.kv_cache_seq_rm(seq.slot, -1, -1)
             seq.sampler = _Sampler(self.model, job.params, job.seeds[seq.index], self.top_k, job.grammar)
         last = 0
-        for start in range(0, len(job.prompt), self.n_batch):
+        for start in range(reused, len(job.prompt), self.n_batch):
             chunk = job.prompt[start:start + self.n_batch]
             self._fill([(token, start + i, first, start + i == len(job.prompt) - 1) for i, token in enumerate(chunk)])
             self.ctx.decode(self.batch)
             last = len(chunk) - 1
+        if self.prefix_reuse:
+            if logits is None:
+                logits = _logits_row(self.ctx, last, self._n_vocab).copy()
+            for seq in seqs:
+                self._anchor[seq.slot] = (len(job.prompt), logits)
         for seq in seqs:
             if seq.slot != first:
                 self.ctx.kv_cache_seq_cp(first, seq.slot, -1, -1)
             seq.n_past = len(job.prompt)
-            if self._accept(seq, self._sample(seq, last)):
+            assert seq.sampler is not None
+            if self._accept(seq, seq.sampler.sample(self.ctx, last, logits)):
                 seq.pending = seq.tokens[-1]
 
     def _fill(self, entries: list[tuple[int, int, int, bool]]) -> None:
@@ -444,8 +531,10 @@ class _Runtime:
 
     def _release(self, seq: _Sequence) -> None:
         if seq in self._active:
+            self._held[seq.slot] = self._contents(seq.slot) if self.prefix_reuse else []
             self._active.remove(seq)
-            self.ctx.kv_cache_seq_rm(seq.slot, -1, -1)
+            if not self.prefix_reuse:
+                self.ctx.kv_cache_seq_rm(seq.slot, -1, -1)
             self._free.append(seq.slot)
             if seq.sampler is not None:
                 seq.sampler.close()
@@ -463,6 +552,8 @@ class _Runtime:
         for seq in list(self._active):
             self._release(seq)
         self.ctx.kv_cache_clear()
+        self._held = [[] for _ in self._held]
+        self._anchor = [None] * len(self._anchor)
 
 
 class _Registry:
@@ -477,7 +568,8 @@ class _Registry:
     def acquire(self, path: Path, cfg: EmbeddedSettings) -> _Runtime:
         """The runtime for this model and context shape, loading what is missing."""
         model_key = str(path.resolve())
-        key = (model_key, cfg.n_ctx, cfg.n_batch, cfg.n_threads, cfg.max_sequences, cfg.parallel_sequences, cfg.top_k)
+        key = (model_key, cfg.n_ctx, cfg.n_batch, cfg.n_threads, cfg.max_sequences, cfg.parallel_sequences, cfg.top_k,
+               cfg.prefix_reuse)
         with self._lock:
             runtime = self._runtimes.get(key)
             if runtime is None:
@@ -511,12 +603,18 @@ class _Registry:
 _REGISTRY = _Registry()
 
 
+@functools.lru_cache(maxsize=8)
+def _formatter(template: str, eos: str, bos: str) -> Jinja2ChatFormatter:
+    """A compiled chat template (compiling one costs ~10 ms of CPU, more than the rest of a request's set-up)."""
+    return Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+
+
 def chat_prompt(template: str | None, messages: list[Message], *, bos: str = "<bos>", eos: str = "<eos>") -> str:
     """Render the conversation with the GGUF's chat template, or Gemma's turn format when the GGUF has none
     (system messages folded into the first user turn, as Gemma's own template does)."""
     turns = [m.model_dump() for m in messages]
     if template:
-        return Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)(messages=turns).prompt
+        return _formatter(template, eos, bos)(messages=turns).prompt
     system = "\n\n".join(t["content"] for t in turns if t["role"] == "system")
     turns = [t for t in turns if t["role"] != "system"]
     if system:
@@ -551,6 +649,11 @@ class LlamaCppEngine:
     def active_sequences(self) -> int:
         """Sequences of this process's shared runtime that are decoding or queued."""
         return self._runtime.active_sequences if self._runtime else 0
+
+    @property
+    def prefill_tokens(self) -> tuple[int, int]:
+        """Prompt tokens of this process's shared runtime so far: (decoded, reused from a slot's KV)."""
+        return (self._runtime.prefill_decoded, self._runtime.prefill_reused) if self._runtime else (0, 0)
 
     async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
         """``n`` completions decoded together, sharing the prompt's prefill."""

@@ -1,5 +1,6 @@
-"""The embedded engine on the real Gemma 3 270M model: generation, streaming, n candidates decoded together,
-prompt lookup on/off (identical greedy text), JSON-schema grammars, stop strings, cancellation."""
+"""The embedded engine on the real default model: generation, streaming, n candidates decoded together, greedy text
+equal to a bare llama.cpp loop, seeds, prompt lookup and prefix reuse on/off (identical text), JSON-schema
+grammars, stop strings, cancellation of the whole request and of one sequence in a batch."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import llama_cpp
 import numpy as np
 import pytest
+from llama_cpp import _internals as llama_internals
 
 from k2core.config import EngineSettings
-from k2core.engines.llamacpp import LlamaCppEngine, _Drafter, chat_prompt
+from k2core.engines.llamacpp import LlamaCppEngine, _Drafter, chat_prompt, context_params
 from k2core.errors import ValidationError
 from k2core.types import Message, SamplingParams
 
@@ -23,6 +26,7 @@ CODE = (
 )
 COPY = [Message(role="user", content=f"Rewrite this Python code, renaming fibonacci to fib:\n\n{CODE}")]
 COUNT = [Message(role="user", content="Count from 1 to 10.")]
+OPEN = [Message(role="user", content="Write one sentence about the sea.")]  # many likely continuations
 VERDICT = {
     "type": "object",
     "properties": {"winner": {"enum": ["A", "B", "tie"]}, "confidence": {"type": "number"}},
@@ -71,8 +75,8 @@ async def test_stream_yields_the_same_text_as_generate(engine: LlamaCppEngine) -
 @pytest.mark.slow
 async def test_three_candidates_are_decoded_together_with_distinct_seeds(engine: LlamaCppEngine) -> None:
     params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=24, seed=7)
-    first = await engine.generate(COUNT, params, n=3)
-    again = await engine.generate(COUNT, params, n=3)
+    first = await engine.generate(OPEN, params, n=3)
+    again = await engine.generate(OPEN, params, n=3)
     assert len(first) == 3 and all(c.completion_tokens > 0 for c in first)
     assert len({c.text for c in first}) > 1  # distinct seeds give different samples
     assert [c.text for c in first] == [c.text for c in again]  # and the same seeds the same samples
@@ -197,3 +201,91 @@ async def test_a_schema_llama_cpp_cannot_compile_is_a_validation_error(engine: L
     with pytest.raises(ValidationError) as info:
         await engine.generate(COUNT, GREEDY.model_copy(update={"json_schema": {"type": "frobnicate"}}))
     assert info.value.field == "json_schema"
+
+
+def bare_greedy(engine: LlamaCppEngine, messages: list[Message], max_tokens: int) -> str:
+    """Greedy text from a plain llama.cpp loop on a context of its own: prefill, then argmax and decode one token."""
+    runtime = engine._runtime
+    assert runtime is not None
+    model, prompt = runtime.model, runtime.prompt(messages)
+    ctx = llama_internals.LlamaContext(model=model, params=context_params(engine._cfg), verbose=False)
+    batch = llama_internals.LlamaBatch(n_tokens=len(prompt), embd=0, n_seq_max=1, verbose=False)
+    batch.set_batch(prompt, n_past=0, logits_all=False)
+    ctx.decode(batch)
+    tokens, n_past = [], len(prompt)
+    for _ in range(max_tokens):
+        token = int(np.argmax(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx.ctx, -1), shape=(model.n_vocab(),))))
+        if llama_cpp.llama_vocab_is_eog(model.vocab, token):
+            break
+        tokens.append(token)
+        batch.set_batch([token], n_past=n_past, logits_all=True)
+        ctx.decode(batch)
+        n_past += 1
+    batch.close()
+    ctx.close()
+    return model.detokenize(tokens).decode("utf-8", errors="replace")
+
+
+@pytest.mark.slow
+async def test_greedy_text_equals_a_bare_llama_cpp_loop(engine: LlamaCppEngine) -> None:
+    [completion] = await engine.generate(COUNT, SamplingParams(temperature=0, max_tokens=32))
+    assert completion.text == await asyncio.to_thread(bare_greedy, engine, COUNT, 32)
+
+
+@pytest.mark.slow
+async def test_prefix_reuse_skips_prefill_and_keeps_text_identical(embedded_model_path: Path) -> None:
+    sampled = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=16, seed=11)
+    fresh = embedded(embedded_model_path, prefix_reuse=False)
+    cold = [c.text for c in await fresh.generate(COUNT, sampled, n=3)]
+    await fresh.close()
+    engine = embedded(embedded_model_path, n_ctx=2048)
+    first = [c.text for c in await engine.generate(COUNT, sampled, n=3)]
+    decoded, reused = engine.prefill_tokens
+    again = [c.text for c in await engine.generate(COUNT, sampled, n=3)]
+    assert engine.prefill_tokens == (decoded, reused + decoded)  # the whole prompt came from a slot's KV
+    assert cold == first == again  # same seeds, same samples, whether the prompt was decoded or reused
+    other = [Message(role="user", content="Count from 1 to 10, then say done.")]
+    await engine.generate(other, GREEDY)
+    assert engine.prefill_tokens[1] > reused + decoded  # the chat template's opening is shared with COUNT
+    await engine.close()
+
+
+@pytest.mark.slow
+async def test_streams_of_one_prompt_decode_it_once(embedded_model_path: Path) -> None:
+    engine = embedded(embedded_model_path, n_ctx=2048)
+    params = SamplingParams(temperature=1.0, max_tokens=8, seed=2)
+
+    async def text(seed: int) -> str:
+        return "".join([d.text async for d in engine.stream(COUNT, params.with_seed(seed))])
+
+    streamed = await asyncio.gather(*(text(2 + i) for i in range(3)))
+    decoded, reused = engine.prefill_tokens
+    assert reused == 2 * decoded  # the second and third stream start from the first one's KV
+    assert streamed == [c.text for c in await engine.generate(COUNT, params, n=3)]
+    await engine.close()
+
+
+@pytest.mark.slow
+async def test_temperature_zero_is_greedy_and_seeds_repeat(engine: LlamaCppEngine) -> None:
+    greedy = [c.text for c in await engine.generate(COUNT, SamplingParams(temperature=0, max_tokens=16, seed=1), n=2)]
+    other_seed = await engine.generate(COUNT, SamplingParams(temperature=0, max_tokens=16, seed=99))
+    assert greedy[0] == greedy[1] == other_seed[0].text  # seeds do not matter at temperature 0
+    sampled = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=16, seed=5)
+    assert [c.text for c in await engine.generate(COUNT, sampled)] == [c.text for c in await engine.generate(COUNT, sampled)]
+
+
+@pytest.mark.slow
+async def test_cancelling_one_request_leaves_the_others_in_the_batch_intact(engine: LlamaCppEngine) -> None:
+    params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=24, seed=21)
+    [alone] = await engine.generate(COUNT, params)
+    doomed = asyncio.create_task(engine.generate(COUNT, SamplingParams(temperature=1.0, max_tokens=2000)))
+    while engine.active_sequences < 1:
+        await asyncio.sleep(0.01)
+    survivor = asyncio.create_task(engine.generate(COUNT, params))
+    while engine.active_sequences < 2:
+        await asyncio.sleep(0.01)
+    doomed.cancel()
+    [kept] = await survivor
+    assert doomed.cancelled()
+    assert kept.completion_tokens == alone.completion_tokens and kept.finish_reason == alone.finish_reason
+    assert kept.text == alone.text  # batched with another sequence, then alone: the same seeded sample
