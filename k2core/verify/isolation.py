@@ -181,15 +181,20 @@ def ladder(settings: SandboxSettings) -> list[Mode]:
         userns = ("unshare", "--user", "--map-root-user", *_PIDNS)
         return [
             *modes,
-            Mode("userns+mount", (*userns, *_MOUNTNS, "/bin/sh", "-c", _MOUNT_INIT), private_tmp=True),
-            Mode("userns", (*userns, "/bin/sh", "-c", _INIT)),
+            Mode("userns+mount", wrapper=(*userns, *_MOUNTNS, "/bin/sh", "-c", _MOUNT_INIT), private_tmp=True),
+            Mode("userns", wrapper=(*userns, "/bin/sh", "-c", _INIT)),
             Mode("rlimits-only"),
         ]
     pidns = ("unshare", *_PIDNS)
     return [
         *modes,
-        Mode("unshare+mount+setpriv", (*pidns, *_MOUNTNS, "/bin/sh", "-c", _MOUNT_INIT), drop=True, private_tmp=True),
-        Mode("unshare+setpriv", (*pidns, "/bin/sh", "-c", _INIT), drop=True),
+        Mode(
+            "unshare+mount+setpriv",
+            wrapper=(*pidns, *_MOUNTNS, "/bin/sh", "-c", _MOUNT_INIT),
+            drop=True,
+            private_tmp=True,
+        ),
+        Mode("unshare+setpriv", wrapper=(*pidns, "/bin/sh", "-c", _INIT), drop=True),
         Mode("setpriv", drop=True),
         Mode("rlimits-only"),
     ]
@@ -252,9 +257,10 @@ def stage(
             for fd in fds:
                 stack.callback(os.close, fd)
             argv = [
-                *limits, *drop, mode.bwrap, *_BWRAP_FIXED, *root_binds(settings.interpreter),
+                *limits, *drop, mode.bwrap, *_BWRAP_FIXED,
                 "--size", str(_SHM_BYTES), "--tmpfs", "/dev/shm",
                 "--size", str(settings.tmpfs_mb * _MIB), "--tmpfs", _WORKDIR,
+                *root_binds(settings.interpreter),
                 *(arg for fd, name in zip(fds, files, strict=False) for arg in ("--file", str(fd), f"/tmp/{name}")),
                 "--remount-ro", "/dev", "--remount-ro", "/", "--seccomp", str(fds[-1]), "--chdir", _WORKDIR,
                 *python, f"{_WORKDIR}/main.py", *args,

@@ -21,14 +21,14 @@ needs_namespaces = pytest.mark.skipif(not NAMESPACED, reason=f"no namespaces her
 
 
 def _leftovers() -> list[int]:
-    """Live processes still running a sandboxed program (their command line ends in main.py)."""
+    """Live processes still running a sandboxed program (an argument ends in main.py)."""
     pids = []
     for entry in Path("/proc").iterdir():
         try:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
             continue
-        if b"main.py" in cmdline and any(part == b"-I" for part in cmdline):
+        if any(part.endswith(b"main.py") for part in cmdline) and b"-I" in cmdline:
             pids.append(int(entry.name))
     return pids
 
