@@ -32,7 +32,7 @@ wheels=build/image-wheels
 mkdir -p "$wheels"
 find "${UV_CACHE_DIR:-$HOME/.cache/uv}" -name 'llama_cpp_python-*.whl' -exec cp -u {} "$wheels/" \; 2>/dev/null || true
 
-$PODMAN build --network host --ulimit nofile=65536:65536 --ulimit nproc=8192:8192 \
+$PODMAN build --network host --ulimit nofile=16384:16384 --ulimit nproc=4096:4096 \
   --volume "$PWD/$wheels:/wheels:ro" --build-arg PIP_FIND_LINKS=/wheels \
   --build-arg BASE_IMAGE="$base" -f "$dockerfile" -t "localhost/$name:$tag" .
 $PODMAN image inspect --format '{{.Size}}' "localhost/$name:$tag" |

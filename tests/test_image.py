@@ -68,7 +68,7 @@ def container() -> Iterator[tuple[str, dict[str, int]]]:
     podman(
         "run", "--detach", "--name", name, "--network", "host", "--read-only",
         "--tmpfs", "/tmp:rw,size=256m", "--tmpfs", "/home/k2think:rw,size=256m",
-        "--ulimit", "nofile=65536:65536", "--ulimit", "nproc=8192:8192",
+        "--ulimit", "nofile=16384:16384", "--ulimit", "nproc=4096:4096",
         "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
         *[arg for pair in (("--env", e) for e in env) for arg in pair],
         IMAGE, "up", "--json",
