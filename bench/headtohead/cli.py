@@ -45,6 +45,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="headtohead", help="results file stem")
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory (default bench/results)")
     p.add_argument("--fresh", action="store_true", help="ignore the journal of an earlier run with these settings")
+    p.add_argument("--from-journal", action="store_true",
+                   help="run nothing: write the results from the journal so far (a run still going, or cut off)")
     return p
 
 
@@ -71,26 +73,36 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def journal_header(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings a journal must share to be resumed (rounds and systems may grow)."""
+    return {key: settings[key] for key in _RESUME_KEYS}
+
+
 def main(argv: list[str]) -> int:
     """Run the bench (resuming a journal of the same settings) and write the results."""
     cli = parser()
     args = cli.parse_args(argv)
+    journal_path = args.out / f"{args.name}.journal.tmp"
+    if args.fresh:
+        journal_path.unlink(missing_ok=True)
     try:
         settings = settings_of(args)
         problems = load_problems(args.dataset, args.limit, args.seed)
+        journal = Journal(journal_path, journal_header(settings), read=args.from_journal)
     except ValueError as exc:
         cli.error(str(exc))
     work = Workload(n=args.n, max_tokens=args.max_tokens, temperature=args.temperature, top_p=args.top_p,
                     reference_max_tokens=args.reference_max_tokens)  # fmt: skip
     plan = Plan(systems=tuple(settings["systems"]), work=work, slots=settings["slots"], n_ctx=args.n_ctx,
                 threads=args.threads, reference_script=args.reference_script)  # fmt: skip
-    journal_path = args.out / f"{args.name}.journal.tmp"
-    if args.fresh:
-        journal_path.unlink(missing_ok=True)
-    journal = Journal(journal_path, {key: settings[key] for key in _RESUME_KEYS})
-    logs = Path(tempfile.mkdtemp(prefix="k2think-headtohead-"))
-    console.print(f"process logs: {logs}; journal: {journal_path}")
-    outcomes, notes = asyncio.run(run_systems(plan, problems, args.seed, args.rounds, journal, logs))
+    if args.from_journal:
+        outcomes = {name: journal.done.get(name, []) for name in plan.systems}
+        done = sum(map(len, outcomes.values()))
+        notes = {"partial": f"written from the journal: {done} of {len(problems) * args.rounds * len(plan.systems)} runs"}
+    else:
+        logs = Path(tempfile.mkdtemp(prefix="k2think-headtohead-"))
+        console.print(f"process logs: {logs}; journal: {journal_path}")
+        outcomes, notes = asyncio.run(run_systems(plan, problems, args.seed, args.rounds, journal, logs))
     rows = stats.table(outcomes)
     workload = (f"{len(problems)} problems of {args.dataset} (a fixed subset drawn with seed {args.seed}) × "
                 f"{args.rounds} rounds with fresh sampling seeds, N={args.n}, one request at a time, systems interleaved")  # fmt: skip

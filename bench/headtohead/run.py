@@ -44,9 +44,9 @@ class Plan:
 
 class Journal:
     """Outcomes as JSON lines after a header line holding the settings; a journal whose header differs is
-    started over."""
+    started over, unless it is only ``read``."""
 
-    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+    def __init__(self, path: Path, header: dict[str, Any], read: bool = False) -> None:
         self.path = path
         self.done: dict[str, list[Outcome]] = {}
         lines = path.read_text().splitlines() if path.exists() else []
@@ -54,6 +54,8 @@ class Journal:
             for line in lines[1:]:
                 row = json.loads(line)
                 self.done.setdefault(row.pop("system"), []).append(Outcome(**row))
+        elif read:
+            raise ValueError(f"--from-journal: {path} holds no run with these settings")
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(header) + "\n")

@@ -78,3 +78,19 @@ def test_a_short_real_run_of_the_reference_flow_and_k2think(tmp_path: Path) -> N
         assert row["completion_tokens_per_problem"] > 0 and row["wall_s_per_problem"] > 0 and row["calls_per_problem"] >= 3
     assert doc["systems"]["reference"]["judge_calls_per_problem"] == 2
     assert doc["verdict"] and "| reference | 2 × 1 |" in (tmp_path / "h2h.md").read_text()
+
+
+def test_results_can_be_written_from_the_journal_of_a_run_still_going(tmp_path: Path) -> None:
+    argv = ["--dataset", "gen:arith", "--limit", "2", "--rounds", "1", "--systems", "reference,k2think",
+            "--name", "h2h", "--out", str(tmp_path)]  # fmt: skip
+    with pytest.raises(SystemExit):
+        cli.main([*argv, "--from-journal"])  # no journal yet: nothing to write from
+    settings = cli.settings_of(cli.parser().parse_args(argv))
+    journal = Journal(tmp_path / "h2h.journal.tmp", cli.journal_header(settings))
+    problem = load_problems("gen:arith", 2, seed=0)[0]
+    journal.add("reference", Outcome(correct=True, seconds=9.0, completion_tokens=900, problem_id=problem.id))
+    journal.add("k2think", Outcome(correct=True, seconds=3.0, completion_tokens=300, problem_id=problem.id))
+    assert cli.main([*argv, "--from-journal"]) == 0
+    doc = json.loads((tmp_path / "h2h.json").read_text())
+    assert doc["notes"]["partial"] == "written from the journal: 2 of 4 runs"
+    assert doc["targets"]["speedup"] == pytest.approx(3.0) and doc["targets"]["token_saving"] == pytest.approx(2 / 3)
