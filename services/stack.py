@@ -7,7 +7,9 @@ import json
 import os
 import signal
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from k2core.config import Settings
 from k2core.pipeline.judge import EngineJudge
@@ -21,6 +23,9 @@ from services.remote import Client
 from services.solver import server as solver
 
 ROLES = ("planner", "solver", "judge", "gateway")
+RESTART_BACKOFF_S = 1.0  # first wait before restarting a role that exited; doubles on each exit in a row
+RESTART_BACKOFF_MAX_S = 30.0
+RESTART_STABLE_S = 60.0  # a role up this long starts again from the first backoff
 
 
 def build_service(role: str, settings: Settings) -> runtime.Service:
@@ -51,6 +56,7 @@ class _Child:
     role: str
     process: asyncio.subprocess.Process
     address: str
+    started: float = field(default_factory=time.monotonic)
 
 
 class LocalStack:
@@ -87,17 +93,44 @@ class LocalStack:
 
     async def start(self, timeout_s: float) -> None:
         """Start every role and wait until each reports SERVING; on failure stop what started and raise."""
-        ends, env = self.endpoints(), self._env()
         try:
             for role in ROLES:
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "services.cli", "serve", role, env=env
-                )
-                self.children.append(_Child(role, process, ends["gateway_grpc" if role == "gateway" else role]))
+                self.children.append(await self._spawn(role))
             await asyncio.wait_for(asyncio.gather(*(self._wait_healthy(c) for c in self.children)), timeout_s)
         except BaseException:
             await self.stop()
             raise
+
+    async def _spawn(self, role: str) -> _Child:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.cli", "serve", role, env=self._env()
+        )
+        return _Child(role, process, self.endpoints()["gateway_grpc" if role == "gateway" else role])
+
+    async def supervise(self, report: Callable[[str], None]) -> None:
+        """Keep every role running until cancelled: when one exits, say so and restart it after a backoff (doubling
+        while it keeps exiting, reset once it stayed up ``RESTART_STABLE_S``); the other roles keep serving."""
+        backoff = dict.fromkeys(ROLES, RESTART_BACKOFF_S)
+        while True:
+            role = await self.wait()
+            if role is None:
+                return
+            index, child = next((i, c) for i, c in enumerate(self.children) if c.process.returncode is not None)
+            if time.monotonic() - child.started >= RESTART_STABLE_S:
+                backoff[role] = RESTART_BACKOFF_S
+            delay, backoff[role] = backoff[role], min(2 * backoff[role], RESTART_BACKOFF_MAX_S)
+            report(
+                f"the {child.role} exited with code {child.process.returncode}; the other services keep running; "
+                f"restarting it in {delay:g} s"
+            )
+            await asyncio.sleep(delay)
+            self.children[index] = restarted = await self._spawn(child.role)
+            try:
+                await self._wait_healthy(restarted)
+            except RuntimeError as exc:
+                report(str(exc))
+                continue
+            report(f"the {child.role} is serving again")
 
     async def _wait_healthy(self, child: _Child) -> None:
         client = Client(child.address, self.settings, None)

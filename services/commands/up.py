@@ -33,16 +33,17 @@ async def _up(settings: Settings, ready_timeout_s: float, as_json: bool) -> int:
     stderr.print("k2think stack ready (Ctrl-C stops it):")
     for name, address in endpoints.items():
         stderr.print(f"  {name:<13} {address}")
-    exited = asyncio.create_task(stack.wait())
-    await asyncio.wait({exited, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-    crashed = exited.done()
-    if crashed:
-        stderr.print(f"[red]the {exited.result()} exited; stopping the stack[/red]")
-    exited.cancel()
+    supervisor = asyncio.create_task(stack.supervise(lambda line: stderr.print(f"[yellow]{line}[/yellow]", soft_wrap=True)))
+    await asyncio.wait({supervisor, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+    failed = supervisor.done()
+    if failed:
+        stderr.print(f"[red]supervising the stack failed: {supervisor.exception()!r}; stopping it[/red]")
+    supervisor.cancel()
     stop_wait.cancel()
+    await asyncio.gather(supervisor, return_exceptions=True)
     await stack.stop()
     stderr.print("k2think stack stopped")
-    return 1 if crashed else 0
+    return 1 if failed else 0
 
 
 def register(app: typer.Typer) -> None:
@@ -51,5 +52,6 @@ def register(app: typer.Typer) -> None:
         ready_timeout: float = typer.Option(300.0, help="Seconds to wait for every service to report SERVING."),
         as_json: bool = typer.Option(False, "--json", help="Print the endpoints as one JSON object once ready."),
     ) -> None:
-        """Start planner, solver, judge and gateway as processes on the configured ports; Ctrl-C stops them all."""
+        """Start planner, solver, judge and gateway as processes on the configured ports; a service that exits is
+        restarted (with backoff) while the others keep serving; Ctrl-C stops them all."""
         raise typer.Exit(asyncio.run(_up(Settings(), ready_timeout, as_json)))
