@@ -13,7 +13,6 @@ rlimits only. The level in force is ``Sandbox.isolation``.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import math
@@ -202,24 +201,26 @@ def ladder(settings: SandboxSettings) -> list[Mode]:
 
 @contextlib.contextmanager
 def lease_uid(settings: SandboxSettings) -> Iterator[int]:
-    """A uid no other run on this host holds right now (a lock file per uid, released on exit)."""
-    lock_dir = Path(tempfile.gettempdir()) / "k2sbx-uids"
+    """A uid no other run on this host holds right now: a locked file per uid, removed when the run ends."""
+    lock_dir = Path(tempfile.gettempdir()) / "k2-sandbox-uids"
     lock_dir.mkdir(mode=0o700, exist_ok=True)
     size = settings.uid_range_size
     start = random.randrange(size)
     for step in range(size):
         uid = settings.uid_range_start + (start + step) % size
-        fd = os.open(lock_dir / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+        path = lock_dir / str(uid)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
+            if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                raise FileNotFoundError(path)  # its previous holder removed it after we opened it
+        except (BlockingIOError, FileNotFoundError):
             os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                continue
-            raise
+            continue
         try:
             yield uid
         finally:
+            path.unlink(missing_ok=True)
             os.close(fd)
         return
     raise RuntimeError(f"sandbox: all {size} uids from uid_range_start are in use")
