@@ -3,7 +3,8 @@
 Workload: every gold answer of math500, aime24, aime25 and amc23 graded twice (``\\boxed{gold}`` and a
 neighbour's answer) by the math grader on the main thread, first with math-verify parses uncached, then again
 with them cached (as when N rollouts repeat an answer); the 164 HumanEval canonical solutions graded in the
-sandbox (8 caller threads, 2 sandbox workers); and 200 runs of a trivial program (the sandbox's fixed cost).
+sandbox (8 caller threads, 2 sandbox workers; each grading is a judge and a candidate sandbox joined by a
+socket); and 200 runs of a trivial program (the sandbox's fixed cost).
 Writes ``bench/results/verify.json``.
 
     python -m bench.verify_bench [--limit N]
@@ -78,7 +79,7 @@ def math_jobs(limit: int | None) -> list[Callable[[], bool]]:
 
 
 def code_jobs(problems: list[Problem], grader: CodeGrader) -> list[Callable[[], bool]]:
-    """HumanEval canonical solutions (prompt + solution in a fence): each is one sandboxed execution."""
+    """HumanEval canonical solutions (prompt + solution in a fence): each is one linked judge/candidate run."""
 
     def job(problem: Problem) -> Callable[[], bool]:
         program = json.loads(problem.answer)["prompt"] + problem.meta["canonical_solution"]
@@ -108,7 +109,7 @@ def main(argv: list[str]) -> int:
         )
     figures["math verifications/s"] = math["per_s"]
     figures["math verifications/s, answers seen before"] = math_warm["per_s"]
-    figures["sandboxed HumanEval executions/s (2 workers)"] = code["per_s"]
+    figures["sandboxed HumanEval gradings/s (2 workers)"] = code["per_s"]
     figures["sandboxed trivial executions/s (2 workers)"] = trivial["per_s"]
     figures["unexpected outcomes"] = sum(r["unexpected"] for r in (math, math_warm, code, trivial))
     doc = {
