@@ -6,6 +6,7 @@
 #              localhost/k2think-base:bookworm (python3, venv, python-is-python3, CA certificates).
 # IMAGE_TAG    tag of the built image (default: the version in pyproject.toml).
 # PODMAN       the podman command (default: podman as root with runc and cgroupfs, which work in containers).
+# PIP_CERT     a CA bundle the build's pip should trust (a registry behind a TLS-inspecting proxy).
 # A llama-cpp-python wheel already built by uv on this machine is offered to the build (PIP_FIND_LINKS), so
 # llama.cpp is not compiled twice; without one the image compiles it.
 set -euo pipefail
@@ -32,8 +33,14 @@ wheels=build/image-wheels
 mkdir -p "$wheels"
 find "${UV_CACHE_DIR:-$HOME/.cache/uv}" -name 'llama_cpp_python-*.whl' -exec cp -u {} "$wheels/" \; 2>/dev/null || true
 
+# The registry's CA as this machine trusts it (PIP_CERT), for builds behind a TLS-inspecting proxy.
+cert=()
+if [[ -n "${PIP_CERT:-}" ]]; then
+  cert=(--volume "$(realpath "$PIP_CERT"):/etc/k2think-build-ca.crt:ro" --build-arg PIP_CERT=/etc/k2think-build-ca.crt)
+fi
+
 $PODMAN build --network host --ulimit nofile=16384:16384 --ulimit nproc=4096:4096 \
-  --volume "$PWD/$wheels:/wheels:ro" --build-arg PIP_FIND_LINKS=/wheels \
+  --volume "$PWD/$wheels:/wheels:ro" --build-arg PIP_FIND_LINKS=/wheels "${cert[@]}" \
   --build-arg BASE_IMAGE="$base" -f "$dockerfile" -t "localhost/$name:$tag" .
 $PODMAN image inspect --format '{{.Size}}' "localhost/$name:$tag" |
   awk -v img="localhost/$name:$tag" '{printf "%s: %.0f MB\n", img, $1 / 1e6}'

@@ -56,7 +56,7 @@ class Manifests:
     @property
     def env(self) -> dict[str, str]:
         """The K2_ settings every role loads (the release ConfigMap, via envFrom)."""
-        return self.one("ConfigMap")["data"]
+        return self.one("ConfigMap", f"{RELEASE}-k2think")["data"]
 
 
 def _parse(rendered: dict[str, str]) -> Manifests:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.charts.conftest import CI_NAMES, ROLES
+from tests.charts.conftest import CI_NAMES, RELEASE, ROLES
 from pydantic import BaseModel
 
 from k2core.config import Settings
@@ -155,7 +155,7 @@ def test_every_k2_env_var_is_a_settings_field_and_parses(render, settings_of, ci
     for deployment in m.kind("Deployment"):
         for c in deployment["spec"]["template"]["spec"]["containers"]:
             names |= {e["name"] for e in c.get("env", [])}
-            assert c["envFrom"] == [{"configMapRef": {"name": m.one("ConfigMap")["metadata"]["name"]}}]
+            assert c["envFrom"] == [{"configMapRef": {"name": f"{RELEASE}-k2think"}}]
     k2 = sorted(n for n in names if n.startswith("K2_"))
     assert k2 and all(re.fullmatch(r"K2_[A-Z0-9_]+", n) for n in k2)
     assert {n: _unknown_part(n) for n in k2 if _unknown_part(n)} == {}
