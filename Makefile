@@ -39,7 +39,7 @@ install: $(VENV)/.stamp-run
 install-dev: $(VENV)/.stamp-test
 
 model: install
-	$(PY) -m k2core.models
+	$(PY) -m k2core.models --quantisations q4_0 q8_0
 
 protos: install
 	$(PY) -m services.gen_protos

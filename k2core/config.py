@@ -67,6 +67,7 @@ class EmbeddedSettings(BaseModel):
     max_sequences: int = 4
     top_k: int = 40
     prefix_reuse: bool = True  # a prompt starts from the KV of the longest prefix any sequence slot holds
+    quantisation: Literal["q4_k_m", "q4_0", "q8_0"] = "q4_k_m"  # q4_0/q8_0: made from the shipped Q4_K_M
 
 
 class EngineSettings(BaseModel):

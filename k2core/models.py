@@ -7,6 +7,7 @@ names say nothing of the content, so the assembled file is checked against a rec
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib
 import os
@@ -15,8 +16,11 @@ from pathlib import Path
 
 from k2core.config import EmbeddedSettings, Settings
 
-__all__ = ["DEFAULT_MODEL", "EmbeddedModel", "ModelIntegrityError", "ensure_embedded_model", "prepare_model",
-           "resolve_model_path"]
+__all__ = ["DEFAULT_MODEL", "QUANTISATIONS", "EmbeddedModel", "ModelIntegrityError", "ensure_embedded_model",
+           "prepare_model", "quantised_model", "resolve_model_path"]
+
+# Variants made from the shipped Q4_K_M by llama.cpp's quantiser (llama_ftype values); the shipped file is "q4_k_m".
+QUANTISATIONS = {"q4_0": 2, "q8_0": 7}
 
 
 class ModelIntegrityError(RuntimeError):
@@ -112,21 +116,62 @@ def prepare_model(cache_dir: Path, model: EmbeddedModel = DEFAULT_MODEL) -> Path
     return target
 
 
+def quantised_model(cache_dir: Path, quantisation: str, model: EmbeddedModel = DEFAULT_MODEL) -> Path:
+    """``model`` requantised to ``quantisation`` (a key of QUANTISATIONS) by llama.cpp, made once next to it.
+
+    The source is the prepared Q4_K_M, so the variant carries its rounding too (requantising compounds error;
+    ``bench/quant_bench.py`` measures what that costs). A stamp naming the source's sha256 and the type marks a
+    finished file; anything else is made again (temp file then rename).
+    """
+    if quantisation not in QUANTISATIONS:
+        raise ValueError(f"quantisation: {quantisation!r} is not one of q4_k_m, {', '.join(QUANTISATIONS)}")
+    import llama_cpp  # the quantiser lives in the llama.cpp library; preparing the shipped file needs none of it
+
+    source = prepare_model(cache_dir, model)
+    target = source.with_name(source.name.replace(".gguf", "").rsplit("-", 1)[0] + f"-{quantisation}.gguf")
+    stamp, identity = _stamp(target), f"{model.sha256} {quantisation}"
+    if target.is_file() and stamp.is_file() and stamp.read_text().strip() == identity:
+        return target
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = QUANTISATIONS[quantisation]
+    params.allow_requantize = True
+    params.nthread = max(1, len(os.sched_getaffinity(0)))
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        if llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(), params) != 0:
+            raise ModelIntegrityError(f"llama.cpp could not quantise {source.name} to {quantisation}")
+        os.replace(tmp, target)
+        stamp.write_text(identity + "\n")
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
 def ensure_embedded_model(settings: Settings) -> Path:
     """The prepared default GGUF under ``settings.cache_dir``."""
     return prepare_model(settings.cache_dir)
 
 
 def resolve_model_path(embedded: EmbeddedSettings, cache_dir: Path) -> Path:
-    """The GGUF an embedded engine loads: ``embedded.model_path`` when set, else the prepared default."""
+    """The GGUF an embedded engine loads: ``embedded.model_path`` when set, else the prepared default in the
+    ``embedded.quantisation`` chosen (made from the shipped Q4_K_M when it is another)."""
     if embedded.model_path:
         return Path(embedded.model_path).expanduser()
-    return prepare_model(cache_dir)
+    if embedded.quantisation == "q4_k_m":
+        return prepare_model(cache_dir)
+    return quantised_model(cache_dir, embedded.quantisation)
 
 
-def main() -> None:
-    """Prepare the embedded model and print its path (``python -m k2core.models``)."""
-    print(ensure_embedded_model(Settings()))
+def main(argv: list[str] | None = None) -> None:
+    """Prepare the embedded model and print its path; ``--quantisations`` also makes those variants and prints
+    theirs (``python -m k2core.models [--quantisations q4_0 q8_0]``, what ``make model`` runs)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--quantisations", nargs="*", default=[], choices=sorted(QUANTISATIONS))
+    args = parser.parse_args(argv)
+    settings = Settings()
+    print(ensure_embedded_model(settings))
+    for quantisation in args.quantisations:
+        print(quantised_model(settings.cache_dir, quantisation))
 
 
 if __name__ == "__main__":
