@@ -6,7 +6,10 @@ from __future__ import annotations
 import helm_python
 import pytest
 import yaml
-from tests.charts.conftest import RELEASE
+from tests.charts.conftest import CHART, RELEASE
+
+from k2core.training.config import load_config
+from k2core.training.launch import merged_hf_dir
 
 CLAIM, FOLDER = "k2think-train", "checkpoints/k2think-rlvr/hf"
 VOLUME = {"modelVolume": {"existingClaim": CLAIM}}
@@ -140,3 +143,12 @@ def test_per_request_prices_reach_each_role(render, settings_of):
     assert (settings.solver.price_per_million_prompt, settings.solver.price_per_million_completion) == (0.6, 2.4)
     assert (settings.judge.price_per_million_prompt, settings.judge.price_per_million_completion) == (0.1, 0.4)
     assert settings.planner.price_per_million_prompt is None
+
+
+def test_trained_model_profile_serves_what_the_rlvr_job_writes(render, settings_of):
+    """The last link of the training chain: the chart serves <RLVR checkpoint.uri>/hf from the jobs' claim."""
+    config = load_config(CHART.parents[1] / "training-jobs" / "rlvr" / "config.yaml")
+    m = render("trained-model")
+    assert m.values["modelVolume"]["existingClaim"] == config.cluster.volume.claim
+    assert m.values["modelVolume"]["mountPath"] == config.cluster.mount_path
+    assert settings_of(m).solver.model == merged_hf_dir(config)
