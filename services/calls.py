@@ -138,4 +138,5 @@ def scope(subsystem: str, method: str, carrier: Mapping[str, str], timeout_s: fl
         record["seconds"] = round(seconds, 6)
         log.info(json.dumps({"ts": datetime.now(UTC).isoformat(), **record}, default=str))
         for var, token in zip((_request_id, _deadline, _record), tokens, strict=True):
-            var.reset(token)
+            with contextlib.suppress(ValueError):  # a stream closed by another task ends in another context
+                var.reset(token)
