@@ -1,16 +1,21 @@
-"""Embedded engine benchmark: prompt-lookup speed-up and N=3 batching on the Gemma 3 270M GGUF (not a test).
+"""Embedded engine benchmark (not a test): per-token overhead over bare ``llama_decode``, N=3 batching, prompt
+lookup on reasoning and on copying, on the default Qwen2.5-Coder-0.5B-Instruct GGUF (or ``--model-path``).
 
-Workloads, each run ``--reps`` times with the variants interleaved (background load hits each alike), medians:
-- prompt lookup: a code-rewrite prompt (the output copies most of the prompt, where lookup pays), greedy,
-  ``--lookup-tokens`` new tokens (inside the copied span); tok/s with lookup off and on, and whether the
-  greedy texts are identical (with the length of their common prefix: batched verification rows go through
-  other llama.cpp CPU kernels than one-token steps, so near-tied tokens can flip).
-- N=3 vs 1: a word problem at temperature 1.0, top-p 0.95, ``--sample-tokens`` new tokens, fixed seeds; wall
-  time of one ``generate(n=3)`` (decoded together in one batch, one shared prefill) over one ``generate(n=1)``.
-Process CPU time is reported next to wall time (the machine may be shared); peak RSS at the end.
-Writes ``bench/results/engine.json``.
+Workloads, each ``--reps`` times with the variants interleaved (background load hits each alike), medians:
+- overhead and batching: a GSM8K problem with the solver's instruction, temperature 1.0, top-p 0.95, fixed
+  seeds, ``--sample-tokens`` new tokens. ``generate(n=1)``, ``generate(n=3)`` and three ``generate(n=1)`` one
+  after another (the same three seeds), each next to its floor: the same prefill and the same number of decode
+  steps per sequence replayed through bare ``llama_decode`` on a second context with the engine's parameters
+  (``bench.decode_floor``). Overhead = engine / floor - 1, in wall time and in process CPU time (CPU time is
+  what a loaded machine disturbs least: the decode runs on ``n_threads`` threads, 1 on 2 cores).
+- prompt lookup on reasoning: ``--lookup-problems`` GSM8K problems, greedy, ``--lookup-tokens`` tokens, lookup off
+  and on: acceptance, speed-up, identical text. And on a copy task (a code rewrite), where lookup is known to pay.
+- prefix reuse: the judge's four calls for N=3 (both orders of each pair, one problem) and three candidates
+  streamed as separate requests (as the pipeline does when it watches for an early majority): prompt tokens
+  decoded vs reused from a sequence slot's KV, and wall time with the reuse on and off.
+Writes ``bench/results/engine.json`` with the machine's load average before and after.
 
-    python -m bench.engine_bench [--reps 3] [--lookup-tokens 256] [--sample-tokens 128] [--draft-tokens N]
+    python -m bench.engine_bench [--reps 3] [--sample-tokens 128] [--lookup-tokens 256] [--model-path GGUF]
 """
 
 from __future__ import annotations
@@ -24,17 +29,21 @@ import resource
 import statistics
 import sys
 import time
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import llama_cpp
 from rich.console import Console
-from rich.progress import Progress
 
+from bench.decode_floor import DecodeFloor, Timing, steps_of
 from k2core.config import EngineSettings, Settings
-from k2core.engines.llamacpp import LlamaCppEngine
-from k2core.types import Message, SamplingParams
+from k2core.data.datasets import load_dataset
+from k2core.engines.llamacpp import LlamaCppEngine, decode_threads
+from k2core.pipeline.judge import judge_messages
+from k2core.pipeline.solver import solver_messages
+from k2core.types import Completion, Message, SamplingParams
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CODE = '''def mean(values):
@@ -52,120 +61,204 @@ def variance(values):
     return total / len(values)
 
 
-def stddev(values):
-    return variance(values) ** 0.5
-
-
 def median(values):
     ordered = sorted(values)
     middle = len(ordered) // 2
     if len(ordered) % 2 == 1:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def normalize(values):
-    low = min(values)
-    high = max(values)
-    return [(value - low) / (high - low) for value in values]
-
-
-def moving_average(values, window):
-    averages = []
-    for start in range(len(values) - window + 1):
-        averages.append(mean(values[start:start + window]))
-    return averages
 '''
-LOOKUP_PROMPT = [Message(role="user", content=f"Rewrite this Python code with type hints and docstrings:\n\n{CODE}")]
-SAMPLE_PROMPT = [Message(role="user", content=(
-    "A train leaves at 9:40 and arrives at 13:15. It stops twice for 12 minutes each. "
-    "How many minutes was it moving? Think step by step, then give the answer."
-))]
+COPY_PROMPT = [Message(role="user", content=f"Rewrite this Python code with type hints and docstrings:\n\n{CODE}")]
 console = Console(stderr=True)
 
 
-def engine(prompt_lookup: bool, draft_tokens: int, cache_dir: Path) -> LlamaCppEngine:
+def make_engine(model_path: str | None, cache_dir: Path, **knobs: Any) -> LlamaCppEngine:
     settings = EngineSettings()
-    settings.embedded.prompt_lookup = prompt_lookup
-    settings.embedded.prompt_lookup_draft_tokens = draft_tokens
+    settings.embedded = settings.embedded.model_copy(update={"model_path": model_path, **knobs})
     return LlamaCppEngine(settings, cache_dir=cache_dir)
 
 
-async def timed(e: LlamaCppEngine, messages: list[Message], params: SamplingParams, n: int) -> dict[str, Any]:
+async def timed(engine: LlamaCppEngine, messages: list[Message], params: SamplingParams,
+                n: int) -> tuple[Timing, list[Completion]]:
     start, cpu = time.perf_counter(), time.process_time()
-    completions = await e.generate(messages, params, n)
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    tokens = [c.completion_tokens for c in completions]
-    stats = completions[0].spec_decode
-    return {
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "completion_tokens": tokens,
-        "tok_per_s": sum(tokens) / wall,
-        "texts": [c.text for c in completions],
-        "draft_tokens": stats.draft_tokens if stats else None,
-        "accepted_tokens": stats.accepted_tokens if stats else None,
-    }
+    completions = await engine.generate(messages, params, n)
+    return Timing(time.perf_counter() - start, time.process_time() - cpu), completions
 
 
-def median(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(run[key] for run in runs)
+def problem_messages(index: int) -> list[Message]:
+    problem = load_dataset("gsm8k_test", limit=index + 1)[index]
+    return solver_messages(problem.prompt, None, problem.domain)
 
 
-async def run(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
-    plain, lookup = engine(False, args.draft_tokens, cache_dir), engine(True, args.draft_tokens, cache_dir)
-    await plain.load()
-    await lookup.load()  # the same process-wide model and context as ``plain``
-    greedy = SamplingParams(temperature=0, max_tokens=args.lookup_tokens)
-    sampled = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=args.sample_tokens, seed=1234)
-    await timed(plain, SAMPLE_PROMPT, SamplingParams(temperature=0, max_tokens=8), 1)  # warm-up
-    runs: dict[str, list[dict[str, Any]]] = {"lookup_off": [], "lookup_on": [], "n1": [], "n3": []}
-    with Progress(console=console) as progress:
-        task = progress.add_task("engine bench", total=args.reps * 4)
-        for _ in range(args.reps):
-            for name, e, messages, params, n in (
-                ("lookup_off", plain, LOOKUP_PROMPT, greedy, 1),
-                ("lookup_on", lookup, LOOKUP_PROMPT, greedy, 1),
-                ("n1", plain, SAMPLE_PROMPT, sampled, 1),
-                ("n3", plain, SAMPLE_PROMPT, sampled, 3),
-            ):
-                progress.update(task, description=name)
-                runs[name].append(await timed(e, messages, params, n))
-                progress.advance(task)
-    await plain.close()
-    await lookup.close()
+async def batching(engine: LlamaCppEngine, floor: DecodeFloor, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Interleaved reps of n=1, n=3 and three sequential n=1, each with its replayed floor."""
+    messages = problem_messages(0)
+    prompt = engine._runtime.prompt(messages)  # the bench reads the engine's tokenisation to replay it
+    runs = []
+    for rep in range(args.reps):
+        params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=args.sample_tokens, seed=1000 + 10 * rep)
+        run: dict[str, Any] = {}
+        for name, n in (("n1", 1), ("n3", 3)):
+            timing, completions = await timed(engine, messages, params, n)
+            run[name] = {**asdict(timing), "tokens": [c.completion_tokens for c in completions]}
+            floor_timing = await asyncio.to_thread(floor.replay, prompt, [steps_of(c) for c in completions])
+            run[f"floor_{name}"] = asdict(floor_timing)
+        sequential = [await timed(engine, messages, params.with_seed(params.seed + i), 1) for i in range(3)]
+        run["seq3"] = {"wall_s": sum(t.wall_s for t, _ in sequential), "cpu_s": sum(t.cpu_s for t, _ in sequential),
+                       "tokens": [c.completion_tokens for _, [c] in sequential]}
+        runs.append(run)
+        console.print(f"rep {rep}: " + ", ".join(f"{k} {v['wall_s']:.2f}s/{v['cpu_s']:.2f}cpu" for k, v in run.items()))
     return runs
 
 
-def figures(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    off, on = median(runs["lookup_off"], "tok_per_s"), median(runs["lookup_on"], "tok_per_s")
-    n1, n3 = median(runs["n1"], "wall_s"), median(runs["n3"], "wall_s")
-    cpu = {name: median(group, "cpu_s") for name, group in runs.items()}
-    drafted = sum(r["draft_tokens"] for r in runs["lookup_on"])
-    accepted = sum(r["accepted_tokens"] for r in runs["lookup_on"])
-    texts = [r["texts"][0] for r in runs["lookup_off"] + runs["lookup_on"]]
-    prefix = len(os.path.commonprefix(texts))
+def batching_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    def med(name: str, key: str) -> float:
+        return statistics.median(run[name][key] for run in runs)
+
+    def ratio(a: str, b: str, key: str) -> float:
+        return round(statistics.median(run[a][key] / run[b][key] for run in runs), 3)
+
+    n3_tokens = statistics.median(sum(run["n3"]["tokens"]) for run in runs)
+    n1_tokens = statistics.median(sum(run["n1"]["tokens"]) for run in runs)
+    figures = {
+        "n1_wall_s": round(med("n1", "wall_s"), 3),
+        "n1_floor_wall_s": round(med("floor_n1", "wall_s"), 3),
+        "n1_overhead_wall": round(ratio("n1", "floor_n1", "wall_s") - 1, 3),
+        "n1_overhead_cpu": round(ratio("n1", "floor_n1", "cpu_s") - 1, 3),
+        "n3_wall_s": round(med("n3", "wall_s"), 3),
+        "n3_floor_wall_s": round(med("floor_n3", "wall_s"), 3),
+        "n3_overhead_wall": round(ratio("n3", "floor_n3", "wall_s") - 1, 3),
+        "n3_overhead_cpu": round(ratio("n3", "floor_n3", "cpu_s") - 1, 3),
+        "n3_over_n1_wall": ratio("n3", "n1", "wall_s"),
+        "n3_over_floor_wall": ratio("n3", "floor_n3", "wall_s"),
+        "floor_n3_over_n1_wall": ratio("floor_n3", "floor_n1", "wall_s"),
+        "n3_over_3_sequential_wall": ratio("n3", "seq3", "wall_s"),
+        "n3_over_3_sequential_cpu": ratio("n3", "seq3", "cpu_s"),
+        "n1_tok_per_s": round(n1_tokens / med("n1", "wall_s"), 2),
+        "n3_tok_per_s": round(n3_tokens / med("n3", "wall_s"), 2),
+    }
+    figures["overhead_target_met"] = max(figures["n1_overhead_cpu"], figures["n3_overhead_cpu"]) <= 0.10
+    figures["n3_target_met"] = figures["n3_over_floor_wall"] <= 1.1 and figures["n3_over_3_sequential_wall"] <= 1.0
+    return figures
+
+
+async def lookup(plain: LlamaCppEngine, looking: LlamaCppEngine, workloads: list[tuple[str, list[Message]]],
+                 tokens: int, reps: int) -> dict[str, Any]:
+    """Greedy text with prompt lookup off and on, interleaved; per workload: speed-up, acceptance, identical text."""
+    params = SamplingParams(temperature=0, max_tokens=tokens)
+    out: dict[str, Any] = {}
+    for name, messages in workloads:
+        off, on, drafted, accepted, same = [], [], 0, 0, True
+        for _ in range(reps):
+            t_off, [c_off] = await timed(plain, messages, params, 1)
+            t_on, [c_on] = await timed(looking, messages, params, 1)
+            off.append(c_off.completion_tokens / t_off.wall_s)
+            on.append(c_on.completion_tokens / t_on.wall_s)
+            assert c_on.spec_decode is not None
+            drafted += c_on.spec_decode.draft_tokens
+            accepted += c_on.spec_decode.accepted_tokens
+            same &= c_off.text == c_on.text
+        out[name] = {
+            "off_tok_per_s": round(statistics.median(off), 2),
+            "on_tok_per_s": round(statistics.median(on), 2),
+            "speedup": round(statistics.median(b / a for a, b in zip(off, on, strict=True)), 3),
+            "draft_tokens": drafted,
+            "accepted_tokens": accepted,
+            "acceptance_rate": round(accepted / drafted, 3) if drafted else 0.0,
+            "identical_greedy_text": same,
+        }
+        console.print(f"lookup {name}: {out[name]}")
+    return out
+
+
+async def judge_calls(engine: LlamaCppEngine, index: int) -> None:
+    """The judge's four calls for N=3 (pairs 0-1 and 0-2 or 1-2, both orders) on one GSM8K problem."""
+    problem = load_dataset("gsm8k_test", limit=index + 1)[index]
+    worked = problem.meta["solution"]
+    candidates = [f"{worked}\n\\boxed{{{problem.answer}}}", f"{worked}\n\\boxed{{{int(problem.answer) + 1}}}",
+                  f"The answer is \\boxed{{{problem.answer}}}."]
+    params = SamplingParams(temperature=0, max_tokens=48)
+    for a, b in ((0, 1), (1, 0), (0, 2), (2, 0)):
+        await engine.generate(judge_messages(problem.prompt, candidates[a], candidates[b]), params)
+
+
+async def streamed_candidates(engine: LlamaCppEngine, index: int, tokens: int) -> None:
+    """Three candidates streamed as separate requests, as the pipeline does when it watches for an early majority."""
+    params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=tokens, seed=index)
+
+    async def drain(seed: int) -> None:
+        async for _ in engine.stream(problem_messages(index), params.with_seed(seed)):
+            pass
+
+    await asyncio.gather(*(drain(index + i) for i in range(3)))
+
+
+async def prefix_reuse(reusing: LlamaCppEngine, fresh: LlamaCppEngine, args: argparse.Namespace) -> dict[str, Any]:
+    """Prompt tokens decoded and reused, and wall time, with prefix reuse on and off, interleaved per problem."""
+    workloads = {"judge_4_calls": lambda e, i: judge_calls(e, i),
+                 "3_streamed_candidates": lambda e, i: streamed_candidates(e, i, args.stream_tokens)}
+    out: dict[str, Any] = {}
+    for name, work in workloads.items():
+        walls: dict[str, list[float]] = {"on": [], "off": []}
+        before = reusing.prefill_tokens
+        for i in range(1, args.reps + 1):
+            for label, engine in (("on", reusing), ("off", fresh)):
+                start = time.perf_counter()
+                await work(engine, i)
+                walls[label].append(time.perf_counter() - start)
+        decoded, reused = (now - then for now, then in zip(reusing.prefill_tokens, before, strict=True))
+        out[name] = {
+            "prompt_tokens": decoded + reused,
+            "prompt_tokens_reused": reused,
+            "prefill_saved": round(reused / (decoded + reused), 3),
+            "wall_s_on": round(statistics.median(walls["on"]), 3),
+            "wall_s_off": round(statistics.median(walls["off"]), 3),
+            "speedup": round(statistics.median(off / on for on, off in zip(walls["on"], walls["off"], strict=True)), 3),
+        }
+        console.print(f"prefix reuse {name}: {out[name]}")
+    return out
+
+
+async def run(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
+    plain = make_engine(args.model_path, cache_dir)
+    looking = make_engine(args.model_path, cache_dir, prompt_lookup=True)
+    await plain.load()
+    await looking.load()  # the same process-wide model as ``plain``, its own context
+    await plain.generate(problem_messages(0), SamplingParams(temperature=0, max_tokens=8))  # warm-up
+    floor = DecodeFloor(plain._runtime.model, plain._cfg)
+    try:
+        runs = await batching(plain, floor, args)
+    finally:
+        floor.close()
+    reasoning = [(f"gsm8k_{i}", problem_messages(i)) for i in range(args.lookup_problems)]
+    lookups = await lookup(plain, looking, [*reasoning, ("copy_code", COPY_PROMPT)], args.lookup_tokens, args.reps)
+    await looking.close()
+    fresh = make_engine(args.model_path, cache_dir, prefix_reuse=False)
+    prefixes = await prefix_reuse(plain, fresh, args)
+    await plain.close()
+    await fresh.close()
+    reasoning_speedups = [lookups[name]["speedup"] for name, _ in reasoning]
     return {
-        "lookup_off_tok_per_s": round(off, 2),
-        "lookup_on_tok_per_s": round(on, 2),
-        "lookup_speedup": round(on / off, 3),
-        "lookup_cpu_speedup": round(cpu["lookup_off"] / cpu["lookup_on"], 3),
-        "lookup_acceptance_rate": round(accepted / drafted, 3) if drafted else 0.0,
-        "lookup_identical_greedy_text": len(set(texts)) == 1,
-        "lookup_common_prefix_chars": prefix,
-        "lookup_target_met": on / off >= 1.5,
-        "n1_wall_s": round(n1, 3),
-        "n3_wall_s": round(n3, 3),
-        "n3_over_n1_wall": round(n3 / n1, 3),
-        "n3_over_n1_cpu": round(cpu["n3"] / cpu["n1"], 3),
-        "n1_tok_per_s": round(median(runs["n1"], "tok_per_s"), 2),
-        "n3_tok_per_s": round(median(runs["n3"], "tok_per_s"), 2),
-        "n3_target_met": n3 / n1 <= 1.4,
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "figures": {
+            **batching_figures(runs),
+            "lookup_reasoning_speedup": round(statistics.median(reasoning_speedups), 3),
+            "lookup_reasoning_acceptance": round(
+                sum(lookups[n]["accepted_tokens"] for n, _ in reasoning)
+                / max(1, sum(lookups[n]["draft_tokens"] for n, _ in reasoning)), 3),
+            "lookup_copy_speedup": lookups["copy_code"]["speedup"],
+            "lookup_copy_acceptance": lookups["copy_code"]["acceptance_rate"],
+            **{f"prefix_{name}_{key}": value for name, figures in prefixes.items()
+               for key, value in figures.items() if key in {"prefill_saved", "speedup"}},
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        },
+        "lookup": lookups,
+        "prefix_reuse": prefixes,
+        "runs": runs,
     }
 
 
 def machine() -> dict[str, Any]:
+    """What the figures were measured on, with the load average (the CPU may be shared)."""
     cpu = platform.processor()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -174,42 +267,51 @@ def machine() -> dict[str, Any]:
     return {
         "platform": platform.platform(),
         "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load_avg_1m": os.getloadavg()[0],
+        "cores": len(os.sched_getaffinity(0)),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
         "llama_cpp_python": llama_cpp.__version__,
     }
 
 
+def write_result(name: str, workload: str, settings: dict[str, Any], body: dict[str, Any],
+                 before: dict[str, Any]) -> Path:
+    """``bench/results/<name>.json`` with the date and the machine (load before and after the run)."""
+    after = machine()
+    result = {"name": name, "workload": workload, "settings": settings, **body,
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": {**after, "load_avg_1m_before": before["load_avg_1m"]}}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    for key, value in body.get("figures", {}).items():
+        console.print(f"{key}: {value}")
+    console.print(f"wrote {out}")
+    return out
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--lookup-tokens", type=int, default=256)
     parser.add_argument("--sample-tokens", type=int, default=128)
-    parser.add_argument("--draft-tokens", type=int, default=Settings().solver.embedded.prompt_lookup_draft_tokens)
+    parser.add_argument("--lookup-tokens", type=int, default=256)
+    parser.add_argument("--lookup-problems", type=int, default=3)
+    parser.add_argument("--stream-tokens", type=int, default=32)
+    parser.add_argument("--model-path", default=None, help="a GGUF other than the prepared default")
     args = parser.parse_args(argv)
+    before = machine()
     settings = Settings()
-    settings.solver.embedded.prompt_lookup_draft_tokens = args.draft_tokens
-    runs = asyncio.run(run(args, settings.cache_dir))
-    result = {
-        "name": "engine",
-        "workload": (
-            f"embedded Gemma 3 270M Q4_K_M; prompt lookup: code rewrite, greedy, {args.lookup_tokens} tokens; "
-            f"{args.draft_tokens} draft tokens; N=3 vs 1: word problem, temperature 1.0, top-p 0.95, "
-            f"{args.sample_tokens} tokens; {args.reps} interleaved reps, medians; wall and process CPU time"
-        ),
-        "settings": {**settings.solver.embedded.model_dump(), "reps": args.reps},
-        "figures": figures(runs),
-        "runs": runs,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "engine.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    for key, value in result["figures"].items():
-        console.print(f"{key}: {value}")
-    console.print(f"wrote {out}")
+    body = asyncio.run(run(args, settings.cache_dir))
+    embedded = settings.solver.embedded.model_copy(update={"model_path": args.model_path})
+    workload = (
+        f"embedded {args.model_path or 'Qwen2.5-Coder-0.5B-Instruct Q4_K_M'}, {decode_threads(embedded)} decode "
+        f"thread(s); batching: GSM8K problem 0, temperature 1.0, top-p 0.95, {args.sample_tokens} tokens, n=1, "
+        f"n=3, 3 x n=1, each against its replayed llama_decode floor; prompt lookup: {args.lookup_problems} GSM8K "
+        f"problems and a code rewrite, greedy, {args.lookup_tokens} tokens; prefix reuse: 4 judge calls (48 "
+        f"tokens) and 3 streamed candidates ({args.stream_tokens} tokens) per GSM8K problem; {args.reps} interleaved "
+        "reps, medians"
+    )
+    write_result("engine", workload, {**embedded.model_dump(), "reps": args.reps}, body, before)
     return 0
 
 

@@ -1,0 +1,66 @@
+"""The batched-decode floor: the ``llama_decode`` calls a generation needs, replayed with nothing else.
+
+``replay`` prefills a prompt into slot 0, copies its KV to the other slots (as the engine does for ``n``
+candidates) and then decodes one token per live sequence per step, for as many steps as each sequence took in
+the engine, on its own context with the engine's parameters over the engine's model. No sampling, no text, no
+hand-offs: what is left between this and the engine's time is the engine's own overhead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from llama_cpp import _internals as llama_internals
+
+from k2core.config import EmbeddedSettings
+from k2core.engines.llamacpp import context_params
+from k2core.types import Completion
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall and whole-process CPU seconds of one measured piece of work."""
+
+    wall_s: float
+    cpu_s: float
+
+
+def steps_of(completion: Completion) -> int:
+    """Decode steps a completion took after the prefill: one per token fed back (a length cut's last token never is)."""
+    return completion.completion_tokens - (completion.finish_reason == "length")
+
+
+class DecodeFloor:
+    """A second context with the engine's parameters, for timing bare ``llama_decode`` replays."""
+
+    def __init__(self, model: llama_internals.LlamaModel, cfg: EmbeddedSettings) -> None:
+        self.ctx = llama_internals.LlamaContext(model=model, params=context_params(cfg), verbose=False)
+        self.batch = llama_internals.LlamaBatch(n_tokens=cfg.n_batch, embd=0, n_seq_max=1, verbose=False)
+        self.n_batch = cfg.n_batch
+
+    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        batch = self.batch.batch
+        batch.n_tokens = len(entries)
+        for i, (token, pos, seq_id, logits) in enumerate(entries):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, pos, 1, logits
+            batch.seq_id[i][0] = seq_id
+        self.ctx.decode(self.batch)
+
+    def replay(self, prompt: list[int], steps: list[int], token: int = 100) -> Timing:
+        """Time the prefill of ``prompt`` and ``steps[i]`` one-token decodes of sequence ``i``, batched per step."""
+        for slot in range(len(steps)):
+            self.ctx.kv_cache_seq_rm(slot, -1, -1)
+        start, cpu = time.perf_counter(), time.process_time()
+        for begin in range(0, len(prompt), self.n_batch):
+            chunk = prompt[begin:begin + self.n_batch]
+            self._decode([(t, begin + i, 0, begin + i == len(prompt) - 1) for i, t in enumerate(chunk)])
+        for slot in range(1, len(steps)):
+            self.ctx.kv_cache_seq_cp(0, slot, -1, -1)
+        for step in range(max(steps, default=0)):
+            self._decode([(token, len(prompt) + step, slot, True) for slot, n in enumerate(steps) if n > step])
+        return Timing(time.perf_counter() - start, time.process_time() - cpu)
+
+    def close(self) -> None:
+        self.batch.close()
+        self.ctx.close()

@@ -1,0 +1,129 @@
+"""Quantisation benchmark (not a test): the shipped Q4_K_M against Q4_0 and Q8_0 made from it at ``make model`` time.
+
+Speed: per variant, ``generate(n=1)`` and ``generate(n=3)`` on a GSM8K problem (temperature 1.0, top-p 0.95,
+``--sample-tokens`` tokens, fixed seeds) and the replayed bare ``llama_decode`` floor of each, the variants
+interleaved within every rep, medians. Accuracy: the first ``--gsm8k`` GSM8K test problems through
+``k2think eval`` (greedy, ``--max-tokens``, no plan, no judge, one candidate) per variant, resumed from
+``--eval-dir/eval-<variant>`` when a run is there. Writes ``bench/results/quant.json``.
+
+    python -m bench.quant_bench [--reps 2] [--sample-tokens 128] [--gsm8k 30] [--eval-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.decode_floor import DecodeFloor, steps_of
+from bench.engine_bench import console, machine, make_engine, problem_messages, timed, write_result
+from k2core.config import Settings
+from k2core.engines.llamacpp import LlamaCppEngine
+from k2core.models import QUANTISATIONS, prepare_model, quantised_model
+from k2core.types import SamplingParams
+
+VARIANTS = ("q4_k_m", *QUANTISATIONS)
+
+
+def variant_path(cache_dir: Path, variant: str) -> Path:
+    return prepare_model(cache_dir) if variant == "q4_k_m" else quantised_model(cache_dir, variant)
+
+
+async def speed(cache_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Per variant: n=1 and n=3 tokens/s and each against its decode floor."""
+    engines: dict[str, LlamaCppEngine] = {v: make_engine(str(variant_path(cache_dir, v)), cache_dir) for v in VARIANTS}
+    messages = problem_messages(0)
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
+    floors: dict[str, DecodeFloor] = {}
+    for variant, engine in engines.items():
+        await engine.load()
+        await engine.generate(messages, SamplingParams(temperature=0, max_tokens=4))  # warm-up
+        floors[variant] = DecodeFloor(engine._runtime.model, engine._cfg)
+    try:
+        for rep in range(args.reps):
+            params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=args.sample_tokens, seed=2000 + 10 * rep)
+            for variant, engine in engines.items():
+                prompt = engine._runtime.prompt(messages)
+                run: dict[str, Any] = {}
+                for n in (1, 3):
+                    timing, completions = await timed(engine, messages, params, n)
+                    floor = await asyncio.to_thread(floors[variant].replay, prompt, [steps_of(c) for c in completions])
+                    run[f"n{n}"] = {"wall_s": timing.wall_s, "cpu_s": timing.cpu_s, "floor_wall_s": floor.wall_s,
+                                    "floor_cpu_s": floor.cpu_s, "tokens": sum(c.completion_tokens for c in completions)}
+                runs[variant].append(run)
+                console.print(f"rep {rep} {variant}: " + ", ".join(
+                    f"{k} {v['tokens'] / v['wall_s']:.1f} tok/s (floor {v['floor_wall_s']:.2f}s)" for k, v in run.items()))
+    finally:
+        for variant, engine in engines.items():
+            floors[variant].close()
+            await engine.close()
+    out = {}
+    for variant, reps in runs.items():
+        figures: dict[str, Any] = {}
+        for n in ("n1", "n3"):
+            figures[f"{n}_tok_per_s"] = round(statistics.median(r[n]["tokens"] / r[n]["wall_s"] for r in reps), 2)
+            figures[f"{n}_tok_per_cpu_s"] = round(statistics.median(r[n]["tokens"] / r[n]["cpu_s"] for r in reps), 2)
+            figures[f"{n}_over_floor_wall"] = round(statistics.median(r[n]["wall_s"] / r[n]["floor_wall_s"] for r in reps), 3)
+        figures["n3_over_n1_wall"] = round(statistics.median(r["n3"]["wall_s"] / r["n1"]["wall_s"] for r in reps), 3)
+        figures["file_mib"] = round(variant_path(cache_dir, variant).stat().st_size / 2**20, 1)
+        out[variant] = {"figures": figures, "runs": reps}
+    return out
+
+
+def accuracy(variant: str, args: argparse.Namespace, eval_dir: Path) -> dict[str, Any]:
+    """GSM8K accuracy of one variant through ``k2think eval`` (resumed from an earlier run in the same folder)."""
+    out = eval_dir / f"eval-{variant}"
+    command = [sys.executable, "-m", "services.cli", "eval", "--dataset", "gsm8k_test", "--limit", str(args.gsm8k),
+               "--n", "1", "--no-plan", "--no-judge", "--temperature", "0", "--max-tokens", str(args.max_tokens),
+               "--concurrency", "3", "--out", str(out), "--json"]
+    env = {**os.environ, **{f"K2_{role}__EMBEDDED__QUANTISATION": variant for role in ("SOLVER", "PLANNER", "JUDGE")}}
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
+    correct = sum(bool(row["correct"]) for row in rows)
+    return {"problems": len(rows), "correct": correct, "accuracy": round(correct / len(rows), 3),
+            "completion_tokens": sum(row["response_tokens"] for row in rows)}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--sample-tokens", type=int, default=128)
+    parser.add_argument("--gsm8k", type=int, default=30, help="GSM8K problems per variant for accuracy (0: skip)")
+    parser.add_argument("--max-tokens", type=int, default=384)
+    parser.add_argument("--eval-dir", type=Path, default=None, help="where eval runs are kept and resumed")
+    args = parser.parse_args(argv)
+    before = machine()
+    settings = Settings()
+    variants = asyncio.run(speed(settings.cache_dir, args))
+    if args.gsm8k:
+        with tempfile.TemporaryDirectory() as scratch:
+            eval_dir = args.eval_dir or Path(scratch)
+            for variant in VARIANTS:
+                variants[variant]["accuracy"] = accuracy(variant, args, eval_dir)
+    figures: dict[str, Any] = {}
+    for variant, result in variants.items():
+        figures.update({f"{variant} {key}": value for key, value in result["figures"].items()
+                        if key in {"n1_tok_per_s", "n3_tok_per_s", "n3_over_n1_wall", "file_mib"}})
+        if "accuracy" in result:
+            figures[f"{variant} gsm8k accuracy"] = result["accuracy"]["accuracy"]
+    fastest = max(VARIANTS, key=lambda v: variants[v]["figures"]["n3_tok_per_s"])
+    workload = (
+        f"Qwen2.5-Coder-0.5B-Instruct as shipped (Q4_K_M) and requantised by llama.cpp to Q4_0 and Q8_0; speed: GSM8K "
+        f"problem 0, temperature 1.0, top-p 0.95, {args.sample_tokens} tokens, n=1 and n=3, {args.reps} reps with the "
+        f"variants interleaved, medians; accuracy: first {args.gsm8k} GSM8K test problems, greedy, {args.max_tokens} "
+        "tokens, no plan, no judge, one candidate"
+    )
+    body = {"figures": {**figures, "fastest_n3": fastest}, "variants": variants}
+    write_result("quant", workload, {"reps": args.reps, "gsm8k": args.gsm8k}, body, before)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
