@@ -209,7 +209,7 @@ def lease_uid(settings: SandboxSettings) -> Iterator[int]:
     for step in range(size):
         uid = settings.uid_range_start + (start + step) % size
         path = lock_dir / str(uid)
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             if os.stat(path).st_ino != os.fstat(fd).st_ino:
@@ -227,7 +227,7 @@ def lease_uid(settings: SandboxSettings) -> Iterator[int]:
 
 
 def _memfd(name: str, data: bytes) -> int:
-    fd = os.memfd_create(name, 0)  # no MFD_CLOEXEC: the fd number is passed on to bwrap
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)  # reaches bwrap only through pass_fds
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
@@ -235,6 +235,20 @@ def _memfd(name: str, data: bytes) -> int:
 
 def _drop(uid: int) -> list[str]:
     return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *_HARDEN, "--"]
+
+
+def _bwrap_args(settings: SandboxSettings, files: Mapping[str, int], seccomp_fd: int | None) -> list[str]:
+    """bwrap's options: namespaces, private tmpfs, minimal read-only root, the files, seccomp."""
+    return [
+        *_BWRAP_FIXED,
+        "--size", str(_SHM_BYTES), "--tmpfs", "/dev/shm",
+        "--size", str(settings.tmpfs_mb * _MIB), "--tmpfs", _WORKDIR,
+        *root_binds(settings.interpreter),
+        *(arg for name, fd in files.items() for arg in ("--file", str(fd), f"{_WORKDIR}/{name}")),
+        "--remount-ro", "/dev", "--remount-ro", "/",
+        *(("--seccomp", str(seccomp_fd)) if seccomp_fd is not None else ()),
+        "--chdir", _WORKDIR,
+    ]  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -253,20 +267,14 @@ def stage(
         limits = _prlimit(rlimits(settings, timeout_s))
         drop = _drop(uid) if uid is not None else []
         if mode.bwrap is not None:
-            fds = [_memfd(name, text.encode("utf-8")) for name, text in files.items()]
-            fds.append(_memfd("seccomp", seccomp.filter_program()))
-            for fd in fds:
+            fds = {name: _memfd(name, text.encode("utf-8")) for name, text in files.items()}
+            filter_fd = _memfd("seccomp", seccomp.filter_program()) if seccomp.supported() else None
+            own_fds = [*fds.values(), *([] if filter_fd is None else [filter_fd])]
+            for fd in own_fds:
                 stack.callback(os.close, fd)
-            argv = [
-                *limits, *drop, mode.bwrap, *_BWRAP_FIXED,
-                "--size", str(_SHM_BYTES), "--tmpfs", "/dev/shm",
-                "--size", str(settings.tmpfs_mb * _MIB), "--tmpfs", _WORKDIR,
-                *root_binds(settings.interpreter),
-                *(arg for fd, name in zip(fds, files, strict=False) for arg in ("--file", str(fd), f"/tmp/{name}")),
-                "--remount-ro", "/dev", "--remount-ro", "/", "--seccomp", str(fds[-1]), "--chdir", _WORKDIR,
-                *python, f"{_WORKDIR}/main.py", *args,
-            ]  # fmt: skip
-            yield Staged(argv, "/", env(_WORKDIR), (*fds, *keep_fds))
+            options = _bwrap_args(settings, fds, filter_fd)
+            argv = [*limits, *drop, mode.bwrap, *options, *python, f"{_WORKDIR}/main.py", *args]
+            yield Staged(argv, "/", env(_WORKDIR), (*own_fds, *keep_fds))
             return
         workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="k2sbx-", ignore_cleanup_errors=True))
         for name, text in files.items():

@@ -11,7 +11,9 @@ always answers True never reaches it; a builtin subclass is graded on its builti
 HumanEval's own ``check``). The candidate never sees the tests, the judge's process or its output; the
 judge reports each assert-bearing statement of ``check`` once on its own stdout. For stdin/stdout truth
 the expected outputs never enter the sandbox and the comparison happens here. Indices outside the test
-count are ignored, each test counts once and every score is clamped to [0, 1].
+count are ignored, each test counts once and every score is clamped to [0, 1]. The separation holds at
+every isolation level that gives the two sandboxes their own uid or root (bwrap, unshare/setpriv as root);
+at "userns" and "rlimits-only" both run as the caller and could reach each other's files.
 """
 from __future__ import annotations
 
