@@ -3,12 +3,14 @@
 One model and one multi-sequence context per process (per model path and context shape). A worker thread
 owns the context: each step it feeds the next token of every active sequence (plus prompt-lookup drafts)
 to a single ``llama_decode`` with per-token sequence ids, samples each sequence with its own seeded sampler
-chain, and hands text back to the awaiting tasks. ``n`` candidates share one prompt prefill (KV copy).
+chain, and hands text back to the awaiting tasks. ``n`` candidates share one prompt prefill (KV copy), and a
+prompt starts from the longest prefix any slot's KV still holds (streamed candidates of one prompt, judge calls
+on one problem); a whole-prompt hit reuses the logits kept from its prefill, so sampling is unchanged.
 
-On CPU the 262K-row output projection dominates a step and does not batch well, so N sequences cost close
-to N times one; batching saves the shared prefill and keeps concurrent requests in one stream of work.
-Greedy text with and without prompt lookup is identical except at near-tied tokens: verification rows run
-through llama.cpp's batched kernels, whose rounding differs from one-token steps.
+On CPU ``llama_decode`` is nearly all of a step (py-spy: ~98%), and N sequences in one batch cost about
+N times one (matrix-vector work per row); batching saves the shared prefill and keeps concurrent requests in
+one stream of work. Greedy text with and without prompt lookup is identical except at near-tied tokens:
+verification rows run through llama.cpp's batched kernels, whose rounding differs from one-token steps.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""`make bench`'s summary: one section per results file, flat figures as rows, the verdict when there is one."""
+"""`make bench`'s summaries: SUMMARY.md (one section per results file, flat figures as rows, the verdict when there
+is one) and the README's generated table between its markers."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from bench.run_all import _summary_rows, write_summary
+from bench.run_all import MARKERS, _summary_rows, readme_table, rewrite_readme, write_summary
 
 
 def test_summary_rows_list_flat_figures_and_the_verdict(tmp_path: Path) -> None:
@@ -15,11 +16,12 @@ def test_summary_rows_list_flat_figures_and_the_verdict(tmp_path: Path) -> None:
         "date": "2026-11-26",
         "verdict": "speed: k2think 1.92× faster",
         "figures": {"k2think accuracy": 0.2, "nested": {"skipped": 1}},
+        "machine": {"cores": 2, "load_avg_1m": 3.5},
     }
     path.write_text(json.dumps(document))
     rows = _summary_rows(path)
-    assert rows[:5] == ["## headtohead", "", "- workload: 30 problems", "- date: 2026-11-26",
-                        "- verdict: speed: k2think 1.92× faster"]  # fmt: skip
+    assert rows[:6] == ["## headtohead", "", "- workload: 30 problems", "- date: 2026-11-26",
+                        "- machine: 2026-11-26, 2 cores, load 3.5", "- verdict: speed: k2think 1.92× faster"]  # fmt: skip
     assert "| k2think accuracy | 0.2 |" in rows and not any("nested" in row for row in rows)
     path.write_text(json.dumps({"figures": {}}))
     assert not any(row.startswith("- verdict") for row in _summary_rows(path))
@@ -30,3 +32,22 @@ def test_write_summary_collects_every_results_file(tmp_path: Path) -> None:
         (tmp_path / f"{name}.json").write_text(json.dumps({"workload": name, "figures": {"x": 1}}))
     text = write_summary(tmp_path).read_text()
     assert text.startswith("# Benchmark results") and text.index("## a_bench") < text.index("## b_bench")
+
+
+def test_the_readme_table_is_regenerated_between_its_markers(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    engine = {"date": "2026-12-03T09:00:00+00:00", "machine": {"cores": 2, "load_avg_1m": 1.25},
+              "figures": {"n3_over_floor_wall": 1.02, "n1_tok_per_s": 30.5, "not_a_headline": 7}}
+    (results / "engine.json").write_text(json.dumps(engine))
+    (results / "verify.json").write_text(json.dumps({"figures": {"x": 1}}))  # no headlines: not in the README
+    table = readme_table(results)
+    assert "| `engine` | 2026-12-03, 2 cores, load 1.25 | n3_over_floor_wall 1.02; n1_tok_per_s 30.5 |" in table
+    assert "verify" not in table and "not_a_headline" not in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{MARKERS[0]}\nold table\n{MARKERS[1]}\n\nAfter.\n")
+    assert rewrite_readme(readme, results)
+    text = readme.read_text()
+    assert "old table" not in text and table in text and text.endswith("After.\n")
+    readme.write_text("no markers\n")
+    assert not rewrite_readme(readme, results) and readme.read_text() == "no markers\n"

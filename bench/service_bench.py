@@ -1,0 +1,283 @@
+"""Service benchmarks (not a test): what the gRPC services add, how the gateway holds 200 streaming clients, and what
+the four-process embedded stack costs in memory.
+
+- gRPC path overhead: one request at a time (N=3, plan, judge: 1 planner call, 1 solver stream, judge calls as the
+  answers require) through the gateway → planner/solver/judge services, against the same pipeline in process, both
+  over an instant engine (fixed plan, verdict and answers, no model), interleaved; latency p50/p99 and the p50/p99
+  added. The services run in a child process (``--serve-instant``), the client in this one.
+- 200 concurrent SolveStream clients on that gateway: errors, latency p50/p99, peak RSS of the service process.
+- Memory of ``k2think up`` on the embedded model: RSS and PSS (``/proc/PID/smaps_rollup``; the GGUF is one shared
+  mmap) of the planner, solver, judge and gateway processes after a solve has loaded every role's model.
+Writes ``bench/results/services.json``.
+
+    python -m bench.service_bench [--requests 200] [--clients 200] [--skip-memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.engine_bench import console, machine, write_result
+from bench.peers.processes import HOST, Child, free_port
+from k2core.config import Settings
+from k2core.pipeline.judge import EngineJudge
+from k2core.pipeline.planner import EnginePlanner
+from k2core.pipeline.request import SolveRequest
+from k2core.pipeline.solve import Pipeline
+from k2core.pipeline.solver import EngineSolver
+from k2core.types import Completion, Delta, Message, SamplingParams
+from services.remote import ReasonerClient
+
+PROBLEM = "What is 2 + 2? Put the final answer in \\boxed{}."
+
+
+class InstantEngine:
+    """The workload's engine: a fixed plan, verdict or answer at once; three seeds give three different answers, so
+    selection needs the judge (no majority)."""
+
+    name = "instant"
+    supports_json_schema = True
+
+    def _text(self, params: SamplingParams) -> str:
+        properties = (params.json_schema or {}).get("properties", {})
+        if "is_hard" in properties:
+            return json.dumps({"is_hard": False, "plan": "Add the numbers.", "search_terms": ["addition"]})
+        if "winner" in properties:
+            return json.dumps({"winner": "A", "confidence": 0.9, "reason": "A is right"})
+        answer = 4 + (params.seed or 0) % 3
+        return f"2 plus 2 makes {answer}. The answer is \\boxed{{{answer}}}."
+
+    async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
+        seeds = [None if params.seed is None else params.seed + i for i in range(n)]
+        return [Completion(text=self._text(params.with_seed(s)), prompt_tokens=8, completion_tokens=12) for s in seeds]
+
+    async def stream(self, messages: list[Message], params: SamplingParams) -> AsyncIterator[Delta]:
+        yield Delta(text=self._text(params))
+        yield Delta(finish_reason="stop", prompt_tokens=8, completion_tokens=12)
+
+    async def health(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+def instant_settings(clients: int) -> Settings:
+    """Defaults with free ports and room for ``clients`` requests in flight."""
+    settings = Settings()
+    limits = settings.limits.model_copy(update={"max_inflight": max(settings.limits.max_inflight, 2 * clients)})
+    ports = {"planner_port": 0, "solver_port": 0, "judge_port": 0, "gateway_grpc_port": 0, "gateway_http_port": 0,
+             "host": HOST}
+    return settings.model_copy(update={"limits": limits, "server": settings.server.model_copy(update=ports)})
+
+
+def in_process_pipeline(settings: Settings) -> Pipeline:
+    engine = InstantEngine()
+    return Pipeline(EnginePlanner(engine), EngineSolver(engine), EngineJudge(engine), settings)
+
+
+async def serve_instant(clients: int) -> None:
+    """Planner, solver, judge and gateway servers over the instant engine in this process; prints the gateway port."""
+    from services.gateway import server as gateway
+    from services.judge import server as judge
+    from services.planner import server as planner
+    from services.solver import server as solver
+
+    settings = instant_settings(clients)
+    engine = InstantEngine()
+    roles = {"planner": planner.create(EnginePlanner(engine), settings, 0),
+             "judge": judge.create(EngineJudge(engine), settings, 0),
+             "solver": solver.create(EngineSolver(engine), settings, 0)}
+    for server in roles.values():
+        await server.start()
+    addresses = {"planner_address": f"{HOST}:{roles['planner'].port}", "judge_address": f"{HOST}:{roles['judge'].port}",
+                 "solver_addresses": [f"{HOST}:{roles['solver'].port}"]}
+    settings = settings.model_copy(update={"server": settings.server.model_copy(update=addresses)})
+    pipeline, closers = gateway.remote_pipeline(settings)
+    service = gateway.create(pipeline, settings, 0, 0)
+    await service.start()
+    print(f"gateway {service.grpc.port}", flush=True)
+    await asyncio.Event().wait()
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50 and p99 in milliseconds."""
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]  # noqa: E731
+    return {"p50_ms": round(pick(0.5) * 1e3, 3), "p99_ms": round(pick(0.99) * 1e3, 3)}
+
+
+async def overhead(target: str, settings: Settings, requests: int) -> dict[str, Any]:
+    """Sequential requests in process and through the gateway, interleaved; latencies and judge calls."""
+    pipeline = in_process_pipeline(settings)
+    client = ReasonerClient(target, settings)
+    request = SolveRequest(problem=PROBLEM, n=3, params=SamplingParams(max_tokens=64, seed=1))
+    local, remote, judge_calls = [], [], 0
+    try:
+        for _ in range(10):  # warm-up: connections, caches
+            await pipeline.solve(request)
+            await client.solve(request)
+        for _ in range(requests):
+            start = time.perf_counter()
+            result = await pipeline.solve(request)
+            local.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            await client.solve(request)
+            remote.append(time.perf_counter() - start)
+            judge_calls += result.usage["judge"].calls
+    finally:
+        await client.close()
+    in_process, grpc_path = percentiles(local), percentiles(remote)
+    return {
+        "in_process": in_process,
+        "grpc_path": grpc_path,
+        "added_p50_ms": round(grpc_path["p50_ms"] - in_process["p50_ms"], 3),
+        "added_p99_ms": round(grpc_path["p99_ms"] - in_process["p99_ms"], 3),
+        "judge_calls_per_request": judge_calls / requests,
+        "requests": requests,
+    }
+
+
+async def concurrent_streams(target: str, settings: Settings, clients: int, service: psutil.Process) -> dict[str, Any]:
+    """``clients`` SolveStream calls at once, each on its own channel; errors, latency, peak RSS of the services."""
+    request = SolveRequest(problem=PROBLEM, n=3, params=SamplingParams(max_tokens=64, seed=1))
+
+    async def one() -> float:
+        client = ReasonerClient(target, settings)
+        try:
+            start = time.perf_counter()
+            events = [event async for event in client.events(request)]
+            if not events:
+                raise RuntimeError("the stream ended without events")
+            return time.perf_counter() - start
+        finally:
+            await client.close()
+
+    outcomes = await asyncio.gather(*(one() for _ in range(clients)), return_exceptions=True)
+    latencies = [o for o in outcomes if isinstance(o, float)]
+    errors = [repr(o) for o in outcomes if not isinstance(o, float)]
+    return {"clients": clients, "errors": len(errors), "first_errors": errors[:3], **percentiles(latencies),
+            "service_peak_rss_mib": round(_peak_rss(service.pid) / 2**20, 1)}
+
+
+def _peak_rss(pid: int) -> int:
+    """VmHWM of a process, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def memory_of(pid: int) -> dict[str, float]:
+    """RSS and PSS of one process in MiB (``smaps_rollup``)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in {"Rss", "Pss"}:
+            fields[key.lower() + "_mib"] = round(int(rest.split()[0]) / 1024, 1)
+    return fields
+
+
+async def embedded_stack_memory(log: Path) -> dict[str, Any]:
+    """``k2think up`` on the embedded model, one small solve, then RSS and PSS of each role's process."""
+    ports = {name: free_port() for name in ("GATEWAY_GRPC", "GATEWAY_HTTP", "PLANNER", "SOLVER", "JUDGE")}
+    env = {f"K2_SERVER__{name}_PORT": str(port) for name, port in ports.items()}
+    env |= {f"K2_SERVER__{role}_METRICS_PORT": str(free_port()) for role in ("PLANNER", "SOLVER", "JUDGE")}
+    env["K2_SERVER__HOST"] = HOST
+    with Child("k2think up", [sys.executable, "-m", "services.cli", "up"], log, env=env) as child:
+        child.wait_ready(lambda: "stack ready" in child.log.read_text(errors="replace"), timeout_s=600)
+        settings = Settings()
+        client = ReasonerClient(f"{HOST}:{ports['GATEWAY_GRPC']}", settings)
+        try:
+            result = await client.solve(SolveRequest(problem=PROBLEM, n=3, params=SamplingParams(max_tokens=16, seed=1)))
+        finally:
+            await client.close()
+        processes = psutil.Process(child.process.pid).children(recursive=True)
+        roles = {}
+        for process in processes:
+            role = next((arg for arg in process.cmdline() if arg in {"planner", "solver", "judge", "gateway"}), None)
+            if role is not None:
+                roles[role] = {"pid": process.pid, **memory_of(process.pid)}
+        supervisor = memory_of(child.process.pid)
+    return {
+        "roles": roles,
+        "supervisor": supervisor,
+        "total_rss_mib": round(sum(r["rss_mib"] for r in roles.values()), 1),
+        "total_pss_mib": round(sum(r["pss_mib"] for r in roles.values()), 1),
+        "calls": {role: usage.calls for role, usage in result.usage.items()},
+    }
+
+
+async def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    settings = instant_settings(args.clients)
+    argv = [sys.executable, "-m", "bench.service_bench", "--serve-instant", "--clients", str(args.clients)]
+    out: dict[str, Any] = {}
+    with Child("instant services", argv, scratch / "services.log") as child:
+        child.wait_ready(lambda: "gateway " in child.log.read_text(errors="replace"), timeout_s=60)
+        port = child.log.read_text().split("gateway ", 1)[1].split()[0]
+        target = f"{HOST}:{port}"
+        out["grpc_overhead"] = await overhead(target, settings, args.requests)
+        console.print(f"gRPC path overhead: {out['grpc_overhead']}")
+        out["concurrent_streams"] = await concurrent_streams(target, settings, args.clients,
+                                                             psutil.Process(child.process.pid))
+        console.print(f"concurrent SolveStream: {out['concurrent_streams']}")
+    if not args.skip_memory:
+        out["embedded_stack_memory"] = await embedded_stack_memory(scratch / "stack.log")
+        console.print(f"embedded stack memory: {out['embedded_stack_memory']}")
+    return out
+
+
+def figures(out: dict[str, Any]) -> dict[str, Any]:
+    grpc_path, streams = out["grpc_overhead"], out["concurrent_streams"]
+    result = {
+        "grpc added p50 ms": grpc_path["added_p50_ms"],
+        "grpc added p99 ms": grpc_path["added_p99_ms"],
+        "grpc added target met (<= 2 ms p50)": grpc_path["added_p50_ms"] <= 2.0,
+        f"{streams['clients']} SolveStream errors": streams["errors"],
+        f"{streams['clients']} SolveStream p50 ms": streams["p50_ms"],
+        f"{streams['clients']} SolveStream p99 ms": streams["p99_ms"],
+        "services peak RSS MiB": streams["service_peak_rss_mib"],
+    }
+    if "embedded_stack_memory" in out:
+        memory = out["embedded_stack_memory"]
+        result |= {"embedded stack RSS MiB": memory["total_rss_mib"], "embedded stack PSS MiB": memory["total_pss_mib"],
+                   "embedded stack target met (PSS <= 1536 MiB)": memory["total_pss_mib"] <= 1536}
+    return result
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--skip-memory", action="store_true", help="leave out the embedded stack's memory")
+    parser.add_argument("--serve-instant", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_instant:
+        asyncio.run(serve_instant(args.clients))
+        return 0
+    before = machine()
+    with tempfile.TemporaryDirectory() as scratch:
+        out = asyncio.run(run(args, Path(scratch)))
+    workload = (
+        f"instant engine (no model): {args.requests} sequential N=3 plan+judge solves in process vs through the gateway "
+        f"and planner/solver/judge services (one child process, client here), interleaved; {args.clients} concurrent "
+        "SolveStream clients, one channel each; memory: `k2think up` on the embedded model after one N=3 solve of 16 tokens"
+    )
+    write_result("services", workload, {"requests": args.requests, "clients": args.clients},
+                 {"figures": figures(out), **out}, before)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
