@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 import uuid
@@ -36,6 +37,7 @@ from k2core.engines.base import Engine
 from k2core.errors import ValidationError
 from k2core.types import Completion, Delta, Message, SamplingParams
 
+log = logging.getLogger("bench.headtohead.backend")
 DEFAULT_TEMPERATURE = 0.8
 DEFAULT_TOP_P = 0.95
 
@@ -142,6 +144,7 @@ class Backend:
             self._next_seed += n
             if body.get("stream"):
                 return StreamingResponse(self._stream(turns, params, body), media_type="text/event-stream")
+            start = time.perf_counter()
             completions = await self.engine.generate(turns, params, n)
         except ValidationError as exc:
             return JSONResponse({"error": {"message": str(exc), "type": "invalid_request_error"}}, status_code=400)
@@ -149,6 +152,9 @@ class Backend:
             return JSONResponse({"error": {"message": f"body: {exc}", "type": "invalid_request_error"}}, status_code=400)
         counts = usage(completions)
         self.meter.add(counts["prompt_tokens"], counts["completion_tokens"])
+        log.info("n=%d json=%s max_tokens=%d: %s tokens, %s, %.1f s", n, params.json_schema is not None,
+                 params.max_tokens, [c.completion_tokens for c in completions], [c.finish_reason for c in completions],
+                 time.perf_counter() - start)  # fmt: skip
         choices = [
             {"index": i, "message": {"role": "assistant", "content": c.text}, "finish_reason": c.finish_reason}
             for i, c in enumerate(completions)
@@ -215,6 +221,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.slots < 1:
         parser.error("--slots must be at least 1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     engine = embedded_engine(args.model, args.slots, args.n_ctx, args.threads)
     uvicorn.run(Backend(engine, args.alias, args.n_ctx, args.seed).app(), host=args.host, port=args.port, log_level="warning")
     return 0
