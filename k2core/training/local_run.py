@@ -40,21 +40,29 @@ def take(size: int, position: int, count: int, seed: int) -> list[int]:
     return indices
 
 
-def start_ray(cpus: int) -> None:
-    """A small, quiet local Ray cluster (dashboard UI off, worker logs not echoed to the driver)."""
+def start_ray(cpus: int, attempts: int = 3) -> None:
+    """A small, quiet local Ray cluster (dashboard UI off, worker logs not echoed to the driver). Ray gives its
+    raylet a fixed 30 s to register, which a busy machine can miss, so the start is tried ``attempts`` times."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(
-            num_cpus=cpus,
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.ERROR,
-            namespace="k2think-train",
-            runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
-            # Rollout workers run at the trainer's priority (Ray renices workers to 15 by default).
-            _system_config={"worker_niceness": 0},
-        )
+    for attempt in range(1, attempts + 1):
+        if ray.is_initialized():
+            return
+        try:
+            ray.init(
+                num_cpus=cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.ERROR,
+                namespace="k2think-train",
+                runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
+                # Rollout workers run at the trainer's priority (Ray renices workers to 15 by default).
+                _system_config={"worker_niceness": 0},
+            )
+        except Exception as exc:  # Ray raises a bare Exception for a raylet that did not register in time
+            if "timed out during startup" not in str(exc) or attempt == attempts:
+                raise
+            ray.shutdown()
 
 
 RUN_FILE = "run.json"

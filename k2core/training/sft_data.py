@@ -40,12 +40,14 @@ def worked_solution(problem: Problem) -> list[Message]:
 
 
 def as_am_thinking(response: str) -> str:
-    """A solver response in AM-Thinking form: kept when it has ``</think>``, else its last paragraph becomes
-    the final answer and the rest the reasoning."""
-    if "</think>" in response:
-        return response.strip()
-    head, _, tail = response.strip().rpartition("\n\n")
-    return assistant_content(head, tail) if head else assistant_content("", tail)
+    """A solver response in AM-Thinking form: kept when it has ``</think>``; else the text before the line holding
+    the last ``\\boxed`` (or before the last paragraph) becomes the reasoning and the rest the final answer."""
+    text = response.strip()
+    if "</think>" in text:
+        return text
+    box = text.rfind("\\boxed")
+    cut = text.rfind("\n", 0, box) if box >= 0 else text.rfind("\n\n")
+    return assistant_content(text[:cut], text[cut:]) if cut > 0 else assistant_content("", text)
 
 
 def select_verified(problem: Problem, responses: Iterable[str]) -> list[list[Message]]:

@@ -54,6 +54,8 @@ def test_as_am_thinking_wraps_plain_reasoning():
         as_am_thinking("step one\n\nstep two\n\n\\boxed{3}") == "<think>\nstep one\n\nstep two\n</think>\n\n\\boxed{3}"
     )
     assert as_am_thinking("\\boxed{3}") == "<think>\n\n</think>\n\n\\boxed{3}"
+    lines = "1. 9 - 3 = 6\n2. So the answer is \\boxed{6}\n3. Done."
+    assert as_am_thinking(lines) == "<think>\n1. 9 - 3 = 6\n</think>\n\n2. So the answer is \\boxed{6}\n3. Done."
 
 
 def test_loss_mask_covers_the_assistant_turn_only(tokenizer):
