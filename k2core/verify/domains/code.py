@@ -46,6 +46,7 @@ class _UnitTests:
     test: str
     entry_point: str
     prompt: str
+    prelude: str
     count: int
     remote: tuple[str, ...]
 
@@ -100,6 +101,29 @@ def _free_names(tree: ast.Module) -> tuple[str, ...]:
     return tuple(sorted(read - bound - set(dir(builtins)) - {_REPORT}))
 
 
+def _prompt_helpers(prompt: str, entry_point: str) -> list[ast.stmt]:
+    """The prompt's imports and implemented helpers (``poly``, ``encode_cyclic``): ground truth, so the judge
+    defines them itself and a candidate that redefines them cannot bend the tests."""
+    try:
+        body = ast.parse(prompt).body
+    except (SyntaxError, ValueError, RecursionError):
+        return [ast.parse(line).body[0] for line in _PROMPT_IMPORT.findall(prompt)]
+    return [
+        node
+        for node in body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        or (isinstance(node, ast.FunctionDef) and node.name != entry_point and _implemented(node))
+    ]
+
+
+def _implemented(function: ast.FunctionDef) -> bool:
+    """Whether a function has a body beyond a docstring, ``pass`` or ``...`` (a stub is the candidate's job)."""
+    return any(
+        not isinstance(stmt, ast.Pass) and not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+        for stmt in function.body
+    )
+
+
 def _unit_tests(truth: dict) -> _UnitTests:
     test, entry_point = truth.get("test"), truth.get("entry_point")
     if not isinstance(test, str) or not isinstance(entry_point, str) or not entry_point.isidentifier():
@@ -125,7 +149,10 @@ def _unit_tests(truth: dict) -> _UnitTests:
         tree.body.append(ast.parse(runner).body[0])
     prompt = truth.get("prompt", "")
     prompt = prompt if isinstance(prompt, str) else ""
-    return _UnitTests(ast.unparse(tree), entry_point, prompt, count, _free_names(tree))
+    helpers = _prompt_helpers(prompt, entry_point)
+    tree.body[:0] = helpers
+    prelude = ast.unparse(ast.Module(body=helpers, type_ignores=[]))
+    return _UnitTests(ast.unparse(tree), entry_point, prompt, prelude, count, _free_names(tree))
 
 
 def _io_tests(truth: dict) -> _IOTests:
@@ -228,7 +255,7 @@ class CodeGrader:
 
     def _run_unit_tests(self, program: str, truth: _UnitTests) -> Score:
         if re.search(rf"^\s*(?:async\s+)?def\s+{truth.entry_point}\s*\(", program, re.MULTILINE):
-            source = "\n".join([*_PROMPT_IMPORT.findall(truth.prompt), program])
+            source = f"{truth.prelude}\n\n{program}"  # its own definitions come last and win
         else:  # a completion of the prompt's function body
             source = truth.prompt + program
         judge = Program(

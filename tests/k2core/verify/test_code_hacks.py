@@ -172,3 +172,27 @@ def test_scores_are_clamped(passed: int, total: int) -> None:
     score = _score("x", passed, total, "")
     assert 0.0 <= score.score <= 1.0
     assert score.correct == (total > 0 and passed == total)
+
+
+def test_redefining_a_prompt_helper_cannot_bend_the_tests() -> None:
+    """HumanEval/32-style: the tests call the prompt's ``poly``; the judge defines it from the ground truth."""
+    truth = json.dumps(
+        {
+            "prompt": "import math\n\ndef poly(xs, x):\n    return sum(c * math.pow(x, i) for i, c in enumerate(xs))\n\n"
+            "def stub(x):\n    '''The candidate's to write.'''\n\n"
+            "def find_zero(xs):\n    '''A zero of poly.'''\n",
+            "test": "def check(candidate):\n    for xs in ([1, 2], [-6, 11, -6, 1], [2, -3, 1]):\n"
+            "        assert abs(poly(xs, candidate(xs))) < 1e-4\n    assert stub(2) == 4\n",
+            "entry_point": "find_zero",
+        }
+    )
+    bent = "def poly(xs, x):\n    return 0\ndef stub(x):\n    return 2 * x\ndef find_zero(xs):\n    return 0.0\n"
+    score = GRADER.grade(f"```python\n{bent}```", truth)
+    assert score.score == 0.5 and not score.correct, score  # only the candidate's own stub passes
+    honest = (
+        "def stub(x):\n    return 2 * x\n"
+        "def find_zero(xs):\n    x = 0.0\n    for _ in range(100):\n"
+        "        slope = sum(i * c * x ** (i - 1) for i, c in enumerate(xs) if i)\n"
+        "        x = x - poly(xs, x) / slope if slope else x + 0.5\n    return x\n"
+    )
+    assert GRADER.grade(f"```python\n{honest}```", truth).correct
