@@ -261,9 +261,10 @@ class Sandbox:
                 second_run = asyncio.create_task(self._spawn(second, timeout, right, stop=first_done))
                 try:
                     first_result = await self._spawn(first, timeout, left)
-                finally:
+                finally:  # also on errors and cancellation: the second is stopped and reaped
                     first_done.set()
-                return first_result, await second_run
+                    await asyncio.wait([second_run])
+                return first_result, second_run.result()
 
     async def _spawn(
         self, program: Program, timeout: float, link: socket.socket | None = None, stop: asyncio.Event | None = None

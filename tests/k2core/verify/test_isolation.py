@@ -163,3 +163,28 @@ def test_linked_programs_talk_through_their_socket_and_the_second_dies_with_the_
     ran, served = SANDBOX.run_linked_sync(first, second, timeout_s=10)
     assert ran.ok and ran.stdout == "pong\n"
     assert served.killed_reason == "peer exited" and served.seconds < 5
+
+
+async def test_cancelling_a_linked_run_kills_both_programs() -> None:
+    marker = f"k2-linked-{uuid.uuid4().hex}"
+    sleeper = Program({"main.py": "import time\ntime.sleep(30)"}, args=(marker,))
+    task = asyncio.create_task(SANDBOX.run_linked(sleeper, sleeper, timeout_s=30))
+    await asyncio.sleep(1.0)
+    assert _running(marker) == 2
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.3)
+    assert _running(marker) == 0
+
+
+def _running(marker: str) -> int:
+    """How many sandboxed interpreters (not their bwrap parents) carry ``marker`` on their command line."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        count += marker.encode() in cmdline and cmdline[0] == SANDBOX.settings.interpreter.encode()
+    return count
