@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
-__all__ = ["Example", "docstring_examples", "public_tests"]
+__all__ = ["Example", "docstring_examples", "problem_public_tests", "public_tests"]
 
 _DOCTEST = re.compile(r"^\s*>>>\s*(?P<call>.+?)\s*$")
 _INLINE = re.compile(
@@ -23,6 +23,7 @@ _INLINE = re.compile(
 )
 _ONE_ARG = re.compile(r"^\s*for\s+\w+\s*=\s*(?P<arg>.+?),?\s+the output should be\s+(?P<want>.+?)\.?\s*$", re.IGNORECASE)
 _TRAILING_NOTE = re.compile(r"\s*(?:#.*|\(.*\)\s*)$")
+_FUNCTION = re.compile(r"^\s*def\s+(\w+)\s*\(", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,10 @@ def public_tests(prompt: str, entry_point: str) -> str | None:
     examples = docstring_examples(prompt, entry_point)
     if not examples:
         return None
-    body = "\n".join(f"    assert _same({ex.call}, {ex.expected}), {ex.call!r}" for ex in examples)
+    calls = ["candidate" + ex.call.removeprefix(entry_point) for ex in examples]
+    body = "\n".join(f"    assert _same({call}, {ex.expected}), {ex.call!r}" for call, ex in zip(calls, examples))
     test = (
         "def check(candidate):\n"
-        f"    {entry_point} = candidate\n"
         "    def _number(x):\n"
         "        return type(x) in (int, float)\n"
         "    def _same(got, want):\n"
@@ -102,3 +103,9 @@ def public_tests(prompt: str, entry_point: str) -> str | None:
         f"{body}\n"
     )
     return json.dumps({"test": test, "entry_point": entry_point})
+
+
+def problem_public_tests(problem: str) -> str | None:
+    """Public tests for a free-form code problem: the docstring examples of the last function it defines."""
+    names = _FUNCTION.findall(problem)
+    return public_tests(problem, names[-1]) if names else None

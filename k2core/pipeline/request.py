@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from k2core.config import EngineSettings, Settings
+from k2core.data.public_tests import problem_public_tests
 from k2core.errors import ValidationError
 from k2core.types import Demonstration, SamplingParams
 from k2core.validation import (
@@ -41,6 +42,14 @@ class SolveRequest(BaseModel):
     soft_deadline_s: float | None = None
     hard_deadline_s: float | None = None
     demonstrations: list[Demonstration] = Field(default_factory=list)
+
+    def with_docstring_tests(self) -> SolveRequest:
+        """A code request without public tests gets the worked examples of the problem's docstring as public tests
+        (what the user wrote, never hidden tests); other requests are returned as they are."""
+        if self.domain != "code" or self.public_tests is not None:
+            return self
+        derived = problem_public_tests(self.problem)
+        return self if derived is None else self.model_copy(update={"public_tests": derived})
 
     @classmethod
     def from_settings(cls, problem: str, settings: Settings, **overrides: Any) -> SolveRequest:

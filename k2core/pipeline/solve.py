@@ -130,13 +130,13 @@ class Pipeline:
     async def solve(self, request: SolveRequest) -> SolveResult:
         """Solve one request; raises ValidationError before any work, DeadlineError past the hard deadline."""
         self.validate(request)
-        return await self._run(_Run(request, emit=None))
+        return await self._run(_Run(request.with_docstring_tests(), emit=None))
 
     async def events(self, request: SolveRequest) -> AsyncIterator[SolveEvent]:
         """Solve one request, yielding stage events as they happen; the last one is a FinalEvent."""
         self.validate(request)
         queue: asyncio.Queue[SolveEvent | None] = asyncio.Queue()
-        task = asyncio.create_task(self._run(_Run(request, emit=queue.put_nowait)))
+        task = asyncio.create_task(self._run(_Run(request.with_docstring_tests(), emit=queue.put_nowait)))
         task.add_done_callback(lambda _: queue.put_nowait(None))
         try:
             while (event := await queue.get()) is not None:

@@ -84,3 +84,17 @@ def test_an_always_equal_object_passes_nothing() -> None:
     assert grader.grade(cheat, truth).score == 0.0
     honest = "```python\ndef add(a, b):\n    return a + b\n```"
     assert grader.grade(honest, truth).correct
+
+
+def test_a_free_form_code_problem_gets_its_docstring_examples_as_public_tests() -> None:
+    from k2core.data.public_tests import problem_public_tests
+    from k2core.pipeline.request import SolveRequest
+
+    problem = 'Write it.\n\ndef helper(x):\n    pass\n\ndef twice(x):\n    """\n    >>> twice(2)\n    4\n    """\n'
+    truth = json.loads(problem_public_tests(problem))
+    assert truth["entry_point"] == "twice" and "_same(candidate(2), 4)" in truth["test"]
+    coded = SolveRequest(problem=problem, domain="code").with_docstring_tests()
+    assert coded.public_tests is not None and json.loads(coded.public_tests) == truth
+    assert SolveRequest(problem=problem, domain="math").with_docstring_tests().public_tests is None
+    own = '{"test": "def check(candidate):\\n    assert candidate(1) == 2\\n", "entry_point": "twice"}'
+    assert SolveRequest(problem=problem, domain="code", public_tests=own).with_docstring_tests().public_tests == own
