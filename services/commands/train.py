@@ -45,6 +45,16 @@ def _with_image(config: TrainConfig, overrides: dict[str, str | None]) -> TrainC
     return config.model_copy(update={"cluster": cluster})
 
 
+def _with_local(config: TrainConfig, overrides: dict[str, str | None]) -> TrainConfig:
+    """The job with the local run's starting model or traces file replaced."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return config
+    if given.get("traces") and not Path(given["traces"]).is_file():
+        raise typer.BadParameter(f"{given['traces']} does not exist", param_hint="--traces")
+    return config.model_copy(update={"local": config.local.model_copy(update=given)})
+
+
 def _dry_run(config: TrainConfig, json_output: bool) -> None:
     from k2core.training.verl_config import UnknownConfigKey, build_verl_config, to_plain, validate_with_verl
 
@@ -115,6 +125,8 @@ def train(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     steps: int | None = typer.Option(None, "--steps", min=1, help="Local run: number of steps (default: config)."),
     out: Path | None = typer.Option(None, "--out", help="Local run: folder for metrics, curve and checkpoints."),
+    model: str | None = typer.Option(None, "--model", help="Local run: 'embedded' or an HF folder (runs/sft/hf)."),
+    traces: Path | None = typer.Option(None, "--traces", help="Local SFT: traces.jsonl written by `k2think traces`."),
     image_registry: str | None = typer.Option(None, "--image-registry", help="Cluster: registry of k2think-train."),
     image_tag: str | None = typer.Option(None, "--image-tag", help="Cluster: tag of k2think-train."),
     image_digest: str | None = typer.Option(None, "--image-digest", help="Cluster: sha256:... digest pinning it."),
@@ -124,9 +136,10 @@ def train(
     chosen = [name for name, on in modes if on]
     if len(chosen) > 1:
         raise typer.BadParameter(f"choose one of {', '.join(chosen)}", param_hint="mode")
-    if not local and (steps is not None or out is not None):
-        raise typer.BadParameter("--steps and --out apply to --local runs only", param_hint="--local")
+    if not local and any(v is not None for v in (steps, out, model, traces)):
+        raise typer.BadParameter("--steps, --out, --model and --traces apply to --local runs only", param_hint="--local")
     job = _load(kind, config)
+    job = _with_local(job, {"model": model, "traces": str(traces) if traces else None})
     job = _with_image(job, {"registry": image_registry, "tag": image_tag, "digest": image_digest})
     if local:
         _local(job, steps, out, json_output)

@@ -79,6 +79,10 @@ def test_mismatched_kind_and_mixed_modes_are_errors():
     assert result.exit_code == 2 and "choose one of" in result.output
     result = train("sft", "--config", config, "--emit", "--steps", "3")
     assert result.exit_code == 2 and "--local runs only" in result.output
+    result = train("sft", "--config", config, "--emit", "--model", "runs/sft/hf")
+    assert result.exit_code == 2 and "--local runs only" in result.output
+    result = train("sft", "--config", config, "--local", "--traces", "/nonexistent.jsonl")
+    assert result.exit_code == 2 and "/nonexistent.jsonl does not exist" in result.output
     result = train("sft", "--config", "/nonexistent.yaml", "--emit")
     assert result.exit_code == 2 and "--config" in result.output
 

@@ -1,5 +1,5 @@
-"""Real local runs on the embedded Gemma 3 270M (slow): SFT loss falls and resumes; an RLVR run killed after a
-checkpoint is rerun with the same config and resumes from it."""
+"""Real local runs on the embedded Qwen2.5-Coder-0.5B-Instruct (slow): SFT loss falls, resumes and merges into
+``<out>/hf``; an RLVR run killed after a checkpoint is rerun with the same config and resumes from it."""
 
 from __future__ import annotations
 
@@ -85,6 +85,7 @@ def test_local_sft_loss_falls_and_a_rerun_resumes(tmp_path):
     assert records[-1]["loss"] < records[0]["loss"], [r["loss"] for r in records]
     assert Path(summary["curve"]).read_bytes()[:4] == b"\x89PNG"
     assert summary["resumed_from"] == 0 and summary["checkpoint"].endswith("step_3")
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in Path(summary["hf"]).iterdir()}
 
     result = runner.invoke(app, [*args, "--steps", "4"])
     assert result.exit_code == 0, result.output
