@@ -1,6 +1,6 @@
 """The batched-decode floor: the ``llama_decode`` calls a generation needs, replayed with nothing else.
 
-``replay`` prefills a prompt into slot 0, copies its KV to the other slots (as the engine does for ``n``
+``replay`` prefills a prompt into slot 0 (what of it the engine did not reuse), copies its KV to the other slots (as the engine does for ``n``
 candidates) and then decodes one token per live sequence per step, for as many steps as each sequence took in
 the engine, on its own context with the engine's parameters over the engine's model. No sampling, no text, no
 hand-offs: what is left between this and the engine's time is the engine's own overhead.
@@ -20,10 +20,11 @@ from k2core.types import Completion
 
 @dataclass(frozen=True)
 class Timing:
-    """Wall and whole-process CPU seconds of one measured piece of work."""
+    """Wall and whole-process CPU seconds of one measured piece of work, and the wall seconds inside llama_decode."""
 
     wall_s: float
     cpu_s: float
+    decode_s: float
 
 
 def steps_of(completion: Completion) -> int:
@@ -47,19 +48,23 @@ class DecodeFloor:
             batch.seq_id[i][0] = seq_id
         self.ctx.decode(self.batch)
 
-    def replay(self, prompt: list[int], steps: list[int], token: int = 100) -> Timing:
-        """Time the prefill of ``prompt`` and ``steps[i]`` one-token decodes of sequence ``i``, batched per step."""
-        for slot in range(len(steps)):
+    def replay(self, prompt: list[int], steps: list[int], reused: int = 0, token: int = 100) -> Timing:
+        """Time the prefill of ``prompt`` after its first ``reused`` tokens (kept in slot 0 from the last replay of
+        the same prompt, as the engine keeps them) and ``steps[i]`` one-token decodes of sequence ``i``, batched
+        per step."""
+        self.ctx.kv_cache_seq_rm(0, reused, -1)
+        for slot in range(1, len(steps)):
             self.ctx.kv_cache_seq_rm(slot, -1, -1)
         start, cpu = time.perf_counter(), time.process_time()
-        for begin in range(0, len(prompt), self.n_batch):
+        for begin in range(reused, len(prompt), self.n_batch):
             chunk = prompt[begin:begin + self.n_batch]
             self._decode([(t, begin + i, 0, begin + i == len(prompt) - 1) for i, t in enumerate(chunk)])
         for slot in range(1, len(steps)):
             self.ctx.kv_cache_seq_cp(0, slot, -1, -1)
         for step in range(max(steps, default=0)):
             self._decode([(token, len(prompt) + step, slot, True) for slot, n in enumerate(steps) if n > step])
-        return Timing(time.perf_counter() - start, time.process_time() - cpu)
+        wall = time.perf_counter() - start
+        return Timing(wall, time.process_time() - cpu, wall)
 
     def close(self) -> None:
         self.batch.close()

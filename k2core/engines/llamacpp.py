@@ -264,6 +264,7 @@ class _Runtime:
         self._anchor: list[tuple[int, np.ndarray] | None] = [None] * slots  # logits after a slot's first k tokens
         self._n_vocab = model.n_vocab()
         self.prefill_decoded = 0
+        self.decode_seconds = 0.0  # wall time inside llama_decode: what the engine's own work is measured against
         self.prefill_reused = 0
         self._pending: deque[_Job] = deque()
         self._active: list[_Sequence] = []
@@ -416,7 +417,7 @@ class _Runtime:
         for start in range(reused, len(job.prompt), self.n_batch):
             chunk = job.prompt[start:start + self.n_batch]
             self._fill([(token, start + i, first, start + i == len(job.prompt) - 1) for i, token in enumerate(chunk)])
-            self.ctx.decode(self.batch)
+            self._decode()
             last = len(chunk) - 1
         if self.prefix_reuse:
             if logits is None:
@@ -430,6 +431,11 @@ class _Runtime:
             assert seq.sampler is not None
             if self._accept(seq, seq.sampler.sample(self.ctx, last, logits)):
                 seq.pending = seq.tokens[-1]
+
+    def _decode(self) -> None:
+        start = time.perf_counter()
+        self.ctx.decode(self.batch)
+        self.decode_seconds += time.perf_counter() - start
 
     def _fill(self, entries: list[tuple[int, int, int, bool]]) -> None:
         batch = self.batch.batch
@@ -456,7 +462,7 @@ class _Runtime:
             for offset, token in enumerate([seq.pending, *drafts]):
                 entries.append((token, seq.n_past + offset, seq.slot, True))
         self._fill(entries)
-        self.ctx.decode(self.batch)
+        self._decode()
         for seq, start, drafts in plan:
             self._verify(seq, start, drafts)
 
@@ -656,6 +662,11 @@ class LlamaCppEngine:
     def prefill_tokens(self) -> tuple[int, int]:
         """Prompt tokens of this process's shared runtime so far: (decoded, reused from a slot's KV)."""
         return (self._runtime.prefill_decoded, self._runtime.prefill_reused) if self._runtime else (0, 0)
+
+    @property
+    def decode_seconds(self) -> float:
+        """Wall seconds the shared runtime has spent inside ``llama_decode`` so far."""
+        return self._runtime.decode_seconds if self._runtime else 0.0
 
     async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
         """``n`` completions decoded together, sharing the prompt's prefill."""
