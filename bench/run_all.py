@@ -33,7 +33,7 @@ HEADLINES = {
     "peer": ("server_n1_tok_per_s", "engine_n1_tok_per_s", "server_n3_tok_per_s", "engine_n3_tok_per_s",
              "engine_over_server_n1", "engine_over_server_n3"),
     "services": ("grpc added p50 ms", "grpc added p99 ms", "200 SolveStream errors", "200 SolveStream p99 ms",
-                 "services peak RSS MiB", "embedded stack RSS MiB", "embedded stack PSS MiB"),
+                 "services peak RSS MiB", "embedded stack PSS MiB", "lean stack PSS MiB"),
 }
 MARKERS = ("<!-- bench-table:start -->", "<!-- bench-table:end -->")
 console = Console(stderr=True)

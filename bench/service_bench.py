@@ -189,12 +189,18 @@ def memory_of(pid: int) -> dict[str, float]:
     return fields
 
 
-async def embedded_stack_memory(log: Path) -> dict[str, Any]:
-    """``k2think up`` on the embedded model, one small solve, then RSS and PSS of each role's process."""
+# Planner and judge make one sequence per call: one KV slot each instead of four saves 3 x 96 MiB per role.
+LEAN_ROLES = {f"K2_{role}__EMBEDDED__MAX_SEQUENCES": "1" for role in ("PLANNER", "JUDGE")}
+
+
+async def embedded_stack_memory(log: Path, settings_env: dict[str, str]) -> dict[str, Any]:
+    """``k2think up`` on the embedded model (plus ``settings_env``), one small solve, then RSS and PSS of each
+    role's process."""
     ports = {name: free_port() for name in ("GATEWAY_GRPC", "GATEWAY_HTTP", "PLANNER", "SOLVER", "JUDGE")}
     env = {f"K2_SERVER__{name}_PORT": str(port) for name, port in ports.items()}
     env |= {f"K2_SERVER__{role}_METRICS_PORT": str(free_port()) for role in ("PLANNER", "SOLVER", "JUDGE")}
     env["K2_SERVER__HOST"] = HOST
+    env |= settings_env
     with Child("k2think up", [sys.executable, "-m", "services.cli", "up"], log, env=env) as child:
         child.wait_ready(lambda: "stack ready" in child.log.read_text(errors="replace"), timeout_s=600)
         settings = Settings()
@@ -216,6 +222,7 @@ async def embedded_stack_memory(log: Path) -> dict[str, Any]:
         "total_rss_mib": round(sum(r["rss_mib"] for r in roles.values()), 1),
         "total_pss_mib": round(sum(r["pss_mib"] for r in roles.values()), 1),
         "calls": {role: usage.calls for role, usage in result.usage.items()},
+        "settings_env": settings_env,
     }
 
 
@@ -223,6 +230,12 @@ async def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     settings = instant_settings(args.clients)
     argv = [sys.executable, "-m", "bench.service_bench", "--serve-instant", "--clients", str(args.clients)]
     out: dict[str, Any] = {}
+    if not args.skip_memory:
+        for name, env in (("embedded_stack_memory", {}), ("embedded_stack_memory_lean", LEAN_ROLES)):
+            out[name] = await embedded_stack_memory(scratch / f"{name}.log", env)
+            console.print(f"{name}: {out[name]}")
+    if args.skip_grpc:
+        return out
     with Child("instant services", argv, scratch / "services.log") as child:
         child.wait_ready(lambda: "gateway " in child.log.read_text(errors="replace"), timeout_s=60)
         port = child.log.read_text().split("gateway ", 1)[1].split()[0]
@@ -232,27 +245,27 @@ async def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         out["concurrent_streams"] = await concurrent_streams(target, settings, args.clients,
                                                              psutil.Process(child.process.pid))
         console.print(f"concurrent SolveStream: {out['concurrent_streams']}")
-    if not args.skip_memory:
-        out["embedded_stack_memory"] = await embedded_stack_memory(scratch / "stack.log")
-        console.print(f"embedded stack memory: {out['embedded_stack_memory']}")
     return out
 
 
 def figures(out: dict[str, Any]) -> dict[str, Any]:
-    grpc_path, streams = out["grpc_overhead"], out["concurrent_streams"]
-    result = {
-        "grpc added p50 ms": grpc_path["added_p50_ms"],
-        "grpc added p99 ms": grpc_path["added_p99_ms"],
-        "grpc added target met (<= 2 ms p50)": grpc_path["added_p50_ms"] <= 2.0,
-        f"{streams['clients']} SolveStream errors": streams["errors"],
-        f"{streams['clients']} SolveStream p50 ms": streams["p50_ms"],
-        f"{streams['clients']} SolveStream p99 ms": streams["p99_ms"],
-        "services peak RSS MiB": streams["service_peak_rss_mib"],
-    }
-    if "embedded_stack_memory" in out:
-        memory = out["embedded_stack_memory"]
-        result |= {"embedded stack RSS MiB": memory["total_rss_mib"], "embedded stack PSS MiB": memory["total_pss_mib"],
-                   "embedded stack target met (PSS <= 1536 MiB)": memory["total_pss_mib"] <= 1536}
+    result: dict[str, Any] = {}
+    if "grpc_overhead" in out:
+        grpc_path, streams = out["grpc_overhead"], out["concurrent_streams"]
+        result |= {
+            "grpc added p50 ms": grpc_path["added_p50_ms"],
+            "grpc added p99 ms": grpc_path["added_p99_ms"],
+            "grpc added target met (<= 2 ms p50)": grpc_path["added_p50_ms"] <= 2.0,
+            f"{streams['clients']} SolveStream errors": streams["errors"],
+            f"{streams['clients']} SolveStream p50 ms": streams["p50_ms"],
+            f"{streams['clients']} SolveStream p99 ms": streams["p99_ms"],
+            "services peak RSS MiB": streams["service_peak_rss_mib"],
+        }
+    for name, label in (("embedded_stack_memory", "embedded stack"), ("embedded_stack_memory_lean", "lean stack")):
+        if name in out:
+            memory = out[name]
+            result |= {f"{label} RSS MiB": memory["total_rss_mib"], f"{label} PSS MiB": memory["total_pss_mib"],
+                       f"{label} target met (PSS <= 1536 MiB)": memory["total_pss_mib"] <= 1536}
     return result
 
 
@@ -261,6 +274,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--skip-memory", action="store_true", help="leave out the embedded stack's memory")
+    parser.add_argument("--skip-grpc", action="store_true", help="leave out the instant-engine gRPC benchmarks")
     parser.add_argument("--serve-instant", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_instant:
@@ -272,7 +286,8 @@ def main(argv: list[str]) -> int:
     workload = (
         f"instant engine (no model): {args.requests} sequential N=3 plan+judge solves in process vs through the gateway "
         f"and planner/solver/judge services (one child process, client here), interleaved; {args.clients} concurrent "
-        "SolveStream clients, one channel each; memory: `k2think up` on the embedded model after one N=3 solve of 16 tokens"
+        "SolveStream clients, one channel each; memory: `k2think up` on the embedded model after one N=3 solve of 16 tokens, "
+        "with the default settings and with one KV slot for planner and judge (lean)"
     )
     write_result("services", workload, {"requests": args.requests, "clients": args.clients},
                  {"figures": figures(out), **out}, before)
