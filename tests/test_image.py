@@ -67,7 +67,7 @@ def container() -> Iterator[tuple[str, dict[str, int]]]:
     name = f"k2think-smoke-{os.getpid()}"
     podman(
         "run", "--detach", "--name", name, "--network", "host", "--read-only",
-        "--tmpfs", "/tmp:rw,size=256m", "--tmpfs", "/home/k2think:rw,size=256m",
+        "--tmpfs", "/tmp:rw,size=256m,mode=1777", "--tmpfs", "/home/k2think:rw,size=256m,mode=1777",
         "--ulimit", "nofile=16384:16384", "--ulimit", "nproc=4096:4096",
         "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
         *[arg for pair in (("--env", e) for e in env) for arg in pair],
@@ -103,7 +103,7 @@ def test_runs_as_uid_10001_reports_serving_solves_and_stops_on_sigterm(container
     with grpc.insecure_channel(gateway) as channel:
         params = common_pb2.SamplingParams(max_tokens=64, seed=1)
         request = reasoner_pb2.SolveRequest(problem="What is 2 + 2?", n=2, params=params)
-        result = reasoner_pb2_grpc.ReasonerStub(channel).Solve(request, timeout=300)
+        result = reasoner_pb2_grpc.ReasonerStub(channel).Solve(request, timeout=600)  # plan, 2 candidates, judge
     assert len(result.candidates) == 2 and result.selection.method
     started = time.monotonic()
     podman("stop", "--time", "60", name, timeout=90)  # SIGTERM, SIGKILL only after 60 s
