@@ -162,6 +162,17 @@ def test_builtin_subclasses_are_graded_on_their_value() -> None:
     assert GRADER.grade(f"```python\n{program}```", truth).correct
 
 
+def test_big_integers_and_nested_values_cross_intact() -> None:
+    truth = json.dumps(
+        {
+            "test": "def check(candidate):\n    assert candidate(5000) == (10 ** 5000, {1: [2.5, None]}, {b'x'})\n",
+            "entry_point": "f",
+        }
+    )
+    program = "def f(n):\n    return 10 ** n, {1: [2.5, None]}, frozenset({b'x'})\n"
+    assert GRADER.grade(f"```python\n{program}```", truth).correct
+
+
 def test_verdicts_are_bounded_and_counted_once() -> None:
     stdout = "0 1\n0 1\n1 0\n1 1\n7 1\n99999999999 1\n-1 1\n2 1 extra\n 3 1\n2 1\n"
     assert _verdicts(stdout, count=3) == {0: True, 1: False, 2: True}
