@@ -13,8 +13,10 @@ judge reports each assert-bearing statement of ``check`` once on its own stdout.
 the expected outputs never enter the sandbox and the comparison happens here. Indices outside the test
 count are ignored, each test counts once and every score is clamped to [0, 1]. The separation holds at
 every isolation level that gives the two sandboxes their own uid or root (bwrap, unshare/setpriv as root);
-at "userns" and "rlimits-only" both run as the caller and could reach each other's files.
+at "userns" and "rlimits-only" both run as the caller and could reach each other's files. Helpers the
+prompt implements (``poly``) are ground truth: the judge defines them itself.
 """
+
 from __future__ import annotations
 
 import ast
@@ -106,14 +108,21 @@ def _prompt_helpers(prompt: str, entry_point: str) -> list[ast.stmt]:
     defines them itself and a candidate that redefines them cannot bend the tests."""
     try:
         body = ast.parse(prompt).body
-    except (SyntaxError, ValueError, RecursionError):
-        return [ast.parse(line).body[0] for line in _PROMPT_IMPORT.findall(prompt)]
+    except (SyntaxError, ValueError, RecursionError):  # a completion prompt: its import lines only
+        body = [stmt for line in _PROMPT_IMPORT.findall(prompt) for stmt in _statements(line)]
     return [
         node
         for node in body
         if isinstance(node, (ast.Import, ast.ImportFrom))
         or (isinstance(node, ast.FunctionDef) and node.name != entry_point and _implemented(node))
     ]
+
+
+def _statements(source: str) -> list[ast.stmt]:
+    try:
+        return ast.parse(source).body
+    except (SyntaxError, ValueError, RecursionError):
+        return []
 
 
 def _implemented(function: ast.FunctionDef) -> bool:
