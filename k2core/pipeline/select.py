@@ -4,7 +4,6 @@ judged in both orders."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Sequence
 
 from k2core import verify
@@ -13,52 +12,14 @@ from k2core.types import Candidate, Comparison, Selection, Verdict
 JudgeFn = Callable[[Candidate, Candidate], Awaitable[Verdict]]
 OnComparison = Callable[[Comparison], None]
 
-_BOXED = "\\boxed{"
-_ANSWER_LINE = re.compile(r"^\W*(?:final\s+)?answer\W*[:=]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 TIEBREAKS = ("verifier_score", "group_size", "completion_tokens", "index")
-
-
-def extract_answer(domain: str, text: str) -> str | None:
-    """The final answer via the domain's grader, else a generic extraction; blank answers are None."""
-    try:
-        answer = verify.extract(domain, text)
-    except Exception:  # model output or a missing grader must never fail a request
-        answer = None
-    if answer is None or not answer.strip():
-        answer = fallback_extract(text)
-    return answer
-
-
-def fallback_extract(text: str) -> str | None:
-    """Text after ``</think>``: the last ``\\boxed{}``, else the last ``Answer: ...`` line, else None."""
-    final = verify.final_segment(text)
-    boxed = _last_boxed(final)
-    if boxed is not None and boxed.strip():
-        return boxed.strip()
-    lines = _ANSWER_LINE.findall(final)
-    if not lines:
-        return None
-    return lines[-1].strip(" *_").rstrip(".") or None
-
-
-def _last_boxed(text: str) -> str | None:
-    """Content of the last balanced ``\\boxed{...}``."""
-    start = text.rfind(_BOXED)
-    if start < 0:
-        return None
-    depth, begin = 1, start + len(_BOXED)
-    for i in range(begin, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        if depth == 0:
-            return text[begin:i]
-    return None
 
 
 def same_answer(domain: str, a: str, b: str) -> bool:
     """Equivalence by the domain's grader; normalised text equality when the grader cannot say."""
     try:
         return verify.same_answer(domain, a, b)
-    except Exception:  # as in extract_answer
+    except Exception:  # model output must never fail a request
         return normalise(a) == normalise(b)
 
 

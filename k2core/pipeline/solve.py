@@ -21,7 +21,7 @@ from k2core.pipeline.events import (
     VerdictEvent,
 )
 from k2core.pipeline.request import SolveRequest, engine_context_tokens
-from k2core.pipeline.select import JudgeFn, extract_answer, group_answers, select
+from k2core.pipeline.select import JudgeFn, group_answers, select
 from k2core.pipeline.solver import solver_messages
 from k2core.pipeline.usage import priced, usage_of
 from k2core.roles import Judge, Planner, PlanOutcome, Solver
@@ -297,7 +297,7 @@ class Pipeline:
         candidate = Candidate(
             index=index,
             text=completion.text,
-            answer=extract_answer(run.request.domain, completion.text),
+            answer=verify.extract_answer(run.request.domain, completion.text),
             finish_reason=completion.finish_reason,
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,

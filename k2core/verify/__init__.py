@@ -6,6 +6,7 @@ import importlib
 from functools import cache
 
 from k2core.verify.base import Grader, GroundTruthError, Score, final_segment, no_answer
+from k2core.verify.spans import answer_text
 
 DOMAINS: tuple[str, ...] = ("math", "code", "science", "logic", "simulation", "tabular")
 
@@ -15,6 +16,7 @@ __all__ = [
     "GroundTruthError",
     "Score",
     "extract",
+    "extract_answer",
     "final_segment",
     "get_grader",
     "grade",
@@ -40,6 +42,13 @@ def grade(domain: str, response: str, ground_truth: str) -> Score:
 def extract(domain: str, response: str) -> str | None:
     """Extract the final answer of a response in a domain."""
     return get_grader(domain).extract(response)
+
+
+def extract_answer(domain: str, response: str) -> str | None:
+    """The one answer extraction: what the domain's grader reads (a blank answer is None); for a domain without a
+    grader, the generic span after ``</think>`` (the last ``\\boxed{}``, fenced block or ``Answer:`` line)."""
+    answer = extract(domain, response) if domain in DOMAINS else answer_text(response)
+    return answer if answer is not None and answer.strip() else None
 
 
 def same_answer(domain: str, a: str, b: str) -> bool:

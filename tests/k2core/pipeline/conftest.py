@@ -2,10 +2,11 @@
 
 import pytest
 
-from k2core.pipeline.select import extract_answer, same_answer
+from k2core import verify
+from k2core.pipeline.select import same_answer
 
 
 @pytest.fixture(scope="session", autouse=True)
 def warm_graders() -> None:
-    extract_answer("math", "\\boxed{1}")
+    verify.extract_answer("math", "\\boxed{1}")
     same_answer("math", "1", "1.0")

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from k2core import verify
 from k2core.config import Settings
 from k2core.errors import DeadlineError, EngineError, ValidationError
 from k2core.pipeline import (
@@ -266,7 +267,6 @@ async def test_usage_timings_and_cost() -> None:
 
 
 async def test_code_candidates_passing_public_tests_win_before_the_judge(monkeypatch: pytest.MonkeyPatch) -> None:
-    from k2core import verify
     from k2core.verify import Score
 
     def grade(domain: str, response: str, ground_truth: str) -> Score:
@@ -326,3 +326,20 @@ async def test_early_majority_off_samples_every_candidate() -> None:
     pipe, _, solver, _ = build([Script(boxed("4")), Script(boxed("4")), Script(boxed("5"), delay=0.2)], settings=settings)
     result = await pipe.solve(request(settings, seed=7))
     assert len(result.candidates) == 3 and solver.cancelled == 0 and result.selection.method == "majority"
+
+
+@pytest.mark.parametrize(
+    ("domain", "truth", "texts"),
+    [
+        ("math", "4", [boxed("4"), "Answer: 9\nPut the final answer in \\boxed{ }.", boxed("2+2")]),
+        ("science", "B", ["Answer: B", "(A) or (B)? I pick (C)", "No choice."]),
+        ("logic", json.dumps({"kind": "ordering", "answer": ["Bo", "Al"]}), ["\\boxed{Bo, Al}", "Al then Bo", "-"]),
+        ("simulation", json.dumps({"kind": "program_output", "output": "3"}), ["Output: 3", "```\n3\n```", "3"]),
+        ("tabular", json.dumps({"kind": "table_qa", "answer": 7}), ["\\boxed{7}", "Answer: 7.0", "The total"]),
+    ],
+)
+async def test_candidates_are_grouped_by_the_answer_their_grader_reads(domain: str, truth: str, texts) -> None:
+    pipe, *_ = build(texts)
+    result = await pipe.solve(request(domain=domain, plan=False, judge=False))
+    graded = [verify.grade(domain, c.text, truth).extracted for c in result.candidates]
+    assert [c.answer for c in result.candidates] == graded

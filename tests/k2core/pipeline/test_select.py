@@ -6,8 +6,6 @@ import pytest
 
 from k2core.pipeline.select import (
     break_tie,
-    extract_answer,
-    fallback_extract,
     group_answers,
     knockout,
     pair_winner,
@@ -27,27 +25,6 @@ def cand(index: int, answer: str | None, tokens: int = 10, score: float | None =
 
 
 V = {w: Verdict(winner=w) for w in ("A", "B", "tie")}
-
-
-@pytest.mark.parametrize(
-    ("text", "answer"),
-    [
-        ("<think>maybe \\boxed{5}</think> so \\boxed{\\frac{1}{2}}.", "\\frac{1}{2}"),
-        ("work...\nAnswer: 42.", "42"),
-        ("**Final answer:** Knight", "Knight"),
-        ("<think>Answer: 1</think>I am not sure.", None),
-        ("\\boxed{unbalanced", None),
-        ("Put the final answer in \\boxed{}.", None),
-        ("Answer: 9\nPut the final answer in \\boxed{ }.", "9"),
-    ],
-)
-def test_fallback_extraction(text: str, answer: str | None) -> None:
-    assert fallback_extract(text) == answer
-
-
-def test_extract_answer_uses_the_domain_grader_or_falls_back() -> None:
-    assert extract_answer("math", "so \\boxed{7}") in {"7", "\\boxed{7}"}
-    assert extract_answer("math", "Put the final answer in \\boxed{}.") is None
 
 
 def test_groups_by_equivalence_and_isolates_missing_answers() -> None:
