@@ -25,7 +25,8 @@ def gguf_tokenizer(gguf_path: Path) -> Any:
 
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     fields = GGUFReader(str(gguf_path)).fields
-    for attribute, key in (("eos_token", "tokenizer.ggml.eos_token_id"), ("pad_token", "tokenizer.ggml.padding_token_id")):
+    special = (("eos_token", "tokenizer.ggml.eos_token_id"), ("pad_token", "tokenizer.ggml.padding_token_id"))
+    for attribute, key in special:
         if key in fields:
             setattr(tokenizer, attribute, tokenizer.convert_ids_to_tokens(int(fields[key].contents())))
     if not tokenizer.chat_template:
@@ -74,7 +75,8 @@ def resolve_model_dir(model: str) -> Path:
         return ensure_hf_model()
     folder = Path(model).expanduser()
     if not _converted(folder):
-        raise ValueError(f"local.model: {model!r} is neither 'embedded' nor a folder with config.json and tokenizer.json")
+        raise ValueError(f"local.model: {model!r} is "
+                         "neither 'embedded' nor a folder with config.json and tokenizer.json")
     return folder
 
 
@@ -99,7 +101,9 @@ def lora_adapter(lora: LoraConfig) -> Any:
     """The peft adapter config of a LoraConfig."""
     from peft import LoraConfig as PeftLoraConfig
 
-    return PeftLoraConfig(r=lora.rank, lora_alpha=lora.alpha, target_modules=list(lora.target_modules), lora_dropout=0.0)
+    return PeftLoraConfig(
+        r=lora.rank, lora_alpha=lora.alpha, target_modules=list(lora.target_modules), lora_dropout=0.0
+    )
 
 
 def load_policy(model_dir: Path, lora: LoraConfig) -> Any:

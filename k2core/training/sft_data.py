@@ -123,7 +123,8 @@ def sft_splits(data: DataConfig) -> dict[str, list[dict]]:
         rows += [sft_row(p, source, worked_solution(p)) for p in problems if p.meta.get("solution")]
     if data.traces:
         traces = clean_traces(read_traces(Path(data.traces)), data.drop_overlaps)
-        rows += [{"id": r["id"], "data_source": f"traces:{r['data_source']}", "messages": r["messages"]} for r in traces]
+        rows += [{"id": r["id"], "data_source": f"traces:{r['data_source']}", "messages": r["messages"]}
+                 for r in traces]  # fmt: skip
     random.Random(f"sft:{data.seed}").shuffle(rows)
     cut = round(len(rows) * data.test_fraction)
     return {"train": rows[cut:], "test": rows[:cut]}

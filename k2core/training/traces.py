@@ -67,11 +67,13 @@ async def _collect(job: TraceJob, problems: list[Problem], start: int, log: Metr
                 kept = select_verified(problem, [c.text for c in completions])
                 with (job.out / TRACES_FILE).open("a", encoding="utf-8") as traces:
                     for conversation in kept:
-                        traces.write(json.dumps(trace_row(problem, job.dataset, conversation), ensure_ascii=False) + "\n")
+                        row = trace_row(problem, job.dataset, conversation)
+                        traces.write(json.dumps(row, ensure_ascii=False) + "\n")
                 kept_total += len(kept)
+                count = max(1, len(completions))
                 log.append({"step": index + 1, "id": problem.id, "samples": len(completions), "kept": len(kept),
-                            "accept_rate": len(kept) / max(1, len(completions)), "kept_total": kept_total,
-                            "completion_tokens": sum(c.completion_tokens for c in completions) / max(1, len(completions)),
+                            "accept_rate": len(kept) / count, "kept_total": kept_total,
+                            "completion_tokens": sum(c.completion_tokens for c in completions) / count,
                             "seconds": sum(c.seconds for c in completions)})  # fmt: skip
                 bar.update(task, advance=1, info=f"kept {kept_total}")
     finally:
@@ -93,7 +95,8 @@ def collect_traces(job: TraceJob, console: Console | None = None) -> dict[str, A
     if len(done) < len(problems):
         asyncio.run(_collect(job, problems, len(done), log, console))
     records = log.records()
-    curve = plot_curve(records, CURVE_KEYS, job.out / "curve.png", f"verified traces on {job.dataset}") if records else None
+    title = f"verified traces on {job.dataset}"
+    curve = plot_curve(records, CURVE_KEYS, job.out / "curve.png", title) if records else None
     return {
         "out": str(job.out),
         "traces": str(job.out / TRACES_FILE),

@@ -44,7 +44,7 @@ def export_verl_command(
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many problems per source."),
     seed: int = typer.Option(0, "--seed", help="Seed for generated sources and the split."),
     drop_overlaps: bool = typer.Option(
-        False, "--drop-overlaps", help="Leave out problems sharing a 13-gram with an evaluation set instead of refusing."
+        False, "--drop-overlaps", help="Leave out problems sharing a 13-gram with an evaluation set, not refuse."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:

@@ -10,7 +10,9 @@ from services.commands._output import print_json, stderr
 
 
 def traces(
-    dataset: str = typer.Option("gsm8k_train", "--dataset", "-d", help="A training dataset (evaluation sets are refused)."),
+    dataset: str = typer.Option(
+        "gsm8k_train", "--dataset", "-d", help="A training dataset (evaluation sets are refused)."
+    ),
     out: Path = typer.Option(Path("runs/traces"), "--out", "-o", help="Folder for traces.jsonl, metrics and curve."),
     limit: int = typer.Option(64, "--limit", min=1, help="Problems to sample (the first ones, or generated)."),
     seed: int = typer.Option(0, "--seed", help="Seed of generated datasets and of sampling."),
@@ -19,7 +21,7 @@ def traces(
     temperature: float = typer.Option(1.0, "--temperature", min=0.0, help="Sampling temperature."),
     top_p: float = typer.Option(0.95, "--top-p", min=0.0, max=1.0, help="Nucleus sampling mass."),
     drop_overlaps: bool = typer.Option(
-        False, "--drop-overlaps", help="Leave out problems sharing a 13-gram with an evaluation set instead of refusing."
+        False, "--drop-overlaps", help="Leave out problems sharing a 13-gram with an evaluation set, not refuse."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
@@ -30,7 +32,8 @@ def traces(
     from k2core.training.traces import TraceJob, collect_traces
 
     if dataset not in list_datasets():
-        raise typer.BadParameter(f"unknown dataset {dataset!r}; known: {', '.join(list_datasets())}", param_hint="--dataset")
+        known = ", ".join(list_datasets())
+        raise typer.BadParameter(f"unknown dataset {dataset!r}; known: {known}", param_hint="--dataset")
     job = TraceJob(dataset, out, limit, seed, samples, max_tokens, temperature, top_p, drop_overlaps)
     try:
         summary = collect_traces(job, console=stderr)

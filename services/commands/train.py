@@ -137,7 +137,8 @@ def train(
     if len(chosen) > 1:
         raise typer.BadParameter(f"choose one of {', '.join(chosen)}", param_hint="mode")
     if not local and any(v is not None for v in (steps, out, model, traces)):
-        raise typer.BadParameter("--steps, --out, --model and --traces apply to --local runs only", param_hint="--local")
+        message = "--steps, --out, --model and --traces apply to --local runs only"
+        raise typer.BadParameter(message, param_hint="--local")
     job = _load(kind, config)
     job = _with_local(job, {"model": model, "traces": str(traces) if traces else None})
     job = _with_image(job, {"registry": image_registry, "tag": image_tag, "digest": image_digest})

@@ -73,7 +73,8 @@ def test_shared_volume_is_a_writable_rwx_claim_and_jobs_are_queued_bounded_and_c
 def test_image_registry_tag_and_digest_are_set_in_one_place():
     config = load_config(JOBS / "sft" / "config.yaml")
     digest = "sha256:" + "ab" * 32
-    config.cluster.image = config.cluster.image.model_copy(update={"registry": "registry.example:5000/ml", "digest": digest})
+    image = {"registry": "registry.example:5000/ml", "digest": digest}
+    config.cluster.image = config.cluster.image.model_copy(update=image)
     *_, rayjob = manifests(config, "kind: sft\n")
     refs = {spec["containers"][0]["image"] for spec in pod_specs(rayjob)}
     assert refs == {f"registry.example:5000/ml/k2think-train:0.1.0@{digest}"}

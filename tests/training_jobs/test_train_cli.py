@@ -47,12 +47,14 @@ def test_emit_prints_the_committed_manifests():
     assert result.exit_code == 0, result.output
     assert result.stdout == (JOBS / "rlvr" / "rayjob.yaml").read_text()
     result = train("rlvr", "--config", str(JOBS / "rlvr" / "config.yaml"), "--emit", "--json")
-    assert [m["kind"] for m in json.loads(result.stdout)["manifests"]] == ["PersistentVolumeClaim", "ConfigMap", "RayJob"]
+    kinds = [m["kind"] for m in json.loads(result.stdout)["manifests"]]
+    assert kinds == ["PersistentVolumeClaim", "ConfigMap", "RayJob"]
 
 
 def test_image_flags_name_the_registry_tag_and_digest_of_both_jobs():
     digest = "sha256:" + "0" * 64
-    flags = ["--emit", "--json", "--image-registry", "registry.example/ml", "--image-tag", "1.2", "--image-digest", digest]
+    flags = ["--emit", "--json", "--image-registry", "registry.example/ml", "--image-tag", "1.2"]
+    flags += ["--image-digest", digest]
     for kind in ("sft", "rlvr"):
         result = train(kind, "--config", str(JOBS / kind / "config.yaml"), *flags)
         assert result.exit_code == 0, result.output

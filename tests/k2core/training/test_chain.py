@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,9 @@ def run(command: list[str]) -> dict:
 
 def kill_when(command: list[str], ready: Callable[[], bool]) -> None:
     """Start ``command`` and SIGKILL its process group as soon as ``ready()`` holds."""
-    process = subprocess.Popen(command, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 1200
         while not ready():
@@ -84,21 +87,25 @@ def lines(path: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory) -> dict:
+def chain(tmp_path_factory) -> Iterator[dict]:
+    """Run the whole chain once; its folders (several GB of weights) are removed afterwards."""
     root = tmp_path_factory.mktemp("chain")
     traces = k2think("traces", "--dataset", "gen:arith", "--limit", "2", "--samples", "2", "--max-tokens", "96",
                      "--out", str(root / "traces"))  # fmt: skip
     kill_when(traces, lambda: len(lines(root / "traces" / "metrics.jsonl")) >= 1)
     result = {"traces": run(traces)}
     (root / "sft.yaml").write_text(SFT_JOB.format(traces=result["traces"]["traces"]))
-    result["sft"] = run(k2think("train", "sft", "--config", str(root / "sft.yaml"), "--local", "--out", str(root / "sft")))
+    sft = k2think("train", "sft", "--config", str(root / "sft.yaml"), "--local", "--out", str(root / "sft"))
+    result["sft"] = run(sft)
     (root / "rlvr.yaml").write_text(RLVR_JOB.format(model=result["sft"]["hf"]))
-    result["rlvr"] = run(k2think("train", "rlvr", "--config", str(root / "rlvr.yaml"), "--local", "--out", str(root / "rlvr")))
+    rlvr = k2think("train", "rlvr", "--config", str(root / "rlvr.yaml"), "--local", "--out", str(root / "rlvr"))
+    result["rlvr"] = run(rlvr)
     export = k2think("export", "--run", str(root / "rlvr"), "--out", str(root / "export"))
     kill_when(export, lambda: (root / "export" / "hf" / "config.json").is_file())
     result["export"] = run(export)
     result["root"] = root
-    return result
+    yield result
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_traces_resume_after_a_kill_without_duplicates(chain):
@@ -126,7 +133,8 @@ def test_export_resumes_after_a_kill_and_the_manifest_hashes_match(chain):
     assert [r["stage"] for r in lines(out / "metrics.jsonl")][0] == "hf", "the hf stage ran before the kill"
     assert [r["stage"] for r in lines(out / "metrics.jsonl")].count("hf") == 1, "the rerun kept it"
     manifest = json.loads((out / "manifest.json").read_text())
-    assert {"hf/model.safetensors", "hf/tokenizer.json", "hf/config.json", "model-q4_k_m.gguf"} <= manifest["files"].keys()
+    expected = {"hf/model.safetensors", "hf/tokenizer.json", "hf/config.json", "model-q4_k_m.gguf"}
+    assert expected <= manifest["files"].keys()
     for name, entry in manifest["files"].items():
         assert sha256(out / name) == entry["sha256"] and (out / name).stat().st_size == entry["bytes"], name
     assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG"

@@ -33,7 +33,8 @@ def test_chat_template_and_end_tokens_are_the_ggufs(llama):
     tokenizer = load_tokenizer(ensure_hf_model())
     assert tokenizer.chat_template == llama.metadata["tokenizer.chat_template"]
     assert tokenizer.eos_token_id == llama.token_eos() == tokenizer.convert_tokens_to_ids("<|im_end|>")
-    assert set(stop_token_ids(ensure_hf_model())) == {llama.token_eos(), tokenizer.convert_tokens_to_ids("<|endoftext|>")}
+    end_of_text = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    assert set(stop_token_ids(ensure_hf_model())) == {llama.token_eos(), end_of_text}
 
 
 def test_tokenizer_matches_llama_cpp(llama):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
+from k2core.data.decontam import EVAL_DATASETS, ContaminationError
 from k2core.rewards import domain_of
 from k2core.training.chat import SYSTEM_PROMPT
-from k2core.data.decontam import EVAL_DATASETS, ContaminationError
 from k2core.training.config import TRAINING_SOURCES, DataConfig
 from k2core.training.rl_data import export_rl_parquet, rl_records
 

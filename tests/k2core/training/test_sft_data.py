@@ -8,9 +8,9 @@ import json
 import pytest
 
 from k2core.data import Problem, load_dataset
+from k2core.data.decontam import ContaminationError
 from k2core.training.chat import assistant_content, prompt_messages, sft_ids_and_mask
 from k2core.training.config import DataConfig
-from k2core.data.decontam import ContaminationError
 from k2core.training.sft_data import (
     as_am_thinking,
     read_traces,
