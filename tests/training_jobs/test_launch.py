@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from k2core.training.config import load_config
-from k2core.training.launch import main, prepare_data
+from k2core.training.launch import main, merged_hf_dir, newest_checkpoint, prepare_data
 from k2core.training.verl_config import build_verl_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,3 +29,14 @@ def test_launcher_refuses_a_job_file_of_the_other_kind(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["rlvr", "--config", str(JOBS / "sft" / "config.yaml")])
     assert exit_info.value.code == 2 and "is a sft job" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("kind", "leaf"), [("rlvr", "global_step_40/actor"), ("sft", "global_step_40")])
+def test_the_merger_reads_the_checkpoint_verl_marked_newest(kind, leaf, tmp_path):
+    config = load_config(JOBS / kind / "config.yaml")
+    config.checkpoint.uri = str(tmp_path)
+    with pytest.raises(FileNotFoundError, match="latest_checkpointed_iteration.txt"):
+        newest_checkpoint(config)
+    (tmp_path / "latest_checkpointed_iteration.txt").write_text("40\n")
+    assert newest_checkpoint(config) == tmp_path / leaf
+    assert merged_hf_dir(config) == f"{tmp_path}/hf"
