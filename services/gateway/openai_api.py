@@ -171,7 +171,7 @@ def error_response(exc: Exception, request_id: str) -> JSONResponse:
     headers = {calls.REQUEST_ID_KEY: request_id}
     if isinstance(exc, OverloadedError):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
-    if status in (408, 413):
+    if status in (401, 408, 413):  # the body may still be on its way: close rather than read it
         headers["Connection"] = "close"
     return JSONResponse(body, status_code=status, headers=headers)
 

@@ -69,8 +69,9 @@ def post_head(length: int, token: str | None = None, extra: str = "") -> bytes:
 
 
 async def test_a_huge_unauthenticated_body_is_refused_before_it_is_sent(guarded: Stack) -> None:
-    status, error = error_of(await raw_exchange(guarded, post_head(50_000_000)))
-    assert status == 401 and error["code"] == "invalid_api_key"
+    response = await raw_exchange(guarded, post_head(50_000_000))
+    status, error = error_of(response)
+    assert status == 401 and error["code"] == "invalid_api_key" and b"connection: close" in response.lower()
 
 
 async def test_a_declared_length_over_the_limit_is_refused_before_it_is_sent(guarded: Stack) -> None:
