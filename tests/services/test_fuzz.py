@@ -22,7 +22,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from k2core.verify import DOMAINS
-from services.gen.k2think.v1 import common_pb2, judge_pb2, planner_pb2, reasoner_pb2, solver_pb2
+from services.gen.k2think.v1 import (
+    common_pb2,
+    judge_pb2,
+    planner_pb2,
+    reasoner_pb2,
+    solver_pb2,
+)
 from tests.services.harness import Stack, make_settings, start_stack
 
 _COMMON = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
