@@ -16,12 +16,13 @@ sent), so a caller running one system at a time reads each system's compute the 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from dataclasses import asdict, dataclass
@@ -145,11 +146,14 @@ class Backend:
             if body.get("stream"):
                 return StreamingResponse(self._stream(turns, params, body), media_type="text/event-stream")
             start = time.perf_counter()
-            completions = await self.engine.generate(turns, params, n)
+            completions = await self._unless_disconnected(request, self._complete(turns, params, n))
         except ValidationError as exc:
             return JSONResponse({"error": {"message": str(exc), "type": "invalid_request_error"}}, status_code=400)
         except ValueError as exc:
             return JSONResponse({"error": {"message": f"body: {exc}", "type": "invalid_request_error"}}, status_code=400)
+        if completions is None:
+            log.info("n=%d json=%s: the client went away; generation stopped", n, params.json_schema is not None)
+            return Response(status_code=499)
         counts = usage(completions)
         self.meter.add(counts["prompt_tokens"], counts["completion_tokens"])
         log.info("n=%d json=%s max_tokens=%d: %s tokens, %s, %.1f s", n, params.json_schema is not None,
@@ -160,6 +164,36 @@ class Backend:
             for i, c in enumerate(completions)
         ]
         return JSONResponse(self._envelope("chat.completion", choices, usage=counts))
+
+    async def _complete(self, turns: list[Message], params: SamplingParams, n: int) -> list[Completion]:
+        """``n`` completions decoded together; a single one is streamed from the engine so that, cut off, the
+        tokens it made are still counted."""
+        if n > 1:
+            return await self.engine.generate(turns, params, n)
+        pieces: list[str] = []
+        try:
+            async for delta in self.engine.stream(turns, params):
+                if delta.finish_reason is None:
+                    pieces.append(delta.text)
+                    continue
+                return [Completion(text="".join(pieces), finish_reason=delta.finish_reason, seconds=0.0,
+                                   prompt_tokens=delta.prompt_tokens, completion_tokens=delta.completion_tokens)]  # fmt: skip
+        except asyncio.CancelledError:
+            self.meter.add(0, len(pieces))  # about one delta per sampled token
+            raise
+        raise RuntimeError("the engine's stream ended without a finish reason")
+
+    async def _unless_disconnected(self, request: Request, work: Awaitable[list[Completion]]) -> list[Completion] | None:
+        """The work's result, or None once the client has gone away (the work is then cancelled, as vLLM aborts
+        a request whose client disconnects)."""
+        task = asyncio.ensure_future(work)
+        try:
+            while not (await asyncio.wait({task}, timeout=1.0))[0]:
+                if await request.is_disconnected():
+                    return None
+            return task.result()
+        finally:
+            task.cancel()
 
     async def _stream(self, turns: list[Message], params: SamplingParams, body: dict[str, Any]) -> AsyncIterator[str]:
         ident = f"chatcmpl-{uuid.uuid4().hex}"

@@ -4,8 +4,10 @@ usage, and the meter every system's compute is read from. Over an Engine that ec
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -23,6 +25,9 @@ class EchoEngine:
     name = "echo"
     context_tokens = 2048
 
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+
     async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
         return [
             Completion(text=json.dumps({**params.model_dump(), "seed": seed}), finish_reason="stop", prompt_tokens=7,
@@ -31,7 +36,9 @@ class EchoEngine:
         ]
 
     async def stream(self, messages: list[Message], params: SamplingParams) -> AsyncIterator[Delta]:
-        for piece in ("a", "b", "c"):
+        text = json.dumps(params.model_dump())
+        for piece in (text[:5], text[5:10], text[10:]):
+            await asyncio.sleep(self.delay)
             yield Delta(text=piece)
         yield Delta(finish_reason="stop", prompt_tokens=7, completion_tokens=3)
 
@@ -83,7 +90,8 @@ async def test_a_stream_ends_with_usage_and_the_meter_counts_every_request(clien
     body = _chat(stream=True, stream_options={"include_usage": True})
     text = (await client.post("/v1/chat/completions", json=body)).text
     chunks = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
-    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "abc"
+    streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert json.loads(streamed)["temperature"] == DEFAULT_TEMPERATURE
     assert chunks[-1]["usage"]["completion_tokens"] == 3 and text.rstrip().endswith("data: [DONE]")
     assert (await client.get("/usage")).json() == {"requests": 2, "prompt_tokens": 14, "completion_tokens": 12}
 
@@ -92,3 +100,18 @@ async def test_bad_requests_name_the_field(client: httpx.AsyncClient) -> None:
     for body, field in ((_chat(n=0), "n"), ({"model": "m", "messages": []}, "messages")):
         reply = await client.post("/v1/chat/completions", json=body)
         assert reply.status_code == 400 and field in reply.json()["error"]["message"]
+
+
+async def test_a_client_that_goes_away_stops_the_generation_and_its_tokens_still_count() -> None:
+    backend = Backend(EchoEngine(delay=1.5), "m", 2048)  # type: ignore[arg-type]
+    polls = []
+
+    async def is_disconnected() -> bool:
+        polls.append(1)
+        return len(polls) >= 2
+
+    request = SimpleNamespace(is_disconnected=is_disconnected)
+    work = backend._complete([Message(role="user", content="q")], SamplingParams(), 1)
+    assert await backend._unless_disconnected(request, work) is None  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    assert backend.meter.completion_tokens == 1 and backend.meter.requests == 1  # one delta made before the cut
