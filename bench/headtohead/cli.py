@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.headtohead import report, stats
-from bench.headtohead.run import Journal, Plan, console, run_systems
+from bench.headtohead.run import Journal, Lineup, console, run_systems
 from bench.headtohead.workload import DATASET, Workload, load_problems
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -93,16 +93,16 @@ def main(argv: list[str]) -> int:
         cli.error(str(exc))
     work = Workload(n=args.n, max_tokens=args.max_tokens, temperature=args.temperature, top_p=args.top_p,
                     reference_max_tokens=args.reference_max_tokens)  # fmt: skip
-    plan = Plan(systems=tuple(settings["systems"]), work=work, slots=settings["slots"], n_ctx=args.n_ctx,
+    lineup = Lineup(systems=tuple(settings["systems"]), work=work, slots=settings["slots"], n_ctx=args.n_ctx,
                 threads=args.threads, reference_script=args.reference_script)  # fmt: skip
     if args.from_journal:
-        outcomes = {name: journal.done.get(name, []) for name in plan.systems}
+        outcomes = {name: journal.done.get(name, []) for name in lineup.systems}
         done = sum(map(len, outcomes.values()))
-        notes = {"partial": f"written from the journal: {done} of {len(problems) * args.rounds * len(plan.systems)} runs"}
+        notes = {"partial": f"written from the journal: {done} of {len(problems) * args.rounds * len(lineup.systems)} runs"}
     else:
         logs = Path(tempfile.mkdtemp(prefix="k2think-headtohead-"))
         console.print(f"process logs: {logs}; journal: {journal_path}")
-        outcomes, notes = asyncio.run(run_systems(plan, problems, args.seed, args.rounds, journal, logs))
+        outcomes, notes = asyncio.run(run_systems(lineup, problems, args.seed, args.rounds, journal, logs))
     rows = stats.table(outcomes)
     workload = (f"{len(problems)} problems of {args.dataset} (a fixed subset drawn with seed {args.seed}) × "
                 f"{args.rounds} rounds with fresh sampling seeds, N={args.n}, one request at a time, systems interleaved")  # fmt: skip

@@ -31,7 +31,7 @@ console = Console(stderr=True)
 
 
 @dataclass(frozen=True)
-class Plan:
+class Lineup:
     """Which systems run, on what, with which backend shape."""
 
     systems: tuple[str, ...]
@@ -127,50 +127,50 @@ async def warm_up(backend_url: str) -> None:
 
 
 async def run_systems(
-    plan: Plan, problems: list[Problem], seed: int, rounds: int, journal: Journal, logs: Path
+    lineup: Lineup, problems: list[Problem], seed: int, rounds: int, journal: Journal, logs: Path
 ) -> tuple[dict[str, list[Outcome]], dict[str, str]]:
-    """Start the backend and the peers the plan names, run the interleaved workload; outcomes and notes (how each
+    """Start the backend and the peers the lineup names, run the interleaved workload; outcomes and notes (how each
     system ran, or why it could not)."""
     notes: dict[str, str] = {}
     async with contextlib.AsyncExitStack() as stack:
         port = processes.free_port()
         model = ensure_embedded_model(Settings())
-        child = processes.backend_server(model, port, ALIAS, logs / "backend.log", plan.slots, plan.n_ctx, plan.threads)
+        child = processes.backend_server(model, port, ALIAS, logs / "backend.log", lineup.slots, lineup.n_ctx, lineup.threads)
         stack.enter_context(child)
         root = f"http://{processes.HOST}:{port}"
         await warm_up(f"{root}/v1")
         meter = BackendMeter(root)
         stack.push_async_callback(meter.client.aclose)
-        systems = await _systems(stack, plan, f"{root}/v1", logs, notes)
+        systems = await _systems(stack, lineup, f"{root}/v1", logs, notes)
         outcomes = await interleaved(systems, problems, seed, rounds, journal, lambda s, p, sd: measured(s, p, sd, meter))
     return outcomes, notes
 
 
 async def _systems(
-    stack: contextlib.AsyncExitStack, plan: Plan, backend: str, logs: Path, notes: dict[str, str]
+    stack: contextlib.AsyncExitStack, lineup: Lineup, backend: str, logs: Path, notes: dict[str, str]
 ) -> dict[str, SystemFn]:
-    """The wanted systems, in the plan's order; a peer that cannot start is left out with a note."""
+    """The wanted systems, in the lineup's order; a peer that cannot start is left out with a note."""
     systems: dict[str, SystemFn] = {}
     solve: Callable[[SolveRequest], Awaitable[SolveResult]] | None = None
-    for name in plan.systems:
+    for name in lineup.systems:
         if name == "reference":
-            systems[name] = reference_system(backend, plan.work)
+            systems[name] = reference_system(backend, lineup.work)
         elif name == "reference-script":
-            if plan.reference_script is None:
+            if lineup.reference_script is None:
                 notes[name] = "not run: give --reference-script PATH (a copy of K2-Think-Inference's main.py)"
                 continue
-            systems[name] = script_system(load_script(plan.reference_script, backend, ALIAS, KEY))
+            systems[name] = script_system(load_script(lineup.reference_script, backend, ALIAS, KEY))
         elif name == "optillm":
             try:
                 proxy_port, log = processes.free_port(), logs / "optillm.log"
-                proxy = processes.optillm_proxy(processes.setup_optillm(), backend, proxy_port, plan.work.n, log)
+                proxy = processes.optillm_proxy(processes.setup_optillm(), backend, proxy_port, lineup.work.n, log)
                 stack.enter_context(proxy)
-                systems[name] = optillm_system(f"http://{processes.HOST}:{proxy_port}/v1", log, plan.work)
+                systems[name] = optillm_system(f"http://{processes.HOST}:{proxy_port}/v1", log, lineup.work)
             except (RuntimeError, TimeoutError, OSError) as exc:
                 notes[name] = f"not run: {exc}"
         elif name in ("k2think", "k2think-adaptive"):
             solve = solve or await _k2think_gateway(stack, backend, logs)
-            systems[name] = k2think_system(solve, plan.work, adaptive=name.endswith("adaptive"))
+            systems[name] = k2think_system(solve, lineup.work, adaptive=name.endswith("adaptive"))
         else:
             raise ValueError(f"systems: unknown system {name!r}")
     return systems
