@@ -87,6 +87,16 @@ class EngineSettings(BaseModel):
     price_per_million_prompt: float | None = None
     price_per_million_completion: float | None = None
 
+    @property
+    def declared_context_tokens(self) -> int | None:
+        """The context length these settings fix (embedded ``n_ctx``, vLLM ``max_model_len``); None where a server
+        decides. For a caller that cannot ask the engine itself (a gateway in front of solver services)."""
+        if self.engine == "embedded":
+            return self.embedded.n_ctx
+        if self.engine == "vllm":
+            return self.vllm.max_model_len
+        return None
+
 
 class PipelineSettings(BaseModel):
     """Best-of-N, plan, selection, adaptive N and deadlines (paper defaults)."""

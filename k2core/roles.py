@@ -40,7 +40,10 @@ class Planner(Protocol):
 
 
 class Solver(Protocol):
-    """Samples candidates for a conversation."""
+    """Samples candidates for a conversation; ``context_tokens`` is its engine's context (None when unknown)."""
+
+    @property
+    def context_tokens(self) -> int | None: ...
 
     async def generate(self, messages: list[Message], params: SamplingParams, n: int) -> list[Completion]: ...
 

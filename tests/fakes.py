@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from k2core.engines.base import seeds_for
+from k2core.errors import EngineError
 from k2core.types import Completion, Delta, Message, SamplingParams
 
 
@@ -83,6 +84,7 @@ class ScriptedEngine:
         self.samples = 0
         self.cancelled = 0
         self.closed = False
+        self.loaded = False
         self.inflight = 0
         self.max_inflight = 0
         self._next = 0
@@ -161,6 +163,11 @@ class ScriptedEngine:
             raise
         finally:
             self.inflight -= 1
+
+    async def load(self) -> None:
+        if not self.healthy:
+            raise EngineError(f"{self.name} cannot load", retryable=True)
+        self.loaded = True
 
     async def health(self) -> bool:
         return self.healthy

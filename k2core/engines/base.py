@@ -13,10 +13,16 @@ __all__ = ["Engine", "EngineError", "seeds_for"]
 
 @runtime_checkable
 class Engine(Protocol):
-    """A text generator. Cancelling the awaiting task must stop generation."""
+    """A text generator with a lifecycle: ``load`` (idempotent; requests load on first use too), ``health``,
+    ``close``. ``context_tokens`` is the context length requests are validated against (None when unknown).
+    Cancelling the awaiting task must stop generation."""
 
     name: str
     supports_json_schema: bool
+    context_tokens: int | None
+
+    async def load(self) -> None:
+        """Make the engine ready to serve (load weights, learn the server's limits); raise EngineError when it cannot."""
 
     async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
         """Return ``n`` completions of the conversation."""

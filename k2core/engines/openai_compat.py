@@ -88,6 +88,16 @@ class ChatAPIEngine:
             completion_tokens=usage.completion_tokens if usage else chunks,
         )
 
+    async def load(self) -> None:
+        """Learn the context length from the server's model list (vLLM reports ``max_model_len``)."""
+        try:
+            models = await self._client.models.list(timeout=min(self.timeout_s, 10.0))
+        except (self._sdk.APIError, httpx.HTTPError) as exc:
+            raise self._engine_error(exc) from exc
+        cards = [m for m in models.data if m.id == self.model] or list(models.data[:1])
+        limit = getattr(cards[0], "max_model_len", None) if cards else None
+        self.context_tokens = limit if isinstance(limit, int) and limit > 0 else self.context_tokens
+
     async def health(self) -> bool:
         """Whether the server lists its models."""
         try:

@@ -43,8 +43,6 @@ class Pool:
         self.replicas = [ReplicaState(engine, label) for engine, label in zip(replicas, names, strict=True)]
         self.name = replicas[0].name
         self.supports_json_schema = all(engine.supports_json_schema for engine in replicas)
-        limits = [getattr(engine, "context_tokens", None) for engine in replicas]
-        self.context_tokens: int | None = min((c for c in limits if c is not None), default=None)
         self.timeout_s = timeout_s
         self.cooldown_s = cooldown_s
 
@@ -99,6 +97,23 @@ class Pool:
                 replica.inflight -= 1
             replica.healthy = True
             return
+
+    @property
+    def context_tokens(self) -> int | None:
+        """The smallest context among replicas that know theirs."""
+        return min((r.engine.context_tokens for r in self.replicas if r.engine.context_tokens is not None), default=None)
+
+    async def load(self) -> None:
+        """Load every replica; a replica that fails is marked unhealthy, and only all failing raises."""
+        results = await asyncio.gather(*(r.engine.load() for r in self.replicas), return_exceptions=True)
+        for replica, result in zip(self.replicas, results, strict=True):
+            if isinstance(result, EngineError):
+                self._mark_failed(replica, result)
+            elif isinstance(result, BaseException):
+                raise result
+        if not any(r.healthy for r in self.replicas):
+            states = ", ".join(f"{r.label}: {r.last_error}" for r in self.replicas)
+            raise UnavailableError(f"no {self.name} replica could load ({states})")
 
     async def health(self) -> bool:
         """Probe every replica; healthy when at least one is."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from k2core.config import EngineSettings, Settings
+from k2core.config import Settings
 from k2core.data.public_tests import problem_public_tests
 from k2core.errors import ValidationError
 from k2core.types import Demonstration, SamplingParams
@@ -70,13 +70,12 @@ class SolveRequest(BaseModel):
         }
         return cls(problem=problem, params=params, **{**fields, **given})
 
-    def validate(self, settings: Settings, context_tokens: int | None = None) -> None:  # type: ignore[override]
-        """Raise ValidationError naming the first bad field; ``context_tokens`` defaults to the solver engine's."""
+    def check(self, settings: Settings, context_tokens: int | None) -> None:
+        """Raise ValidationError naming the first bad field; ``max_tokens`` is checked against ``context_tokens``, the
+        context of the solver engine that will serve the request (None: unknown here, checked where it is known)."""
         validate_problem(self.problem, settings)
         validate_n(self.n, settings)
         validate_demonstrations(self.demonstrations, settings)
-        if context_tokens is None:
-            context_tokens = engine_context_tokens(settings.solver)
         validate_sampling(self.params, context_tokens, settings.limits)
         budget = PromptBudget(settings)
         budget.add("problem", self.problem)
@@ -97,15 +96,6 @@ class SolveRequest(BaseModel):
                 raise ValidationError(name, f"must be a finite number > 0, got {value}")
         if self.soft_deadline_s and self.hard_deadline_s and self.soft_deadline_s > self.hard_deadline_s:
             raise ValidationError("soft_deadline_s", "must not exceed hard_deadline_s")
-
-
-def engine_context_tokens(engine: EngineSettings) -> int | None:
-    """The context length an engine is configured with, when the settings know it."""
-    if engine.engine == "embedded":
-        return engine.embedded.n_ctx
-    if engine.engine == "vllm":
-        return engine.vllm.max_model_len
-    return None
 
 
 def _validate_public_tests(text: str) -> None:

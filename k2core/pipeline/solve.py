@@ -20,7 +20,7 @@ from k2core.pipeline.events import (
     SolveEvent,
     VerdictEvent,
 )
-from k2core.pipeline.request import SolveRequest, engine_context_tokens
+from k2core.pipeline.request import SolveRequest
 from k2core.pipeline.select import JudgeFn, group_answers, select
 from k2core.pipeline.solver import solver_messages
 from k2core.pipeline.usage import priced, usage_of
@@ -124,8 +124,8 @@ class Pipeline:
         await self.close()
 
     def validate(self, request: SolveRequest) -> None:
-        """Raise ValidationError naming the first bad field of ``request``."""
-        request.validate(self.settings, engine_context_tokens(self.settings.solver))
+        """Raise ValidationError naming the first bad field of ``request``; ``max_tokens`` against the solver's engine."""
+        request.check(self.settings, self.solver.context_tokens)
 
     async def solve(self, request: SolveRequest) -> SolveResult:
         """Solve one request; raises ValidationError before any work, DeadlineError past the hard deadline."""

@@ -49,6 +49,11 @@ class EngineSolver:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @property
+    def context_tokens(self) -> int | None:
+        """The context length of the engine behind this solver."""
+        return self.engine.context_tokens
+
     async def generate(self, messages: list[Message], params: SamplingParams, n: int) -> list[Completion]:
         """``n`` completions, decoded together where the engine can."""
         return await self.engine.generate(messages, params, n)

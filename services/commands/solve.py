@@ -74,13 +74,12 @@ def solve(
             demonstrations=_demonstrations(demonstrations),
         )
         check_target(target)
-        request.validate(settings)
+        request.check(settings, context_tokens=None)  # the engine's context is checked by whoever builds it
+        result = asyncio.run(run(request, settings, target))
     except ValidationError as exc:
         field = exc.request_field
         message = exc.message if field == exc.field else f"{exc.field}: {exc.message}"  # which entry of a list
         raise typer.BadParameter(message, param_hint=_HINTS.get(field, f"--{field.replace('_', '-')}")) from exc
-    try:
-        result = asyncio.run(run(request, settings, target))
     except K2Error as exc:
         stderr.print(f"[red]error:[/red] {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from exc

@@ -9,7 +9,6 @@ import grpc
 
 from k2core import telemetry
 from k2core.config import Settings
-from k2core.pipeline.request import engine_context_tokens
 from k2core.pipeline.usage import usage_of
 from k2core.roles import Solver
 from k2core.types import Usage
@@ -34,7 +33,7 @@ class SolverServicer(solver_pb2_grpc.SolverServicer):
         messages = convert.messages_from_proto(request.messages, self.settings)
         validate_n(request.n, self.settings)
         params = convert.params_from_proto(request.params, convert.default_params(self.settings), self.settings)
-        validate_sampling(params, engine_context_tokens(self.settings.solver), self.settings.limits, prefix="params.")
+        validate_sampling(params, self.solver.context_tokens, self.settings.limits, prefix="params.")
         start, usage = time.perf_counter(), Usage(calls=1)
         if request.stream:
             async for item in self.solver.stream(messages, params, request.n):

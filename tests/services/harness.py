@@ -32,6 +32,7 @@ class FakeEngine:
     word_delay_s: float = 0.0
     name: str = "fake"
     supports_json_schema: bool = True
+    context_tokens: int | None = 8192
     started: int = 0
     finished: int = 0
     cancelled: int = 0
@@ -79,6 +80,9 @@ class FakeEngine:
             raise
         finally:
             self.active -= 1
+
+    async def load(self) -> None:
+        return None
 
     async def health(self) -> bool:
         return True

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from k2core.config import Settings
+from k2core.engines.base import Engine
 from k2core.errors import UnavailableError
 from k2core.pipeline import CandidateDoneEvent, FinalEvent, SolveRequest
 from k2core.types import Message, SamplingParams
@@ -88,3 +90,11 @@ async def test_no_live_replica_is_unavailable() -> None:
     finally:
         await endpoints.close()
         await stack.stop()
+
+
+async def test_solver_endpoints_are_an_engine_with_the_solver_services_declared_context() -> None:
+    settings = Settings()
+    endpoints = SolverEndpoints(["127.0.0.1:1"], settings)
+    assert isinstance(endpoints, Engine) and endpoints.context_tokens == settings.solver.embedded.n_ctx
+    await endpoints.load()
+    await endpoints.close()

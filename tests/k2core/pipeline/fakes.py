@@ -52,7 +52,8 @@ class FakePlanner:
 class FakeSolver:
     """Hands out scripted candidates in order across calls; records prompts, seeds and cancellations."""
 
-    def __init__(self, scripts: Sequence[Script | str], chunks: int = 3) -> None:
+    def __init__(self, scripts: Sequence[Script | str], chunks: int = 3, context_tokens: int | None = 8192) -> None:
+        self.context_tokens = context_tokens
         self.scripts = [s if isinstance(s, Script) else Script(s) for s in scripts]
         self.chunks = chunks
         self.issued = 0
@@ -171,6 +172,7 @@ class TextEngine:
 
     name = "text"
     supports_json_schema = True
+    context_tokens = 4096
 
     def __init__(self, texts: Sequence[str], error: Exception | None = None) -> None:
         self.texts = list(texts)
@@ -192,6 +194,9 @@ class TextEngine:
         for word in completion.text.split(" "):
             yield Delta(text=word + " ")
         yield Delta(finish_reason="stop", prompt_tokens=30, completion_tokens=7)
+
+    async def load(self) -> None:
+        return None
 
     async def health(self) -> bool:
         return True

@@ -36,21 +36,21 @@ def _request(demos: list[Demonstration], problem: str = "What is 4 + 4?") -> Sol
 
 
 def test_valid_demonstrations_pass() -> None:
-    _request(DEMOS).validate(Settings())
+    _request(DEMOS).check(Settings(), None)
 
 
 def test_too_many_demonstrations_name_the_field_and_the_limit() -> None:
     settings = Settings()
     settings.limits.max_demonstrations = 1
     with pytest.raises(ValidationError, match=r"demonstrations: at most 1 allowed \(limits.max_demonstrations\), got 2"):
-        _request(DEMOS).validate(settings)
+        _request(DEMOS).check(settings, None)
 
 
 @pytest.mark.parametrize("name", ["problem", "response"])
 def test_an_empty_demonstration_field_is_named_with_its_index(name: str) -> None:
     bad = DEMOS[1].model_copy(update={name: "  "})
     with pytest.raises(ValidationError) as caught:
-        _request([DEMOS[0], bad]).validate(Settings())
+        _request([DEMOS[0], bad]).check(Settings(), None)
     assert caught.value.field == f"demonstrations[1].{name}"
 
 
@@ -58,5 +58,5 @@ def test_problem_and_demonstrations_together_respect_the_prompt_limit() -> None:
     settings = Settings()
     settings.limits.max_prompt_bytes = 100
     with pytest.raises(TooLargeError) as caught:
-        _request([Demonstration(problem="x" * 40, response="y" * 40)], problem="z" * 30).validate(settings)
+        _request([Demonstration(problem="x" * 40, response="y" * 40)], problem="z" * 30).check(settings, None)
     assert caught.value.field == "demonstrations" and "110 bytes" in str(caught.value)

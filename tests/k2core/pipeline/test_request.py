@@ -6,7 +6,8 @@ import pytest
 
 from k2core.config import Settings
 from k2core.errors import TooLargeError, ValidationError
-from k2core.pipeline.request import SolveRequest, engine_context_tokens
+from k2core.pipeline import Pipeline
+from k2core.pipeline.request import SolveRequest
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_bad_fields_are_named(settings: Settings, overrides: dict, field: str) -
     problem = overrides.pop("problem", "What is 2+2?")
     req = SolveRequest.from_settings(problem, settings, **overrides)
     with pytest.raises(ValidationError) as info:
-        req.validate(settings)
+        req.check(settings, context_tokens=8192)
     assert info.value.field == field
 
 
@@ -74,7 +75,7 @@ def test_stop_strings_are_bounded_in_count_and_length(settings: Settings, stop: 
     req = SolveRequest.from_settings("q", settings)
     req.params.stop = stop
     with pytest.raises(ValidationError, match=r"limits\.max_stop_(sequences|bytes)|must not be empty") as info:
-        req.validate(settings)
+        req.check(settings, None)
     assert info.value.field == field
 
 
@@ -85,7 +86,7 @@ def test_deeply_nested_json_schema_is_refused(settings: Settings) -> None:
     req = SolveRequest.from_settings("q", settings)
     req.params.json_schema = schema
     with pytest.raises(ValidationError, match="deeper than 32") as info:
-        req.validate(settings)
+        req.check(settings, None)
     assert info.value.field == "json_schema"
 
 
@@ -97,27 +98,44 @@ def test_system_turn_and_stop_strings_count_in_the_prompt_limit(settings: Settin
     if field == "system":
         req.system = "s" * 201
     with pytest.raises(TooLargeError, match=r"limits\.max_prompt_bytes") as info:
-        req.validate(settings)
+        req.check(settings, None)
     assert info.value.field == field
 
 
 def test_unknown_engine_is_named(settings: Settings) -> None:
     bad = settings.model_copy(update={"judge": settings.judge.model_copy(update={"engine": "gpt-bogus"})})
     with pytest.raises(ValidationError) as info:
-        SolveRequest.from_settings("q", bad).validate(bad)
+        SolveRequest.from_settings("q", bad).check(bad, None)
     assert info.value.field == "judge.engine"
 
 
 def test_oversized_problem_is_too_large(settings: Settings) -> None:
     with pytest.raises(TooLargeError) as info:
-        SolveRequest.from_settings("x" * (settings.limits.max_prompt_bytes + 1), settings).validate(settings)
+        SolveRequest.from_settings("x" * (settings.limits.max_prompt_bytes + 1), settings).check(settings, None)
     assert info.value.field == "problem"
 
 
-def test_context_comes_from_the_solver_engine(settings: Settings) -> None:
-    assert engine_context_tokens(settings.solver) == settings.solver.embedded.n_ctx
-    assert engine_context_tokens(settings.solver.model_copy(update={"engine": "openai"})) is None
+def test_max_tokens_is_checked_against_the_given_context_only(settings: Settings) -> None:
     req = SolveRequest.from_settings("q", settings, max_tokens=9000)
-    req.validate(settings, context_tokens=16384)
-    with pytest.raises(ValidationError):
-        req.validate(settings)
+    req.check(settings, context_tokens=16384)
+    req.check(settings, context_tokens=None)
+    with pytest.raises(ValidationError) as info:
+        req.check(settings, context_tokens=8192)
+    assert info.value.field == "max_tokens"
+
+
+@pytest.mark.parametrize(("engine", "context"), [("embedded", 2048), ("openai", None)])
+def test_the_pipeline_validates_against_the_engine_it_built(settings: Settings, engine: str, context: int | None) -> None:
+    settings = settings.model_copy(deep=True)
+    for role in ("planner", "solver", "judge"):
+        getattr(settings, role).engine = engine
+    settings.solver.embedded.n_ctx = 2048
+    pipeline = Pipeline.in_process(settings)
+    assert pipeline.solver.context_tokens == context
+    req = SolveRequest.from_settings("q", settings, max_tokens=4096)
+    if context is None:
+        pipeline.validate(req)
+    else:
+        with pytest.raises(ValidationError) as info:
+            pipeline.validate(req)
+        assert info.value.field == "max_tokens"
