@@ -21,6 +21,13 @@ class ValidationError(K2Error, ValueError):
         return self.field.partition("[")[0]
 
 
+class FewshotError(ValidationError):
+    """The worked examples asked for (``fewshot``) cannot be made for a dataset."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("fewshot", message)
+
+
 class TooLargeError(ValidationError):
     """A request field exceeds a configured size limit (RESOURCE_EXHAUSTED)."""
 

@@ -22,14 +22,13 @@ from k2core.errors import (
     EngineError,
     K2Error,
     OverloadedError,
-    TooLargeError,
     UnavailableError,
-    ValidationError,
 )
 from k2core.pipeline import SolveEvent, SolveRequest
 from k2core.roles import JudgeOutcome, PlanOutcome
 from k2core.types import Completion, Delta, Message, SamplingParams, SolveResult
 from services import calls, convert
+from services.errors import from_grpc
 from services.gen.k2think.v1 import (
     judge_pb2,
     judge_pb2_grpc,
@@ -39,7 +38,7 @@ from services.gen.k2think.v1 import (
     solver_pb2,
     solver_pb2_grpc,
 )
-from services.runtime import FIELD_KEY, channel_options, load_token
+from services.runtime import channel_options, load_token
 
 T = TypeVar("T")
 _COOLDOWN_S = 5.0
@@ -102,23 +101,8 @@ class Client:
 
 
 def k2_error(exc: grpc.aio.AioRpcError, address: str) -> K2Error:
-    """The k2core error a gRPC status stands for; field errors keep their field."""
-    code, details = exc.code(), exc.details() or exc.code().name
-    trailing = dict(exc.trailing_metadata() or ())
-    field = trailing.get(FIELD_KEY)
-    if field and code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED):
-        kind = TooLargeError if code is grpc.StatusCode.RESOURCE_EXHAUSTED else ValidationError
-        return kind(field, details.removeprefix(f"{field}: "))
-    match code:
-        case grpc.StatusCode.RESOURCE_EXHAUSTED:
-            return OverloadedError(f"{address}: {details}", float(trailing.get("retry-after", 1)))
-        case grpc.StatusCode.UNAVAILABLE:
-            return UnavailableError(f"{address}: {details}")
-        case grpc.StatusCode.DEADLINE_EXCEEDED:
-            return DeadlineError(f"{address}: {details}")
-        case grpc.StatusCode.CANCELLED:
-            return EngineError(f"{address}: {details}")
-    return EngineError(f"{address}: {code.name}: {details}", retryable=False)
+    """The k2core error a failed call's status stands for (``services.errors`` owns the table)."""
+    return from_grpc(exc.code(), exc.details() or exc.code().name, dict(exc.trailing_metadata() or ()), address)
 
 
 def _retryable(error: K2Error) -> bool:
@@ -173,6 +157,9 @@ class SolverEndpoints:
             raise ValueError("at least one solver address is needed")
         self.endpoints = [_Endpoint(address, settings) for address in addresses]
         self._turn = itertools.count()
+        # what the solver services are configured with, so the gateway refuses early; each service checks again
+        # against the engine it built
+        self.context_tokens = settings.solver.declared_context_tokens
 
     def _order(self) -> list[_Endpoint]:
         """Endpoints to try, best first: not cooling down, fewest in flight, then round robin."""
@@ -251,6 +238,9 @@ class SolverEndpoints:
             errors.append(str(error))
         finally:
             endpoint.inflight -= 1
+
+    async def load(self) -> None:
+        """Nothing to load here: each solver service loads its own engine."""
 
     async def health(self) -> bool:
         """Whether any endpoint reports SERVING."""

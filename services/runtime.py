@@ -24,11 +24,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from k2core import telemetry
 from k2core.config import LimitsSettings, ServerSettings, Settings
-from k2core.errors import DeadlineError, EngineError, OverloadedError, TooLargeError, UnavailableError, ValidationError
-from services import calls, convert
+from k2core.errors import OverloadedError, ValidationError
+from services import calls, convert, errors
 
 log = logging.getLogger("k2think.runtime")
-FIELD_KEY = "k2-field"
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 _EXEMPT = (f"/{HEALTH_SERVICE}/", f"/{reflection.SERVICE_NAME}/", "/grpc.reflection.v1.ServerReflection/")
 _SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -68,21 +67,6 @@ def load_token(server: ServerSettings) -> str | None:
 def token_matches(header: str | None, token: str) -> bool:
     """Whether an ``authorization`` value is ``Bearer <token>``, compared in constant time."""
     return hmac.compare_digest((header or "").encode(), f"Bearer {token}".encode())
-
-
-def grpc_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The status code and message a k2core error maps to; a field error's message names the field."""
-    match exc:
-        case TooLargeError() | OverloadedError():
-            return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
-        case ValidationError():
-            return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
-        case UnavailableError() | EngineError(retryable=True):
-            return grpc.StatusCode.UNAVAILABLE, str(exc)
-        case DeadlineError() | TimeoutError():
-            return grpc.StatusCode.DEADLINE_EXCEEDED, str(exc) or "deadline exceeded"
-        case _:
-            return grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}"
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
@@ -152,13 +136,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if self.token is not None:
             header = dict(context.invocation_metadata() or ()).get("authorization")
             if not token_matches(header if isinstance(header, str) else None, self.token):
-                raise _Unauthenticated("missing or invalid bearer token")
+                raise errors.Unauthenticated("missing or invalid bearer token")
         if isinstance(request, _Undecodable):
             raise request.error
-
-
-class _Unauthenticated(Exception):
-    """The call carried no valid bearer token."""
 
 
 @dataclass
@@ -184,11 +164,9 @@ def _guarded(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
 
 async def _abort(context: grpc.aio.ServicerContext, exc: Exception, record: dict[str, Any]) -> None:
     """Record the failure and end the call with its mapped status."""
-    code, message = (
-        (grpc.StatusCode.UNAUTHENTICATED, str(exc)) if isinstance(exc, _Unauthenticated) else grpc_status(exc)
-    )
+    code, message = errors.kind_of(exc).grpc_code, errors.grpc_message(exc)
     record.update(code=code.name, error=message)
-    if code is grpc.StatusCode.INTERNAL:
+    if errors.kind_of(exc) is errors.INTERNAL:
         log.error("unexpected error in %s", record["method"], exc_info=exc)
     await context.abort(code, message, trailing_metadata=_trailing(exc))
 
@@ -196,7 +174,7 @@ async def _abort(context: grpc.aio.ServicerContext, exc: Exception, record: dict
 def _trailing(exc: Exception) -> tuple[tuple[str, str], ...]:
     """Machine-readable details: the bad field, or how long to wait before retrying."""
     if isinstance(exc, ValidationError):
-        return ((FIELD_KEY, exc.field),)
+        return ((errors.FIELD_KEY, exc.field),)
     if isinstance(exc, OverloadedError):
         return (("retry-after", str(max(1, math.ceil(exc.retry_after_s)))),)
     return ()

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from k2core.data.datasets import GEN_PREFIX, load_dataset
 from k2core.data.problem import Problem
+from k2core.errors import FewshotError
 from k2core.types import Demonstration
 
 DEMO_SEED_OFFSET = 1_000_003  # generated demonstrations come from a seed no evaluation uses by default
@@ -53,7 +54,7 @@ def _final(problem: Problem) -> str:
         return f"```output\n{truth['output']}\n```"
     if isinstance(truth, dict) and "answer" in truth:
         return f"Answer: {json.dumps(truth['answer'])}"
-    raise ValueError(f"fewshot: problems of kind {kind!r} have no demonstration format")
+    raise FewshotError(f"problems of kind {kind!r} have no demonstration format")
 
 
 def _code_prompt(problem: Problem) -> str:
@@ -61,7 +62,7 @@ def _code_prompt(problem: Problem) -> str:
     start = problem.prompt.find("```python\n")
     end = problem.prompt.find("```", start + 10)
     if start < 0 or end < 0:
-        raise ValueError(f"fewshot: code problem {problem.id!r} has no fenced function header")
+        raise FewshotError(f"code problem {problem.id!r} has no fenced function header")
     return problem.prompt[start + len("```python\n") : end]
 
 
@@ -69,7 +70,7 @@ def demonstrations(dataset: str, count: int, exclude: Iterable[Problem] = (), se
     """``count`` demonstrations for ``dataset`` whose prompts differ from every problem in ``exclude``.
 
     Generated datasets draw them from seed ``seed + DEMO_SEED_OFFSET``; file datasets take rows from the end of
-    the file. Raises ValueError when the dataset cannot supply ``count`` distinct ones."""
+    the file. Raises FewshotError when the dataset cannot supply ``count`` distinct ones."""
     if count <= 0:
         return []
     taken = {problem.prompt for problem in exclude}
@@ -85,7 +86,7 @@ def demonstrations(dataset: str, count: int, exclude: Iterable[Problem] = (), se
         chosen.append(Demonstration(problem=problem.prompt, response=worked_response(problem)))
         if len(chosen) == count:
             return chosen
-    raise ValueError(f"fewshot: {dataset} has only {len(chosen)} problems apart from the evaluated ones, {count} asked")
+    raise FewshotError(f"{dataset} has only {len(chosen)} problems apart from the evaluated ones, {count} asked")
 
 
 def read_demonstrations(path: Path) -> list[Demonstration]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -42,7 +42,7 @@ from k2core.eval.reports import percent, write_eval
 from k2core.eval.scaling import run_scaling
 from k2core.eval.selection_study import StudySpec, run_selection_report
 from k2core.eval.summary import summarize
-from k2core.pipeline import Pipeline
+from k2core.pipeline import Pipeline, SolveRequest
 from k2core.roles import Judge
 from services.commands._output import print_json, stderr
 from services.commands.solve import check_target
@@ -58,9 +58,10 @@ class Report(str, Enum):
 
 @dataclass
 class Backend:
-    """What a run calls: the solve function, and the judge role when in-process."""
+    """What a run calls: the solve function, the request check of its engine, and the judge role when in-process."""
 
     solve: SolveFn
+    check: Callable[[SolveRequest], None]
     judge: Judge | None
 
 
@@ -69,13 +70,13 @@ async def open_backend(target: str, settings: Settings) -> AsyncIterator[Backend
     """The in-process pipeline, or one gateway client for every request when ``target`` is HOST:PORT."""
     if target == "local":
         async with Pipeline.in_process(settings) as pipeline:
-            yield Backend(pipeline.solve, pipeline.judge)
+            yield Backend(pipeline.solve, pipeline.validate, pipeline.judge)
         return
     from services.remote import ReasonerClient
 
     client = ReasonerClient(target, settings)
     try:
-        yield Backend(client.solve, None)
+        yield Backend(client.solve, lambda request: request.check(settings, None), None)
     finally:
         await client.close()
 
@@ -154,6 +155,8 @@ def eval_command(
     checks(spec, dataset, target, settings, report)
     try:
         result = asyncio.run(dispatch(report, spec, dataset, _parse_ns(ns), target, settings, concurrency, out))
+    except ValidationError as exc:
+        raise option_error(exc) from exc
     except (K2Error, ValueError) as exc:
         stderr.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -181,15 +184,16 @@ def checks(spec: EvalSpec, datasets: list[str], target: str, settings: Settings,
         for name in datasets:
             replace(spec, dataset=name).demonstrations()
         if probe:
-            spec.request(probe[0], 0).validate(settings)
+            spec.request(probe[0], 0).check(settings, context_tokens=None)  # the engine's context: in dispatch
     except ValidationError as exc:
-        field = exc.request_field
-        option = "fewshot" if field == "demonstrations" else field.replace("_", "-")
-        raise typer.BadParameter(exc.message, param_hint=f"--{option}") from exc
-    except ValueError as exc:
-        if spec.fewshot and str(exc).startswith("fewshot:"):
-            raise typer.BadParameter(str(exc), param_hint="--fewshot") from exc
-        raise
+        raise option_error(exc) from exc
+
+
+def option_error(exc: ValidationError) -> typer.BadParameter:
+    """A request field's error as the error of the option that set it."""
+    field = exc.request_field
+    option = "fewshot" if field == "demonstrations" else field.replace("_", "-")
+    return typer.BadParameter(exc.message, param_hint=f"--{option}")
 
 
 def _parse_ns(text: str) -> list[int]:
@@ -218,6 +222,8 @@ async def dispatch(
         settings = settings.model_copy(deep=True)
         settings.pipeline.early_majority = False
     async with open_backend(target, settings) as backend:
+        for problem in spec.problems()[:1]:
+            backend.check(spec.request(problem, 0))
         with BarProgress(title) as bar:
             if report is None:
                 return await plain_eval(spec, backend.solve, out, concurrency, bar, settings.solver.model)

@@ -24,17 +24,10 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from k2core.config import Settings
-from k2core.errors import (
-    DeadlineError,
-    EngineError,
-    OverloadedError,
-    TooLargeError,
-    UnavailableError,
-    ValidationError,
-)
+from k2core.errors import K2Error, OverloadedError, ValidationError
 from k2core.pipeline import FinalEvent, Pipeline, SolveEvent, SolveRequest
 from k2core.types import Demonstration, SolveResult
-from services import calls, runtime
+from services import calls, errors, runtime
 from services.gateway.http_body import HttpError, parse_json, read_body
 from services.gateway.reasoner import observe
 
@@ -145,24 +138,14 @@ def conversation_demonstrations(messages: list[ChatMessage]) -> list[Demonstrati
 
 
 def error_body(exc: Exception) -> tuple[int, dict[str, Any]]:
-    """HTTP status and OpenAI error JSON for a k2core error; a field error names the field in ``param``."""
-    match exc:
-        case TooLargeError():
-            status, kind, code = 413, "invalid_request_error", "request_too_large"
-        case ValidationError():
-            status, kind, code = 400, "invalid_request_error", "invalid_value"
-        case OverloadedError():
-            status, kind, code = 429, "rate_limit_error", "rate_limit_exceeded"
-        case UnavailableError():
-            status, kind, code = 503, "service_unavailable", "service_unavailable"
-        case DeadlineError():
-            status, kind, code = 504, "timeout", "deadline_exceeded"
-        case EngineError():
-            status, kind, code = 502, "server_error", "engine_error"
-        case _:
-            status, kind, code = 500, "server_error", "internal_error"
+    """HTTP status and OpenAI error JSON for an error (``services.errors`` owns the table); a field error names the
+    field in ``param``."""
+    kind = errors.kind_of(exc)
     param = exc.field if isinstance(exc, ValidationError) else None
-    return status, {"error": {"message": str(exc), "type": kind, "param": param, "code": code}}
+    message = str(exc) if isinstance(exc, K2Error) else f"{type(exc).__name__}: {exc}"
+    return kind.http_status, {
+        "error": {"message": message, "type": kind.openai_type, "param": param, "code": kind.openai_code}
+    }
 
 
 def error_response(exc: Exception, request_id: str) -> JSONResponse:
@@ -223,6 +206,7 @@ class OpenAIFacade:
         """The ASGI app: ``/v1/*`` (token-protected when a token is set), ``/healthz``, ``/metrics``."""
         app = FastAPI(title="k2think", docs_url=None, redoc_url=None, openapi_url=None)
         app.add_exception_handler(HttpError, self._http_error)
+        app.add_exception_handler(errors.Unauthenticated, self._http_error)
         app.add_exception_handler(HTTPException, self._starlette_error)
         app.add_exception_handler(Exception, self._internal_error)
         app.post(ROUTE, dependencies=[Depends(self._authorize)])(self.chat_completions)
@@ -365,7 +349,7 @@ class OpenAIFacade:
     async def _authorize(self, request: Request) -> None:
         """Refuse a request without the token before its body is read."""
         if self.token is not None and not runtime.token_matches(request.headers.get("authorization"), self.token):
-            raise HttpError(401, "missing or invalid bearer token", None, "invalid_api_key")
+            raise errors.Unauthenticated("missing or invalid bearer token")
 
     async def _http_error(self, request: Request, exc: Exception) -> JSONResponse:
         return error_response(exc, request.headers.get(calls.REQUEST_ID_KEY) or uuid.uuid4().hex)

@@ -37,7 +37,7 @@ def backend(monkeypatch: pytest.MonkeyPatch) -> dict:
         made["solves"].append(solve)
         made["target"] = target
         made["early_majority"] = settings.pipeline.early_majority
-        yield eval_cmd.Backend(solve, TruthJudge(PROBLEMS))
+        yield eval_cmd.Backend(solve, lambda request: request.check(settings, 8192), TruthJudge(PROBLEMS))
 
     monkeypatch.setattr(eval_cmd, "open_backend", fake_backend)
     return made
