@@ -6,13 +6,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Role = Literal["system", "user", "assistant"]
+ChatRole = Literal["system", "user", "assistant"]
 
 
 class Message(BaseModel):
     """One chat message."""
 
-    role: Role
+    role: ChatRole
     content: str
 
 

@@ -24,12 +24,12 @@ from k2core.pipeline import (
 from k2core.roles import IndexedDelta, JudgeOutcome, PlanOutcome
 from k2core.types import (
     Candidate,
+    ChatRole,
     Comparison,
     Completion,
     Delta,
     Demonstration,
     Message,
-    Role,
     SamplingParams,
     SolveResult,
 )
@@ -44,7 +44,7 @@ from services.gen.k2think.v1 import (
 
 M = TypeVar("M", bound=BaseModel)
 P = TypeVar("P", bound=ProtoMessage)
-_ROLES = get_args(Role)
+_ROLES = get_args(ChatRole)
 
 
 def to_proto(model: BaseModel, proto: type[P]) -> P:

@@ -12,7 +12,7 @@ from services import runtime
 from services.commands._output import stderr
 
 
-class Role(StrEnum):
+class ServiceRole(StrEnum):
     """The services `serve` can run."""
 
     planner = "planner"
@@ -23,7 +23,7 @@ class Role(StrEnum):
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def serve(role: Role = typer.Argument(..., help="Which service to run.")) -> None:
+    def serve(role: ServiceRole = typer.Argument(..., help="Which service to run.")) -> None:
         """Run one service on its configured ports (K2_SERVER__* env vars); drains in-flight calls on SIGTERM."""
         from services.stack import build_service
 
