@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from k2core.data.files import FILE_DATASETS
+from k2core.data.files import FILE_DATASETS, PACKAGED_DIR
 from k2core.data.generators import GENERATORS, Generator
 from k2core.data.problem import Problem
 from k2core.data.subsets import seeded_subset
@@ -47,14 +47,15 @@ def load_dataset(
 ) -> list[Problem]:
     """A dataset as Problems. Files keep file order and ``limit`` takes the first rows, or ``sample`` draws a seeded
     subset of that size (stratified where the file has strata, e.g. MATH-500 by level); ``gen:`` names make
-    ``limit`` problems (DEFAULT_GENERATED when None) from ``seed``."""
+    ``limit`` problems (DEFAULT_GENERATED when None) from ``seed``. Files come from ``data_dir`` (the caller's
+    ``data_dir(settings)``), else the packaged data."""
     if name in FILE_DATASETS:
         dataset = FILE_DATASETS[name]
         if sample is None:
-            return dataset.load(data_dir, limit)
+            return dataset.load(data_dir or PACKAGED_DIR, limit)
         if limit is not None:
             raise ValueError("sample: takes the place of limit; give one of them")
-        return seeded_subset(dataset.load(data_dir), sample, seed, dataset.strata)
+        return seeded_subset(dataset.load(data_dir or PACKAGED_DIR), sample, seed, dataset.strata)
     if sample is not None:
         raise ValueError(f"sample: applies to file datasets; {name!r} is generated (use limit and seed)")
     if name.startswith(GEN_PREFIX) and name[len(GEN_PREFIX) :] in GENERATORS:

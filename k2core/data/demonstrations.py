@@ -66,7 +66,9 @@ def _code_prompt(problem: Problem) -> str:
     return problem.prompt[start + len("```python\n") : end]
 
 
-def demonstrations(dataset: str, count: int, exclude: Iterable[Problem] = (), seed: int = 0) -> list[Demonstration]:
+def demonstrations(
+    dataset: str, count: int, exclude: Iterable[Problem] = (), seed: int = 0, data_dir: Path | None = None
+) -> list[Demonstration]:
     """``count`` demonstrations for ``dataset`` whose prompts differ from every problem in ``exclude``.
 
     Generated datasets draw them from seed ``seed + DEMO_SEED_OFFSET``; file datasets take rows from the end of
@@ -77,7 +79,7 @@ def demonstrations(dataset: str, count: int, exclude: Iterable[Problem] = (), se
     if dataset.startswith(GEN_PREFIX):
         pool = load_dataset(dataset, count * _POOL_FACTOR + len(taken), seed + DEMO_SEED_OFFSET)
     else:
-        pool = list(reversed(load_dataset(dataset)))
+        pool = list(reversed(load_dataset(dataset, data_dir=data_dir)))
     chosen: list[Demonstration] = []
     for problem in pool:
         if problem.prompt in taken:

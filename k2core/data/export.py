@@ -91,13 +91,14 @@ def export_verl(
     seed: int = 0,
     drop_overlaps: bool = False,
     on_source: Callable[[str, int], None] | None = None,
+    data_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Write ``train.parquet`` and ``test.parquet`` from training dataset names; each source is split on its own.
 
     Every source is checked first (``k2core.data.decontam``): an evaluation set, or a source with a problem
     sharing a 13-gram with an evaluation prompt, raises ContaminationError naming it and nothing is written;
     with ``drop_overlaps`` the overlapping problems are left out instead and counted under ``dropped``."""
-    loaded = {source: load_dataset(source, limit=limit, seed=seed) for source in sources}
+    loaded = {source: load_dataset(source, limit=limit, seed=seed, data_dir=data_dir) for source in sources}
     clean = {source: decontaminate(source, problems, drop_overlaps) for source, problems in loaded.items()}
     splits: dict[str, list[tuple[str, Problem]]] = {"train": [], "test": []}
     counts: dict[str, int] = {}

@@ -22,9 +22,10 @@ _CALCULATOR = re.compile(r"<<[^>]*>>")
 Row = dict[str, Any]
 
 
-def data_dir(settings: Settings | None = None) -> Path:
-    """The data folder: setting ``data_dir`` (env ``K2_DATA_DIR``), else the data packaged with k2core."""
-    return (settings or Settings()).data_dir or PACKAGED_DIR
+def data_dir(settings: Settings) -> Path:
+    """The data folder of ``settings``: ``data_dir`` (env ``K2_DATA_DIR`` at the edges that read the environment),
+    else the data packaged with k2core."""
+    return settings.data_dir or PACKAGED_DIR
 
 
 def _open_rows(path: Path) -> IO[str]:
@@ -93,13 +94,13 @@ class FileDataset:
     convert: Callable[[Row], tuple[str, str, dict]]
     strata: str | None = None  # the meta field a seeded subset keeps in proportion
 
-    def rows(self, root: Path | None = None) -> list[Row]:
-        """The file's raw JSON rows, in file order."""
-        return read_rows((root or data_dir()) / self.path)
+    def rows(self, root: Path = PACKAGED_DIR) -> list[Row]:
+        """The file's raw JSON rows, in file order, from the data folder ``root``."""
+        return read_rows(root / self.path)
 
-    def load(self, root: Path | None = None, limit: int | None = None) -> list[Problem]:
-        """The first ``limit`` rows (all when None) in file order."""
-        return list(self._iter(root or data_dir(), limit))
+    def load(self, root: Path = PACKAGED_DIR, limit: int | None = None) -> list[Problem]:
+        """The first ``limit`` rows (all when None) in file order, from the data folder ``root``."""
+        return list(self._iter(root, limit))
 
     def _iter(self, root: Path, limit: int | None) -> Iterator[Problem]:
         path = root / self.path

@@ -65,10 +65,16 @@ class EvalSpec:
     limit: int | None = None
     fewshot: int = 0
     sample: int | None = None  # a seeded subset of this size instead of the first ``limit`` rows
+    data_dir: str | None = None  # the data folder of file datasets (None: the packaged data)
 
     def problems(self) -> list[Problem]:
         """The evaluated problems: the first ``limit`` rows, or the seeded subset of ``sample`` problems."""
-        return load_dataset(self.dataset, self.limit, self.seed, sample=self.sample)
+        return load_dataset(self.dataset, self.limit, self.seed, data_dir=self.data_root, sample=self.sample)
+
+    @property
+    def data_root(self) -> Path | None:
+        """``data_dir`` as a path."""
+        return None if self.data_dir is None else Path(self.data_dir)
 
     def request(self, problem: Problem, run: int) -> SolveRequest:
         """The request of one (problem, run) pair; its sampling seed depends only on (seed, problem, run)."""
@@ -87,14 +93,17 @@ class EvalSpec:
 
     def demonstrations(self) -> tuple[Demonstration, ...]:
         """The ``fewshot`` worked examples every request of this run shows, apart from the evaluated problems."""
-        return _demonstrations(self.dataset, self.fewshot, self.limit, self.seed, self.sample)
+        return _demonstrations(self.dataset, self.fewshot, self.limit, self.seed, self.sample, self.data_root)
 
 
 @cache
-def _demonstrations(dataset: str, count: int, limit: int | None, seed: int, sample: int | None) -> tuple[Demonstration, ...]:
+def _demonstrations(
+    dataset: str, count: int, limit: int | None, seed: int, sample: int | None, data_dir: Path | None
+) -> tuple[Demonstration, ...]:
     if count <= 0:
         return ()
-    return tuple(demonstrations(dataset, count, load_dataset(dataset, limit, seed, sample=sample), seed))
+    evaluated = load_dataset(dataset, limit, seed, data_dir=data_dir, sample=sample)
+    return tuple(demonstrations(dataset, count, evaluated, seed, data_dir))
 
 
 class CandidateOutcome(BaseModel):

@@ -96,6 +96,7 @@ class StudySpec:
     seed: int = 0
     fewshot: int = 0
     sample: int | None = None
+    data_dir: str | None = None  # the data folder of file datasets (None: the packaged data)
     probes: int = 1  # judge-quality probes per problem: pairs with exactly one right candidate
 
     def eval_spec(self) -> EvalSpec:

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
-from k2core.data import dataset_domain, export_verl, list_datasets
+from k2core.config import Settings
+from k2core.data import data_dir, dataset_domain, export_verl, list_datasets
 from k2core.data.decontam import ContaminationError
 from services.commands._output import print_json, stderr
 
@@ -58,7 +59,8 @@ def export_verl_command(
 
         try:
             summary = export_verl(names, out, test_fraction=test_fraction, limit=limit, seed=seed,
-                                  drop_overlaps=drop_overlaps, on_source=loaded)  # fmt: skip
+                                  drop_overlaps=drop_overlaps, on_source=loaded,
+                                  data_dir=data_dir(Settings()))  # fmt: skip
         except ContaminationError as exc:
             raise typer.BadParameter(str(exc), param_hint="--sources") from exc
     if json_output:

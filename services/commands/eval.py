@@ -151,6 +151,7 @@ def eval_command(
         limit=limit,
         fewshot=fewshot,
         sample=sample,
+        data_dir=None if settings.data_dir is None else str(settings.data_dir),
     )
     checks(spec, dataset, target, settings, report)
     try:
@@ -243,7 +244,7 @@ def study_spec(spec: EvalSpec) -> StudySpec:
     """The selection study's workload from the eval options (30 problems unless ``--limit``)."""
     return StudySpec(
         dataset=spec.dataset, limit=None if spec.sample else spec.limit or StudySpec.limit, sample=spec.sample, n=spec.n, plan=spec.plan, max_tokens=spec.max_tokens,
-        temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed, fewshot=spec.fewshot,
+        temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed, fewshot=spec.fewshot, data_dir=spec.data_dir,
     )  # fmt: skip
 
 

@@ -161,3 +161,23 @@ def test_real_eval_on_the_embedded_model(tmp_path: Path, monkeypatch: pytest.Mon
     assert all(c["answer"] is not None for line in lines for c in json.loads(line)["candidates"]), lines
     assert invoke(*args, "--json").exit_code == 0
     assert (tmp_path / "results.jsonl").read_text().splitlines() == lines, "a finished run is not redone"
+
+
+def test_the_data_folder_setting_reaches_the_evaluated_problems(
+    backend: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    (data / "math").mkdir(parents=True)
+    (data / "math" / "aime25.jsonl").write_text('{"problem": "What is 1 + 1?", "answer": "2"}\n')
+    monkeypatch.setenv("K2_DATA_DIR", str(data))
+    seen: list[str] = []
+
+    async def spy(self, request):  # noqa: ANN001, ANN202
+        seen.append(request.problem)
+        return result_of(["2"] * request.n)
+
+    monkeypatch.setattr(FakeSolve, "__call__", spy)
+    result = invoke("--dataset", "aime25", "--n", "1", "--no-judge", "--out", str(tmp_path / "out"), "--json")
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 1 and seen[0].startswith("What is 1 + 1?")
+    assert json.loads(result.stdout)["avg_pass_at_1"] == 1.0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from k2core.config import Settings
 from k2core.data import data_dir, dataset_domain, list_datasets, load_dataset
 from k2core.data.files import FILE_DATASETS, PACKAGED_DIR, number_text
 
@@ -90,13 +91,14 @@ def test_data_dir_follows_the_setting(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "math").mkdir()
     (tmp_path / "math" / "aime25.jsonl").write_text('{"problem": "1 + 1?", "answer": "2"}\n')
     monkeypatch.setenv("K2_DATA_DIR", str(tmp_path))
-    assert data_dir() == tmp_path
-    assert [p.answer for p in load_dataset("aime25")] == ["2"]
+    assert data_dir(Settings()) == tmp_path
+    assert [p.answer for p in load_dataset("aime25", data_dir=data_dir(Settings()))] == ["2"]
+    assert [p.answer for p in load_dataset("aime25")] != ["2"]  # library code reads no environment of its own
 
 
 def test_default_data_dir_is_the_packaged_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("K2_DATA_DIR", raising=False)
-    assert data_dir() == PACKAGED_DIR
+    assert data_dir(Settings()) == PACKAGED_DIR
     assert sorted(p.name for p in PACKAGED_DIR.glob("*/*")) == sorted(Path(d.path).name + ".gz" for d in FILE_DATASETS.values())
 
 
