@@ -169,7 +169,11 @@ async def _systems(
             except (RuntimeError, TimeoutError, OSError) as exc:
                 notes[name] = f"not run: {exc}"
         elif name in ("k2think", "k2think-adaptive"):
-            solve = solve or await _k2think_gateway(stack, backend, logs)
+            try:
+                solve = solve or await _k2think_gateway(stack, backend, logs)
+            except (RuntimeError, TimeoutError, OSError) as exc:
+                notes[name] = f"not run: {exc}"
+                continue
             systems[name] = k2think_system(solve, lineup.work, adaptive=name.endswith("adaptive"))
         else:
             raise ValueError(f"systems: unknown system {name!r}")
