@@ -27,6 +27,7 @@ from k2core.verify import isolation, seccomp
 from k2core.verify.isolation import Mode
 
 _PROBE = "print('ok')"
+_GRACE_S = 1.0  # how long a killed run may take to release its pipes
 
 
 @dataclass(frozen=True)
@@ -118,19 +119,16 @@ class _BackgroundLoop:
 _BACKGROUND = _BackgroundLoop()
 
 
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
 async def _drain(stream: asyncio.StreamReader, buffer: bytearray, cap: int, overflow: Callable[[], None]) -> None:
-    """Read a pipe incrementally into ``buffer``; call ``overflow`` and stop once ``cap`` is exceeded."""
+    """Read a pipe to its end, keeping the first ``cap`` bytes in ``buffer``; call ``overflow`` once when more
+    arrives. Reading on to EOF matters: asyncio's ``Process.wait()`` returns only once every pipe is closed."""
+    overflowed = False
     while chunk := await stream.read(64 * 1024):
         room = cap - len(buffer)
         buffer += chunk[:room]
-        if len(chunk) > room:
+        if len(chunk) > room and not overflowed:
+            overflowed = True
             overflow()
-            return
 
 
 async def _feed(stream: asyncio.StreamWriter, data: bytes) -> None:
@@ -141,19 +139,24 @@ async def _feed(stream: asyncio.StreamWriter, data: bytes) -> None:
         stream.close()
 
 
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the run's process group, only while its leader is unreaped: a reaped pid may already name
+    someone else's group. Leftovers die with the PID namespace where there is one."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 async def _drain(stream: asyncio.StreamReader, buffer: bytearray, cap: int, overflow: Callable[[], None]) -> None:
-    """Read a pipe incrementally into ``buffer``; call ``overflow`` and stop once ``cap`` is exceeded."""
+    """Read a pipe to its end, keeping the first ``cap`` bytes in ``buffer``; call ``overflow`` once when more
+    arrives. Reading on to EOF matters: asyncio's ``Process.wait()`` returns only once every pipe is closed."""
+    overflowed = False
     while chunk := await stream.read(64 * 1024):
         room = cap - len(buffer)
         buffer += chunk[:room]
-        if len(chunk) > room:
+        if len(chunk) > room and not overflowed:
+            overflowed = True
             overflow()
-            return
 
 
 async def _feed(stream: asyncio.StreamWriter, data: bytes) -> None:
@@ -296,7 +299,7 @@ class Sandbox:
 
         def kill(reason: str) -> None:
             reasons.append(reason)
-            _kill_group(proc.pid)
+            _kill_group(proc)
 
         out, err = bytearray(), bytearray()
         cap = self.settings.max_output_bytes
@@ -312,13 +315,13 @@ class Sandbox:
             await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if not exited.done():
                 kill("peer exited" if stopped is not None and stopped.done() else "timeout")
-                await exited
+                await asyncio.wait([exited], timeout=_GRACE_S)  # a survivor may hold a pipe open
         finally:
-            _kill_group(proc.pid)  # leftovers of the group; also runs when the caller cancels
+            _kill_group(proc)  # when the caller cancels
             for task in (exited, stopped):
                 if task is not None and not task.done():
                     task.cancel()
-            _, pending = await asyncio.wait(pipes, timeout=1.0)
+            _, pending = await asyncio.wait(pipes, timeout=_GRACE_S)
             for task in pending:
                 task.cancel()
         return ExecResult(
