@@ -157,6 +157,16 @@ def test_100_mb_of_output_is_truncated() -> None:
     assert time.monotonic() - started < 4
 
 
+@pytest.mark.timeout(60)
+def test_repeated_floods_never_hang() -> None:
+    """Regression: once the cap stopped the reading, a pipe never reached EOF and ``Process.wait()`` hung."""
+    flood = "import sys\nwhile True:\n    sys.stdout.write('x' * (1 << 20))\n"
+    for _ in range(8):
+        started = time.monotonic()
+        result = SANDBOX.run_sync(flood, timeout_s=5)
+        assert result.killed_reason == "output limit" and time.monotonic() - started < 4
+
+
 def test_stderr_flood_is_truncated_too() -> None:
     result = SANDBOX.run_sync("import sys\nwhile True:\n    sys.stderr.write('e' * 65536)", timeout_s=5)
     assert result.truncated and len(result.stderr) <= SANDBOX.settings.max_output_bytes
