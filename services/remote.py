@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import itertools
 import random
 import time
@@ -42,6 +43,7 @@ from services.runtime import channel_options, load_token
 
 T = TypeVar("T")
 _COOLDOWN_S = 5.0
+_BALANCED_ATTEMPTS = 3  # tries of a target balanced over many replicas: each try may reach another replica
 
 
 def open_channel(address: str, settings: Settings) -> grpc.aio.Channel:
@@ -57,8 +59,10 @@ def open_channel(address: str, settings: Settings) -> grpc.aio.Channel:
 class Client:
     """What every call to a k2think service carries: request id, trace context, token and remaining deadline.
 
-    At most ``limits.max_inflight`` calls run at once (the server's own limit); more wait for a slot, a wait
-    bounded by the caller's admission, so fan-out (candidates, judge pairs) never overloads one server.
+    To one server (a literal IP address) at most ``limits.max_inflight`` calls run at once (the server's own
+    limit); more wait for a slot, a wait bounded by the caller's admission, so fan-out (candidates, judge pairs)
+    never overloads one server. A name (``svc:port``, ``dns:///svc:port``, ``ipv4:a,b``) may resolve to many
+    replicas that the channel balances over: no cap here, each replica's own admission refuses what it cannot take.
     """
 
     def __init__(self, address: str, settings: Settings, timeout_s: float | None) -> None:
@@ -66,7 +70,10 @@ class Client:
         self.channel = open_channel(address, settings)
         self.timeout_s = timeout_s
         self._token = load_token(settings.server)
-        self.slots = asyncio.Semaphore(settings.limits.max_inflight)
+        self.balanced = not _is_one_server(address)
+        self.slots: contextlib.AbstractAsyncContextManager[Any] = (
+            contextlib.nullcontext() if self.balanced else asyncio.Semaphore(settings.limits.max_inflight)
+        )
 
     def options(self) -> dict[str, Any]:
         """``metadata`` and ``timeout`` keyword arguments for one call."""
@@ -98,6 +105,16 @@ class Client:
 
     async def close(self) -> None:
         await self.channel.close()
+
+
+def _is_one_server(address: str) -> bool:
+    """Whether a gRPC target is one literal ``IP:port`` (``[v6]:port``), not a name that may resolve to many."""
+    host = address.rpartition(":")[0].strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def k2_error(exc: grpc.aio.AioRpcError, address: str) -> K2Error:
@@ -162,10 +179,12 @@ class SolverEndpoints:
         self.context_tokens = settings.solver.declared_context_tokens
 
     def _order(self) -> list[_Endpoint]:
-        """Endpoints to try, best first: not cooling down, fewest in flight, then round robin."""
+        """Endpoints to try, best first: not cooling down, fewest in flight, then round robin; a target balanced
+        over many replicas comes round again, up to ``_BALANCED_ATTEMPTS`` tries (all within the deadline)."""
         now, start = time.monotonic(), next(self._turn)
         rotated = self.endpoints[start % len(self.endpoints) :] + self.endpoints[: start % len(self.endpoints)]
-        return sorted(rotated, key=lambda e: (e.down_until > now, e.inflight))
+        best = sorted(rotated, key=lambda e: (e.down_until > now, e.inflight))
+        return best + [e for _ in range(_BALANCED_ATTEMPTS - 1) for e in best if e.client.balanced]
 
     async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
         """``n`` completions, split over the healthy endpoints; each part fails over on its own."""

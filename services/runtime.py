@@ -24,13 +24,20 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from k2core import telemetry
 from k2core.config import LimitsSettings, ServerSettings, Settings
+from k2core.engines.base import Engine
 from k2core.errors import OverloadedError, ValidationError
+from k2core.types import Message, SamplingParams
 from services import calls, convert, errors
 
 log = logging.getLogger("k2think.runtime")
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 _EXEMPT = (f"/{HEALTH_SERVICE}/", f"/{reflection.SERVICE_NAME}/", "/grpc.reflection.v1.ServerReflection/")
 _SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+LIVENESS_SERVICE = "k2think.liveness"  # grpc.health.v1 name the liveness probe asks: the engine answers in time
+LIVENESS_PERIOD_S = 10.0
+LIVENESS_TIMEOUT_S = 5.0
+_WARM_UP = ([Message(role="user", content="Say OK.")], SamplingParams(temperature=0.0, max_tokens=1))
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
 Closer = Callable[[], Awaitable[None]]
@@ -181,7 +188,13 @@ def _trailing(exc: Exception) -> tuple[tuple[str, str], ...]:
 
 
 class GrpcServer:
-    """One grpc.aio server: the call interceptor, health (SERVING once started) and reflection; drains on stop."""
+    """One grpc.aio server: the call interceptor, health and reflection; drains on stop.
+
+    Readiness (the server name ``""`` and each service) is SERVING once started, or, for a server that
+    ``watch``es an engine, once that engine has loaded and answered a warm-up generation. ``LIVENESS_SERVICE``
+    is SERVING while the process is up and, after the warm-up, while the engine's ``health()`` answers True
+    within ``LIVENESS_TIMEOUT_S`` (checked every ``LIVENESS_PERIOD_S``): a wedged engine fails liveness.
+    """
 
     def __init__(self, subsystem: str, settings: Settings, port: int) -> None:
         self.settings = settings
@@ -191,6 +204,8 @@ class GrpcServer:
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.services: list[str] = []
+        self.engine: Engine | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self.port = self._bind(f"{settings.server.host}:{port}")
         self.health_server = self._health_server(settings.server.health_port)
 
@@ -199,24 +214,54 @@ class GrpcServer:
         register(servicer, self.server)
         self.services.append(service_name)
 
+    def watch(self, engine: Engine) -> None:
+        """Gate readiness on ``engine`` (loaded and warm) and liveness on its health; call before ``start``."""
+        self.engine = engine
+
     async def start(self) -> None:
-        """Enable reflection, start listening and report SERVING for the server and each service."""
+        """Enable reflection, start listening and report health: SERVING, or NOT_SERVING while the engine warms up."""
         reflection.enable_server_reflection([*self.services, HEALTH_SERVICE, reflection.SERVICE_NAME], self.server)
         await self.server.start()
         if self.health_server:
             await self.health_server.start()
-        for name in ("", *self.services):
-            await self.health.set(name, _SERVING)
+        await self.health.set(LIVENESS_SERVICE, _SERVING)
+        await self._set_ready(_NOT_SERVING if self.engine else _SERVING)
+        if self.engine:
+            self._watcher = asyncio.create_task(self._watch(self.engine))
 
     async def stop(self, grace_s: float | None = None) -> None:
-        """Report NOT_SERVING, refuse new calls, let those in flight finish within the grace period, stop."""
+        """Report NOT_SERVING, send GOAWAY (clients move to another replica) and refuse new calls, let those in
+        flight finish within the grace period, stop."""
         grace = self.settings.server.grace_period_s if grace_s is None else grace_s
-        await self.health.enter_graceful_shutdown()
+        if self._watcher:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+        await self._set_ready(_NOT_SERVING)
+        stopping = asyncio.ensure_future(self.server.stop(grace))  # GOAWAY now; calls in flight get ``grace``
         if not await self.admission.drain(grace):
             log.warning("grace period of %.1fs passed with %d calls in flight", grace, self.admission.inflight)
-        await self.server.stop(0)
+        await stopping
         if self.health_server:
             await self.health_server.stop(0)
+
+    async def _set_ready(self, status: int) -> None:
+        for name in ("", *self.services):
+            await self.health.set(name, status)
+
+    async def _watch(self, engine: Engine) -> None:
+        """Load and warm up ``engine``, then report ready and keep liveness current; a failed warm-up fails
+        liveness (the kubelet restarts the container) and readiness stays NOT_SERVING."""
+        try:
+            await engine.load()
+            await engine.generate(*_WARM_UP)
+        except Exception:
+            log.exception("the %s engine failed to load or warm up", self.admission.subsystem)
+            await self.health.set(LIVENESS_SERVICE, _NOT_SERVING)
+            return
+        await self._set_ready(_SERVING)
+        while True:
+            await asyncio.sleep(LIVENESS_PERIOD_S)
+            await self.health.set(LIVENESS_SERVICE, _SERVING if await _answers(engine) else _NOT_SERVING)
 
     def _bind(self, address: str) -> int:
         server = self.settings.server
@@ -235,6 +280,16 @@ class GrpcServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         self.health_port = server.add_insecure_port(f"{self.settings.server.host}:{port}")
         return server
+
+
+async def _answers(engine: Engine) -> bool:
+    """Whether ``engine.health()`` is True within ``LIVENESS_TIMEOUT_S``."""
+    try:
+        async with asyncio.timeout(LIVENESS_TIMEOUT_S):
+            return await engine.health()
+    except Exception:
+        log.warning("engine health check failed or took over %.1fs", LIVENESS_TIMEOUT_S, exc_info=True)
+        return False
 
 
 class HttpServer(uvicorn.Server):

@@ -47,6 +47,7 @@ def build_service(role: str, settings: Settings) -> runtime.Service:
         server = judge.create(EngineJudge(engine, max_tokens=p.judge_max_tokens), settings, s.judge_port)
     else:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    server.watch(engine)
     metrics = runtime.metrics_server(s.host, getattr(s, f"{role}_metrics_port"), settings.limits)
     return runtime.Service(server, {"metrics": metrics}, [engine.close])
 

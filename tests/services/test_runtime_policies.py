@@ -115,7 +115,8 @@ async def test_client_deadline_is_enforced_and_propagated_downstream() -> None:
 
 
 async def test_drain_reports_not_serving_refuses_new_calls_and_finishes_inflight() -> None:
-    stack = await start_stack(engine=FakeEngine(word_delay_s=0.05))
+    stack = await start_stack(make_settings(health_port=0), engine=FakeEngine(word_delay_s=0.05))
+    probe = f"127.0.0.1:{stack.gateway.grpc.health_port}"  # the main port stops listening as the drain begins
     try:
         assert await health_of(stack.target) == health_pb2.HealthCheckResponse.SERVING
         async with grpc.aio.insecure_channel(stack.target) as channel:
@@ -123,7 +124,7 @@ async def test_drain_reports_not_serving_refuses_new_calls_and_finishes_inflight
             await asyncio.sleep(0.2)
             draining = asyncio.create_task(stack.gateway.grpc.stop(grace_s=10))
             await asyncio.sleep(0.05)
-            assert await health_of(stack.target) == health_pb2.HealthCheckResponse.NOT_SERVING
+            assert await health_of(probe) == health_pb2.HealthCheckResponse.NOT_SERVING
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await stub(channel).Solve(PROBLEM)
             assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
