@@ -9,6 +9,7 @@ from tests.charts.conftest import CI_NAMES, RELEASE, ROLES
 from pydantic import BaseModel
 
 from k2core.config import Settings
+from services.runtime import LIVENESS_SERVICE
 
 
 def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -43,9 +44,11 @@ def test_probes_are_grpc_health_never_tcp(render, settings_of, ci):
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         expected = ports["health"] if m.values["tls"]["enabled"] else ports["grpc"]
         assert (health_port == expected) if m.values["tls"]["enabled"] else health_port is None
-        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        for probe in ("startupProbe", "readinessProbe"):  # the server: SERVING once its engine is loaded and warm
             assert container[probe]["grpc"] == {"port": expected}
             assert "tcpSocket" not in container[probe]
+        # liveness: the engine answers its health check in time (services.runtime.LIVENESS_SERVICE)
+        assert container["livenessProbe"]["grpc"] == {"port": expected, "service": LIVENESS_SERVICE}
 
 
 @pytest.mark.parametrize("ci", CI_NAMES)

@@ -357,7 +357,7 @@ K2_SERVER__OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
 {{- end }}
 
-{{/* Startup, liveness and readiness probes: native gRPC health; with TLS on the plaintext health-only port. Context: dict root role. */}}
+{{/* Startup, liveness and readiness probes: native gRPC health (readiness: engine loaded and warm; liveness: the k2think.liveness service, engine health within a bound); with TLS on the plaintext health-only port. Context: dict root role. */}}
 {{- define "k2think.probes" -}}
 {{- $probes := mergeOverwrite (deepCopy .root.Values.probes) ((index .root.Values .role).probes | default dict) }}
 {{- $port := ternary .root.Values.server.healthPort (include "k2think.ports" .role | fromJson).grpc .root.Values.tls.enabled | int }}
@@ -365,6 +365,9 @@ K2_SERVER__OTLP_ENDPOINT: {{ . | quote }}
 {{ $kind }}Probe:
   grpc:
     port: {{ $port }}
+    {{- if eq $kind "liveness" }}
+    service: k2think.liveness
+    {{- end }}
   {{- toYaml (get $probes $kind) | nindent 2 }}
 {{- end }}
 {{- end }}
