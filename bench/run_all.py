@@ -54,7 +54,8 @@ def _headline(name: str, data: dict[str, Any]) -> list[tuple[str, Any]]:
 def _when(data: dict[str, Any]) -> str:
     machine = data.get("machine", {})
     load = machine.get("load_avg_1m")
-    where = f"{machine.get('cores', '?')} cores" + (f", load {load}" if load is not None else "")
+    where = f"{machine['cpu']}, " if machine.get("cpu") else ""
+    where += f"{machine.get('cores', '?')} cores" + (f", load {load}" if load is not None else "")
     return f"{data.get('date', '?')[:10]}, {where}"
 
 
@@ -109,7 +110,7 @@ def print_table(results: Path = RESULTS) -> None:
     for name, data in _load(results).items():
         figures = ", ".join(f"{key}={value}" for key, value in _headline(name, data))
         table.add_row(name, _when(data), figures[:400])
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 def main(argv: list[str]) -> int:
