@@ -135,8 +135,7 @@ class RemotePlanner:
         self._stub = planner_pb2_grpc.PlannerStub(self.client.channel)
 
     async def plan(self, problem: str) -> PlanOutcome:
-        with telemetry.span("plan", address=self.client.address):
-            reply = await self.client.unary(self._stub.Plan, planner_pb2.PlanRequest(problem=problem))
+        reply = await self.client.unary(self._stub.Plan, planner_pb2.PlanRequest(problem=problem))
         return convert.plan_outcome_from_proto(reply)
 
 
@@ -148,8 +147,7 @@ class RemoteJudge:
         self._stub = judge_pb2_grpc.JudgeStub(self.client.channel)
 
     async def compare(self, problem: str, a: str, b: str) -> JudgeOutcome:
-        with telemetry.span("judge", address=self.client.address):
-            reply = await self.client.unary(self._stub.Compare, judge_pb2.CompareRequest(problem=problem, a=a, b=b))
+        reply = await self.client.unary(self._stub.Compare, judge_pb2.CompareRequest(problem=problem, a=a, b=b))
         return convert.judge_outcome_from_proto(reply)
 
 
@@ -191,10 +189,9 @@ class SolverEndpoints:
         live = sum(e.down_until <= time.monotonic() for e in self.endpoints) or 1
         sizes = [n // live + (i < n % live) for i in range(min(n, live))]
         offsets = list(itertools.accumulate([0, *sizes[:-1]]))
-        with telemetry.span("candidates", n=n):
-            parts = await asyncio.gather(
-                *(self._generate_part(messages, params, o, size) for o, size in zip(offsets, sizes, strict=True))
-            )
+        parts = await asyncio.gather(
+            *(self._generate_part(messages, params, o, size) for o, size in zip(offsets, sizes, strict=True))
+        )
         return [completion for part in parts for completion in part]
 
     async def _generate_part(
@@ -218,21 +215,20 @@ class SolverEndpoints:
             params = params.with_seed(random.randrange(2**31))
         request = _generate_request(messages, params, 1, stream=True)
         sent, errors = 0, []
-        with telemetry.span("candidate", seed=params.seed):
-            for endpoint in self._order():
-                async with self._call(endpoint, request, errors) as replies:
-                    seen = 0
-                    async for reply in replies:
-                        if not reply.HasField("delta"):
-                            continue
-                        delta = convert.delta_from_proto(reply.delta.delta)
-                        skip = min(len(delta.text), max(0, sent - seen))
-                        seen += len(delta.text)
-                        delta.text = delta.text[skip:]
-                        sent += len(delta.text)
-                        if delta.text or delta.finish_reason:
-                            yield delta
-                    return
+        for endpoint in self._order():
+            async with self._call(endpoint, request, errors) as replies:
+                seen = 0
+                async for reply in replies:
+                    if not reply.HasField("delta"):
+                        continue
+                    delta = convert.delta_from_proto(reply.delta.delta)
+                    skip = min(len(delta.text), max(0, sent - seen))
+                    seen += len(delta.text)
+                    delta.text = delta.text[skip:]
+                    sent += len(delta.text)
+                    if delta.text or delta.finish_reason:
+                        yield delta
+                return
         raise _exhausted(errors)
 
     @contextlib.asynccontextmanager

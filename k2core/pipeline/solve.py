@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from k2core import verify
+from k2core import telemetry, verify
 from k2core.config import EngineSettings, Settings
 from k2core.engines.base import Engine
 from k2core.errors import DeadlineError, EngineError, UnavailableError
@@ -174,13 +174,15 @@ class Pipeline:
         if not candidates:
             raise UnavailableError("the solver returned no candidates")
         t2 = time.perf_counter()
-        candidates = await self._score(request, candidates)
-        selection = await select(
-            request.domain,
-            candidates,
-            self._judge_fn(run) if request.judge else None,
-            lambda comparison: run.send(VerdictEvent(comparison=comparison)),
-        )
+        with telemetry.span("select", candidates=len(candidates)) as span:
+            candidates = await self._score(request, candidates)
+            selection = await select(
+                request.domain,
+                candidates,
+                self._judge_fn(run) if request.judge else None,
+                lambda comparison: run.send(VerdictEvent(comparison=comparison)),
+            )
+            span.set_attribute("method", selection.method)
         t3 = time.perf_counter()
         chosen = next(c for c in candidates if c.index == selection.selected)
         run.timings.update(plan=t1 - t0, solve=t2 - t1, select=t3 - t2, total=t3 - run.started)
@@ -199,10 +201,11 @@ class Pipeline:
 
     async def _plan(self, request: SolveRequest) -> PlanOutcome:
         """Ask the planner; an engine failure means no plan (with the reason), not a failed request."""
-        try:
-            return await self.planner.plan(request.problem)
-        except (EngineError, UnavailableError) as exc:
-            return PlanOutcome(plan=None, error=f"planner failed: {exc}")
+        with telemetry.span("plan"):
+            try:
+                return await self.planner.plan(request.problem)
+            except (EngineError, UnavailableError) as exc:
+                return PlanOutcome(plan=None, error=f"planner failed: {exc}")
 
     async def _sample(self, run: _Run, messages: list[Message]) -> list[Candidate]:
         """Sample candidates in waves until N, agreement (adaptive), the token budget or the soft deadline."""
@@ -213,7 +216,8 @@ class Pipeline:
         while len(candidates) < request.n and not run.soft_hit:
             size = min(wave_size, request.n - len(candidates))
             params = _wave_params(request.params, len(candidates))
-            finished = await self._wave(run, _Wave(messages, params, size, len(candidates), decided))
+            with telemetry.span("candidates", n=size, offset=len(candidates)):
+                finished = await self._wave(run, _Wave(messages, params, size, len(candidates), decided))
             candidates += [finished[i] for i in sorted(finished)]
             run.usage["solver"] = run.usage["solver"].add(usage_of(finished.values(), calls=size))
             if decided is not None or not finished:  # one wave settles it (early majority), or the solver gave none
@@ -293,7 +297,10 @@ class Pipeline:
                     return
 
     def _candidate(self, run: _Run, index: int, completion: Completion) -> Candidate:
-        """A Candidate with its extracted answer; announced as a CandidateDoneEvent."""
+        """A Candidate with its extracted answer; announced as a CandidateDoneEvent and recorded as a span."""
+        telemetry.record_span(
+            "candidate", completion.seconds, index=index, completion_tokens=completion.completion_tokens
+        )
         candidate = Candidate(
             index=index,
             text=completion.text,
@@ -321,7 +328,8 @@ class Pipeline:
         async def judge(a: Candidate, b: Candidate) -> Verdict:
             final_a, final_b = verify.final_segment(a.text).strip(), verify.final_segment(b.text).strip()
             try:
-                outcome = await self.judge.compare(run.request.problem, final_a, final_b)
+                with telemetry.span("judge", a=a.index, b=b.index):
+                    outcome = await self.judge.compare(run.request.problem, final_a, final_b)
             except (EngineError, UnavailableError) as exc:
                 run.usage["judge"] = run.usage["judge"].add(Usage(calls=1))
                 return Verdict(winner="tie", reason=f"judge failed: {exc}")

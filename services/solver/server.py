@@ -20,7 +20,7 @@ SERVICE = solver_pb2.DESCRIPTOR.services_by_name["Solver"].full_name
 
 
 class SolverServicer(solver_pb2_grpc.SolverServicer):
-    """Adapts a k2core Solver to the Solver service; one span per candidate."""
+    """Adapts a k2core Solver to the Solver service."""
 
     def __init__(self, solver: Solver, settings: Settings) -> None:
         self.solver = solver
@@ -48,15 +48,9 @@ class SolverServicer(solver_pb2_grpc.SolverServicer):
                             seconds=seconds,
                         )
                     )
-                    telemetry.record_span(
-                        "candidate", seconds, index=item.index, completion_tokens=delta.completion_tokens
-                    )
         else:
             completions = await self.solver.generate(messages, params, request.n)
             for index, completion in enumerate(completions):
-                telemetry.record_span(
-                    "candidate", completion.seconds, index=index, completion_tokens=completion.completion_tokens
-                )
                 yield convert.completion_to_proto(index, completion)
             usage = usage_of(completions)
         self.metrics.record_usage(usage)
