@@ -1,5 +1,6 @@
 """`k2think up` on the embedded model: four real processes, gRPC Solve/SolveStream, the openai client, `solve
---target`, metrics, and a clean stop on SIGTERM (slow: loads the real model in three processes)."""
+--target`, metrics, a killed service restarted while the others serve, and a clean stop on SIGTERM (slow: loads the
+real model in three processes)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,8 +54,10 @@ def free_ports(count: int) -> list[int]:
 class LocalStack:
     """A running `k2think up` and the settings a client needs to reach it."""
 
-    def __init__(self, process: subprocess.Popen[str], endpoints: dict[str, str], env: dict[str, str]) -> None:
-        self.process, self.endpoints, self.env = process, endpoints, env
+    def __init__(
+        self, process: subprocess.Popen[str], endpoints: dict[str, str], env: dict[str, str], log: Path
+    ) -> None:
+        self.process, self.endpoints, self.env, self.log = process, endpoints, env, log
         self.settings = Settings()
         self.target = endpoints["gateway_grpc"]
 
@@ -82,7 +86,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         process.wait(30)
         pytest.fail(f"k2think up exited with {process.returncode}:\n{Path(log).read_text()[-4000:]}")
     try:
-        yield LocalStack(process, json.loads(line), env)
+        yield LocalStack(process, json.loads(line), env, log)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -158,6 +162,42 @@ def test_metrics_of_every_service(stack: LocalStack) -> None:
     for role, port in ports.items():
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         assert f"k2think_{role}_inflight_requests" in text, role
+
+
+def serving(address: str) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def serve_children(pid: int) -> dict[str, int]:
+    """The ``k2think serve ROLE`` children of a process, by role."""
+    found = {}
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        if b"serve" in argv:
+            found[argv[argv.index(b"serve") + 1].decode()] = int(child)
+    return found
+
+
+def test_a_dead_service_is_reported_and_restarted_while_the_others_keep_serving(stack: LocalStack) -> None:
+    before = serve_children(stack.process.pid)
+    os.kill(before["solver"], signal.SIGKILL)
+    deadline = time.monotonic() + 240
+    while "solver is serving again" not in stack.log.read_text():
+        assert time.monotonic() < deadline, stack.log.read_text()[-4000:]
+        assert serving(stack.endpoints["gateway_grpc"]) and serving(stack.endpoints["planner"])
+        time.sleep(0.5)
+    assert "the solver exited with code -9; the other services keep running; restarting it in 1 s" in (
+        stack.log.read_text()
+    )
+    after = serve_children(stack.process.pid)
+    others = ("planner", "judge", "gateway")
+    assert after["solver"] != before["solver"] and {r: after[r] for r in others} == {r: before[r] for r in others}
+    assert serving(stack.endpoints["solver"]) and stack.process.poll() is None
 
 
 def test_sigterm_stops_every_process(stack: LocalStack) -> None:
