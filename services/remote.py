@@ -155,14 +155,18 @@ class _Endpoint:
     """One solver service with its in-flight count and failure cooldown."""
 
     def __init__(self, address: str, settings: Settings) -> None:
-        self.client = Client(address, settings, settings.solver.timeout_s)
+        self.client = Client(address, settings, None)  # the pool bounds each call (SolverEndpoints._until)
         self.stub = solver_pb2_grpc.SolverStub(self.client.channel)
         self.inflight = 0
         self.down_until = 0.0
 
 
 class SolverEndpoints:
-    """Several solver services as one Engine: least in-flight first, failover to the next on retryable errors."""
+    """Several solver services as one Engine: least in-flight first, failover to the next on retryable errors.
+
+    Every try of one call, failovers included, shares the request's remaining time (``solver.timeout_s`` when the
+    request has no deadline), so a slow replica cut by a drain leaves the rest of the deadline to another one.
+    """
 
     name = "remote"
     supports_json_schema = True
@@ -171,6 +175,7 @@ class SolverEndpoints:
         if not addresses:
             raise ValueError("at least one solver address is needed")
         self.endpoints = [_Endpoint(address, settings) for address in addresses]
+        self.timeout_s = settings.solver.timeout_s
         self._turn = itertools.count()
         # what the solver services are configured with, so the gateway refuses early; each service checks again
         # against the engine it built
@@ -184,25 +189,31 @@ class SolverEndpoints:
         best = sorted(rotated, key=lambda e: (e.down_until > now, e.inflight))
         return best + [e for _ in range(_BALANCED_ATTEMPTS - 1) for e in best if e.client.balanced]
 
+    def _until(self) -> float:
+        """When one pool call must end (``time.monotonic()``): the request's deadline, else ``solver.timeout_s``."""
+        remaining = calls.remaining_s()
+        return time.monotonic() + (self.timeout_s if remaining is None else remaining)
+
     async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
         """``n`` completions, split over the healthy endpoints; each part fails over on its own."""
         live = sum(e.down_until <= time.monotonic() for e in self.endpoints) or 1
         sizes = [n // live + (i < n % live) for i in range(min(n, live))]
         offsets = list(itertools.accumulate([0, *sizes[:-1]]))
+        until = self._until()
         parts = await asyncio.gather(
-            *(self._generate_part(messages, params, o, size) for o, size in zip(offsets, sizes, strict=True))
+            *(self._generate_part(messages, params, o, size, until) for o, size in zip(offsets, sizes, strict=True))
         )
         return [completion for part in parts for completion in part]
 
     async def _generate_part(
-        self, messages: list[Message], params: SamplingParams, offset: int, n: int
+        self, messages: list[Message], params: SamplingParams, offset: int, n: int, until: float
     ) -> list[Completion]:
         if params.seed is not None:
             params = params.with_seed(params.seed + offset)
         request = _generate_request(messages, params, n, stream=False)
         errors: list[str] = []
         for endpoint in self._order():
-            async with self._call(endpoint, request, errors) as replies:
+            async with self._call(endpoint, request, errors, until) as replies:
                 completions = {
                     r.completion.index: r.completion.completion async for r in replies if r.HasField("completion")
                 }
@@ -214,9 +225,10 @@ class SolverEndpoints:
         if params.seed is None:
             params = params.with_seed(random.randrange(2**31))
         request = _generate_request(messages, params, 1, stream=True)
-        sent, errors = 0, []
+        sent, until = 0, self._until()
+        errors: list[str] = []
         for endpoint in self._order():
-            async with self._call(endpoint, request, errors) as replies:
+            async with self._call(endpoint, request, errors, until) as replies:
                 seen = 0
                 async for reply in replies:
                     if not reply.HasField("delta"):
@@ -233,14 +245,17 @@ class SolverEndpoints:
 
     @contextlib.asynccontextmanager
     async def _call(
-        self, endpoint: _Endpoint, request: solver_pb2.GenerateRequest, errors: list[str]
+        self, endpoint: _Endpoint, request: solver_pb2.GenerateRequest, errors: list[str], until: float
     ) -> AsyncIterator[Any]:
-        """One Generate call, counted in flight (waiting included) and cancelled when left early; a retryable
-        failure is noted (the endpoint cools down) and swallowed so the caller tries the next endpoint."""
+        """One Generate call ending by ``until``, counted in flight (waiting included) and cancelled when left early;
+        a retryable failure is noted (the endpoint cools down) and swallowed so the caller tries the next one."""
         endpoint.inflight += 1
         try:
             async with endpoint.client.slots:
-                call = endpoint.stub.Generate(request, **endpoint.client.options())
+                options, left = endpoint.client.options(), until - time.monotonic()
+                if left <= 0:
+                    raise DeadlineError(f"no time left to call {endpoint.client.address}")
+                call = endpoint.stub.Generate(request, **{**options, "timeout": left})
                 try:
                     yield call
                 finally:

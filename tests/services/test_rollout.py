@@ -11,9 +11,10 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from k2core.config import Settings
+from k2core.errors import DeadlineError
 from k2core.pipeline.solver import EngineSolver
 from k2core.types import Message, SamplingParams
-from services import runtime
+from services import calls, runtime
 from services.gen.k2think.v1 import reasoner_pb2, reasoner_pb2_grpc
 from services.remote import Client, SolverEndpoints
 from services.solver import server as solver
@@ -46,7 +47,8 @@ class GatedEngine(FakeEngine):
 
 async def status(port: int, service: str) -> int:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+        request = health_pb2.HealthCheckRequest(service=service)
+        reply = await health_pb2_grpc.HealthStub(channel).Check(request, timeout=2)
     return reply.status
 
 
@@ -183,3 +185,21 @@ async def test_a_balanced_target_is_not_capped_at_one_servers_limit() -> None:
         await pool.close()
         for s in servers:
             await s.stop(0)
+
+
+async def test_the_pool_gives_a_call_the_requests_remaining_time_not_a_fixed_timeout() -> None:
+    """``solver.timeout_s`` bounds only calls without a deadline; a request's deadline is what the pool uses."""
+    settings = make_settings()
+    settings = settings.model_copy(update={"solver": settings.solver.model_copy(update={"timeout_s": 0.3})})
+    engine = FakeEngine(word_delay_s=0.1)  # about a second a generation
+    server = await watched_solver(engine, settings)
+    pool = SolverEndpoints([f"127.0.0.1:{server.port}"], settings)
+    try:
+        await until(server.port, "", SERVING)
+        with calls.scope("gateway", "test", {}, 5.0):
+            assert "boxed{4}" in (await pool.generate(MESSAGES, PARAMS, 1))[0].text
+        with pytest.raises(DeadlineError):
+            await pool.generate(MESSAGES, PARAMS, 1)
+    finally:
+        await pool.close()
+        await server.stop(0)
