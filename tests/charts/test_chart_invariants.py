@@ -35,15 +35,15 @@ def test_every_role_has_deployment_service_and_pdb(render, ci):
 
 @pytest.mark.parametrize("ci", CI_NAMES)
 def test_probes_are_grpc_health_never_tcp(render, settings_of, ci):
-    """gRPC health on the gRPC port; with TLS on the plaintext health-only port the server opens (kubelet gRPC
-    probes cannot speak TLS), never a TCP check that passes while the engine loads."""
+    """gRPC health on the plaintext health-only port the server opens (kubelet gRPC probes cannot speak TLS, and
+    it answers through a drain), never a TCP check that passes while the engine loads."""
     m = render(ci)
     health_port = settings_of(m).server.health_port
     for role in ROLES:
         container = m.container(role)
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        expected = ports["health"] if m.values["tls"]["enabled"] else ports["grpc"]
-        assert (health_port == expected) if m.values["tls"]["enabled"] else health_port is None
+        expected = ports["health"]  # plaintext, and answering through a drain (the gRPC port closes at GOAWAY)
+        assert health_port == expected
         for probe in ("startupProbe", "readinessProbe"):  # the server: SERVING once its engine is loaded and warm
             assert container[probe]["grpc"] == {"port": expected}
             assert "tcpSocket" not in container[probe]

@@ -304,8 +304,8 @@ K2_SERVER__TLS_KEY_FILE: "/etc/k2think/tls/tls.key"
 {{- if .Values.tls.hasCA }}
 K2_SERVER__TLS_CA_FILE: "/etc/k2think/tls/ca.crt"
 {{- end }}
-K2_SERVER__HEALTH_PORT: {{ .Values.server.healthPort | int | quote }}
 {{- end }}
+K2_SERVER__HEALTH_PORT: {{ .Values.server.healthPort | int | quote }}
 {{- with .Values.telemetry.otlpEndpoint }}
 K2_SERVER__OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
@@ -357,10 +357,10 @@ K2_SERVER__OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
 {{- end }}
 
-{{/* Startup, liveness and readiness probes: native gRPC health (readiness: engine loaded and warm; liveness: the k2think.liveness service, engine health within a bound); with TLS on the plaintext health-only port. Context: dict root role. */}}
+{{/* Startup, liveness and readiness probes: native gRPC health (readiness: engine loaded and warm; liveness: the k2think.liveness service, engine health within a bound) on the plaintext health-only port, which keeps answering through a drain (the gRPC port stops listening when it sends GOAWAY) and needs no TLS. Context: dict root role. */}}
 {{- define "k2think.probes" -}}
 {{- $probes := mergeOverwrite (deepCopy .root.Values.probes) ((index .root.Values .role).probes | default dict) }}
-{{- $port := ternary .root.Values.server.healthPort (include "k2think.ports" .role | fromJson).grpc .root.Values.tls.enabled | int }}
+{{- $port := .root.Values.server.healthPort | int }}
 {{- range $kind := list "startup" "liveness" "readiness" }}
 {{ $kind }}Probe:
   grpc:
