@@ -137,6 +137,8 @@ def export_run(
     from k2core.training.gguf_export import quantize, write_f16_gguf
 
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.tmp"):  # what a killed export was writing
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     log = MetricsLog(out / "metrics.jsonl")
     hf, f16, gguf = out / HF_DIR, out / "model-f16.gguf", out / f"model-{quant}.gguf"
     base_gguf = ensure_embedded_model(Settings())
