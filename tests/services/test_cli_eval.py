@@ -143,21 +143,21 @@ def test_remote_target_uses_one_gateway_client(tmp_path: Path, monkeypatch: pyte
 
 @pytest.mark.slow
 def test_real_eval_on_the_embedded_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("K2_PIPELINE__PLAN_MAX_TOKENS", "32")
-    monkeypatch.setenv("K2_PIPELINE__JUDGE_MAX_TOKENS", "32")
-    args = ("--dataset", "gen:arith", "--limit", "2", "--k", "1", "--n", "2", "--max-tokens", "32", "--fewshot", "4",
-            "--out", str(tmp_path))  # fmt: skip
+    monkeypatch.setenv("K2_PIPELINE__PLAN_MAX_TOKENS", "48")
+    monkeypatch.setenv("K2_PIPELINE__JUDGE_MAX_TOKENS", "48")
+    args = ("--dataset", "gen:arith", "--limit", "2", "--k", "1", "--n", "2", "--max-tokens", "192",
+            "--temperature", "0", "--out", str(tmp_path))  # fmt: skip
     result = invoke(*args, "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert (summary["runs"], summary["errors"]) == (2, 0), (tmp_path / "results.jsonl").read_text()
-    assert 0.0 <= summary["avg_pass_at_1"] <= 1.0 and 0 < summary["mean_response_tokens"] <= 32
+    assert 0.0 <= summary["avg_pass_at_1"] <= 1.0 and 0 < summary["mean_response_tokens"] <= 192
     assert summary["tokens_per_request"]["planner"]["completion"] > 0
     assert summary["tokens_per_request"]["solver"]["completion"] > 0
     assert summary["seconds_per_stage"]["total"] > 0
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     assert len(lines) == 2 and all(len(json.loads(line)["candidates"]) == 2 for line in lines)
-    # Shown worked examples, the base model answers in the demonstrated shape: every candidate has a final answer.
+    # The instruction model answers one-digit arithmetic in \boxed{} on its own, without worked examples.
     assert all(c["answer"] is not None for line in lines for c in json.loads(line)["candidates"]), lines
     assert invoke(*args, "--json").exit_code == 0
     assert (tmp_path / "results.jsonl").read_text().splitlines() == lines, "a finished run is not redone"

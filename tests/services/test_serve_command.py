@@ -17,7 +17,7 @@ from services.gen.k2think.v1 import reasoner_pb2, reasoner_pb2_grpc
 from tests.services.test_stack_real import free_ports
 
 
-def wait_serving(address: str, timeout_s: float = 30.0) -> None:
+def wait_serving(address: str, timeout_s: float = 90.0) -> None:  # start-up imports are slow on a busy 2-core box
     deadline = time.monotonic() + timeout_s
     with grpc.insecure_channel(address) as channel:
         while time.monotonic() < deadline:
