@@ -1,9 +1,10 @@
 """The batched-decode floor: the ``llama_decode`` calls a generation needs, replayed with nothing else.
 
-``replay`` prefills a prompt into slot 0 (what of it the engine did not reuse), copies its KV to the other slots (as the engine does for ``n``
-candidates) and then decodes one token per live sequence per step, for as many steps as each sequence took in
-the engine, on its own context with the engine's parameters over the engine's model. No sampling, no text, no
-hand-offs: what is left between this and the engine's time is the engine's own overhead.
+``replay`` prefills a prompt into slot 0 (what of it the engine did not reuse), copies its KV to the other
+slots (as the engine does for ``n`` candidates) and then decodes one token per live sequence per step, for as
+many steps as each sequence took in the engine, on its own context with the engine's parameters over the
+engine's model. No sampling, no text, no hand-offs: what is left between this and the engine's time is the
+engine's own overhead.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -274,7 +274,8 @@ def machine() -> dict[str, Any]:
     cpu = platform.processor()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        lines = cpuinfo.read_text().splitlines()
+        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
         cpu = names[0] if names else cpu
     return {
         "platform": platform.platform(),
@@ -291,7 +292,7 @@ def write_result(name: str, workload: str, settings: dict[str, Any], body: dict[
     """``bench/results/<name>.json`` with the date and the machine (load before and after the run)."""
     after = machine()
     result = {"name": name, "workload": workload, "settings": settings, **body,
-              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "date": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": {**after, "load_avg_1m_before": before["load_avg_1m"]}}
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}.json"

@@ -73,7 +73,8 @@ async def run(args: argparse.Namespace, settings: Settings, log: Path) -> dict[s
         async with httpx.AsyncClient(timeout=600) as client:
             await server_requests(client, base, SamplingParams(temperature=0, max_tokens=4, seed=0), 1)  # warm-up
             for rep in range(args.reps):
-                params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=args.sample_tokens, seed=3000 + 10 * rep)
+                seed = 3000 + 10 * rep
+                params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=args.sample_tokens, seed=seed)
                 for n in (1, 3):
                     wall, tokens = await server_requests(client, base, params, n)
                     rates[f"server_n{n}"].append(tokens / wall)
@@ -101,7 +102,8 @@ def main(argv: list[str]) -> int:
         body = asyncio.run(run(args, settings, Path(scratch) / "server.log"))
     workload = (
         f"llama_cpp.server (llama-cpp-python, one model behind a lock: no parallel slots) vs the embedded engine, "
-        f"same GGUF, {decode_threads(settings.solver.embedded)} decode thread(s), n_ctx {settings.solver.embedded.n_ctx}; "
+        f"same GGUF, {decode_threads(settings.solver.embedded)} decode thread(s), "
+        f"n_ctx {settings.solver.embedded.n_ctx}; "
         f"GSM8K problem 0, temperature 1.0, top-p 0.95, {args.sample_tokens} tokens; N=1 and N=3 (three concurrent "
         f"requests to the server, generate(n=3) in the engine); {args.reps} interleaved reps, medians of tokens/s"
     )

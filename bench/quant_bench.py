@@ -63,8 +63,9 @@ async def speed(cache_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
                                     "floor_wall_s": floor.wall_s,
                                     "floor_cpu_s": floor.cpu_s, "tokens": sum(c.completion_tokens for c in completions)}
                 runs[variant].append(run)
-                console.print(f"rep {rep} {variant}: " + ", ".join(
-                    f"{k} {v['tokens'] / v['wall_s']:.1f} tok/s (floor {v['floor_wall_s']:.2f}s)" for k, v in run.items()))
+                rates = [f"{k} {v['tokens'] / v['wall_s']:.1f} tok/s (floor {v['floor_wall_s']:.2f}s)"
+                         for k, v in run.items()]
+                console.print(f"rep {rep} {variant}: " + ", ".join(rates))
     finally:
         for variant, engine in engines.items():
             floors[variant].close()
@@ -75,7 +76,8 @@ async def speed(cache_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
         for n in ("n1", "n3"):
             figures[f"{n}_tok_per_s"] = round(statistics.median(r[n]["tokens"] / r[n]["wall_s"] for r in reps), 2)
             figures[f"{n}_tok_per_cpu_s"] = round(statistics.median(r[n]["tokens"] / r[n]["cpu_s"] for r in reps), 2)
-            figures[f"{n}_over_floor_wall"] = round(statistics.median(r[n]["wall_s"] / r[n]["floor_wall_s"] for r in reps), 3)
+            over = [r[n]["wall_s"] / r[n]["floor_wall_s"] for r in reps]
+            figures[f"{n}_over_floor_wall"] = round(statistics.median(over), 3)
         figures["n3_overhead"] = round(statistics.median(
             (r["n3"]["wall_s"] - r["n3"]["decode_s"]) / r["n3"]["decode_s"] for r in reps), 4)
         figures["n3_over_n1_wall"] = round(statistics.median(r["n3"]["wall_s"] / r["n1"]["wall_s"] for r in reps), 3)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -206,7 +205,8 @@ async def embedded_stack_memory(log: Path, settings_env: dict[str, str]) -> dict
         settings = Settings()
         client = ReasonerClient(f"{HOST}:{ports['GATEWAY_GRPC']}", settings)
         try:
-            result = await client.solve(SolveRequest(problem=PROBLEM, n=3, params=SamplingParams(max_tokens=16, seed=1)))
+            request = SolveRequest(problem=PROBLEM, n=3, params=SamplingParams(max_tokens=16, seed=1))
+            result = await client.solve(request)
         finally:
             await client.close()
         processes = psutil.Process(child.process.pid).children(recursive=True)
@@ -284,10 +284,10 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         out = asyncio.run(run(args, Path(scratch)))
     workload = (
-        f"instant engine (no model): {args.requests} sequential N=3 plan+judge solves in process vs through the gateway "
-        f"and planner/solver/judge services (one child process, client here), interleaved; {args.clients} concurrent "
-        "SolveStream clients, one channel each; memory: `k2think up` on the embedded model after one N=3 solve of 16 tokens, "
-        "with the default settings and with one KV slot for planner and judge (lean)"
+        f"instant engine (no model): {args.requests} sequential N=3 plan+judge solves in process vs through the "
+        f"gateway and planner/solver/judge services (one child process, client here), interleaved; {args.clients} "
+        "concurrent SolveStream clients, one channel each; memory: `k2think up` on the embedded model after one N=3 "
+        "solve of 16 tokens, with the default settings and with one KV slot for planner and judge (lean)"
     )
     write_result("services", workload, {"requests": args.requests, "clients": args.clients},
                  {"figures": figures(out), **out}, before)

@@ -18,18 +18,18 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import functools
 import ctypes
+import functools
 import json
 import logging
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import llama_cpp
 import numpy as np
@@ -76,8 +76,14 @@ class _Sampler:
     the grammar-valid tokens of the ``_GRAMMAR_WINDOW`` most likely ones, or of the whole 262K vocabulary
     (~90 ms) when none of those fits."""
 
-    def __init__(self, model: llama_internals.LlamaModel, params: SamplingParams, seed: int | None, top_k: int,
-                 grammar: LlamaGrammar | None) -> None:
+    def __init__(
+        self,
+        model: llama_internals.LlamaModel,
+        params: SamplingParams,
+        seed: int | None,
+        top_k: int,
+        grammar: LlamaGrammar | None,
+    ) -> None:
         self.chain = llama_internals.LlamaSampler()
         if params.temperature == 0:
             self.chain.add_greedy()
@@ -112,6 +118,7 @@ class _Sampler:
 
     def _valid(self, ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
         """The candidates the grammar allows next."""
+        assert self.grammar is not None
         data, array = _apply(self.grammar, ids, logits)
         data = data[: array.size]
         return data[np.isfinite(data["logit"])]
@@ -156,7 +163,7 @@ class _Drafter:
             self.source = self._search(history)
         if self.source is None:
             return []
-        return [int(t) for t in history[self.source:self.source + limit]]
+        return [int(t) for t in history[self.source : self.source + limit]]
 
     def update(self, drafted: int, matched: int) -> None:
         """Record a verified step: ``matched`` of ``drafted`` tokens were what the model picked."""
@@ -170,7 +177,7 @@ class _Drafter:
     def _aligned(self, history: np.ndarray) -> bool:
         n = min(self.ngram, len(history) - 1)
         s = self.source
-        return s is not None and n <= s < len(history) and bool((history[s - n:s] == history[-n:]).all())
+        return s is not None and n <= s < len(history) and bool((history[s - n : s] == history[-n:]).all())
 
     def _search(self, history: np.ndarray) -> int | None:
         for n in range(min(self.ngram, len(history) - 1), 0, -1):
@@ -191,7 +198,7 @@ class _Job:
     grammar: LlamaGrammar | None
     lookup: tuple[int, int] | None
     stream: bool
-    sink: Callable[[_Event], None]
+    sink: Callable[[_Event], object]
     waiting: deque[int] = field(default_factory=deque)
     cancelled: bool = False
     submitted: float = field(default_factory=time.perf_counter)
@@ -356,8 +363,15 @@ class _Runtime:
             self._free.rotate(-self._free.index(self._best_free_slot(job.prompt)))
             while job.waiting and self._free:
                 drafter = _Drafter(*job.lookup) if job.lookup else None
-                seqs.append(_Sequence(job=job, index=job.waiting.popleft(), slot=self._free.popleft(), drafter=drafter,
-                                     stops=StopMatcher(job.params.stop) if job.params.stop else None))
+                seqs.append(
+                    _Sequence(
+                        job=job,
+                        index=job.waiting.popleft(),
+                        slot=self._free.popleft(),
+                        drafter=drafter,
+                        stops=StopMatcher(job.params.stop) if job.params.stop else None,
+                    )
+                )
             groups.append((job, seqs))
         return groups
 
@@ -415,7 +429,7 @@ class _Runtime:
             seq.sampler = _Sampler(self.model, job.params, job.seeds[seq.index], self.top_k, job.grammar)
         last = 0
         for start in range(reused, len(job.prompt), self.n_batch):
-            chunk = job.prompt[start:start + self.n_batch]
+            chunk = job.prompt[start : start + self.n_batch]
             self._fill([(token, start + i, first, start + i == len(job.prompt) - 1) for i, token in enumerate(chunk)])
             self._decode()
             last = len(chunk) - 1
@@ -502,7 +516,7 @@ class _Runtime:
         if seq.job.stream:
             visible = len(seq.text) - (seq.stops.held_back if seq.stops is not None else 0)
             if visible > seq.sent:
-                self._emit(seq.job, (seq.index, seq.text[seq.sent:visible]))
+                self._emit(seq.job, (seq.index, seq.text[seq.sent : visible]))
                 seq.sent = visible
         return True
 
@@ -519,7 +533,7 @@ class _Runtime:
             seq.text += seq.decoder.decode(b"", True)
         job = seq.job
         if job.stream and len(seq.text) > seq.sent:
-            self._emit(job, (seq.index, seq.text[seq.sent:]))
+            self._emit(job, (seq.index, seq.text[seq.sent :]))
         stats = None
         if seq.drafter is not None:
             stats = SpecDecodeStats(
@@ -576,8 +590,16 @@ class _Registry:
     def acquire(self, path: Path, cfg: EmbeddedSettings) -> _Runtime:
         """The runtime for this model and context shape, loading what is missing."""
         model_key = str(path.resolve())
-        key = (model_key, cfg.n_ctx, cfg.n_batch, cfg.n_threads, cfg.max_sequences, cfg.parallel_sequences, cfg.top_k,
-               cfg.prefix_reuse)
+        key = (
+            model_key,
+            cfg.n_ctx,
+            cfg.n_batch,
+            cfg.n_threads,
+            cfg.max_sequences,
+            cfg.parallel_sequences,
+            cfg.top_k,
+            cfg.prefix_reuse,
+        )
         with self._lock:
             runtime = self._runtimes.get(key)
             if runtime is None:
@@ -622,7 +644,7 @@ def chat_prompt(template: str | None, messages: list[Message], *, bos: str = "<b
     (system messages folded into the first user turn, as Gemma's own template does)."""
     turns = [m.model_dump() for m in messages]
     if template:
-        return _formatter(template, eos, bos)(messages=turns).prompt
+        return _formatter(template, eos, bos)(messages=cast(Any, turns)).prompt
     system = "\n\n".join(t["content"] for t in turns if t["role"] == "system")
     turns = [t for t in turns if t["role"] != "system"]
     if system:
@@ -682,13 +704,17 @@ class LlamaCppEngine:
         async with contextlib.aclosing(self._run(messages, params, 1, stream=True)) as events:
             async for _, item in events:
                 if isinstance(item, Completion):
-                    yield Delta(finish_reason=item.finish_reason, prompt_tokens=item.prompt_tokens,
-                                completion_tokens=item.completion_tokens)
+                    yield Delta(
+                        finish_reason=item.finish_reason,
+                        prompt_tokens=item.prompt_tokens,
+                        completion_tokens=item.completion_tokens,
+                    )
                 else:
                     yield Delta(text=item)
 
-    async def _run(self, messages: list[Message], params: SamplingParams, n: int,
-                   stream: bool) -> AsyncIterator[tuple[int, str | Completion]]:
+    async def _run(
+        self, messages: list[Message], params: SamplingParams, n: int, stream: bool
+    ) -> AsyncGenerator[tuple[int, str | Completion]]:
         await self.load()
         runtime = self._runtime
         assert runtime is not None
@@ -700,9 +726,16 @@ class LlamaCppEngine:
         lookup = (cfg.prompt_lookup_ngram, cfg.prompt_lookup_draft_tokens) if cfg.prompt_lookup else None
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[_Event] = asyncio.Queue()
-        job = _Job(prompt=prompt, params=params, seeds=seeds_for(params, n), grammar=grammar, lookup=lookup,
-                   stream=stream, sink=lambda event: loop.call_soon_threadsafe(queue.put_nowait, event),
-                   waiting=deque(range(n)))
+        job = _Job(
+            prompt=prompt,
+            params=params,
+            seeds=seeds_for(params, n),
+            grammar=grammar,
+            lookup=lookup,
+            stream=stream,
+            sink=lambda event: loop.call_soon_threadsafe(queue.put_nowait, event),
+            waiting=deque(range(n)),
+        )
         runtime.submit(job)
         done = 0
         try:

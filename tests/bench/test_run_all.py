@@ -20,8 +20,10 @@ def test_summary_rows_list_flat_figures_and_the_verdict(tmp_path: Path) -> None:
     }
     path.write_text(json.dumps(document))
     rows = _summary_rows(path)
-    assert rows[:6] == ["## headtohead", "", "- workload: 30 problems", "- date: 2026-11-26",
-                        "- machine: 2026-11-26, 2 cores, load 3.5", "- verdict: speed: k2think 1.92× faster"]  # fmt: skip
+    assert rows[:6] == [
+        "## headtohead", "", "- workload: 30 problems", "- date: 2026-11-26",
+        "- machine: 2026-11-26, 2 cores, load 3.5", "- verdict: speed: k2think 1.92× faster",
+    ]  # fmt: skip
     assert "| k2think accuracy | 0.2 |" in rows and not any("nested" in row for row in rows)
     path.write_text(json.dumps({"figures": {}}))
     assert not any(row.startswith("- verdict") for row in _summary_rows(path))

@@ -214,7 +214,8 @@ def bare_greedy(engine: LlamaCppEngine, messages: list[Message], max_tokens: int
     ctx.decode(batch)
     tokens, n_past = [], len(prompt)
     for _ in range(max_tokens):
-        token = int(np.argmax(np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx.ctx, -1), shape=(model.n_vocab(),))))
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx.ctx, -1), shape=(model.n_vocab(),))
+        token = int(np.argmax(logits))
         if llama_cpp.llama_vocab_is_eog(model.vocab, token):
             break
         tokens.append(token)
@@ -271,7 +272,8 @@ async def test_temperature_zero_is_greedy_and_seeds_repeat(engine: LlamaCppEngin
     other_seed = await engine.generate(COUNT, SamplingParams(temperature=0, max_tokens=16, seed=99))
     assert greedy[0] == greedy[1] == other_seed[0].text  # seeds do not matter at temperature 0
     sampled = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=16, seed=5)
-    assert [c.text for c in await engine.generate(COUNT, sampled)] == [c.text for c in await engine.generate(COUNT, sampled)]
+    first, again = await engine.generate(COUNT, sampled), await engine.generate(COUNT, sampled)
+    assert first[0].text == again[0].text
 
 
 @pytest.mark.slow
