@@ -16,8 +16,16 @@ from pathlib import Path
 
 from k2core.config import EmbeddedSettings, Settings
 
-__all__ = ["DEFAULT_MODEL", "QUANTISATIONS", "EmbeddedModel", "ModelIntegrityError", "ensure_embedded_model",
-           "prepare_model", "quantised_model", "resolve_model_path"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "QUANTISATIONS",
+    "EmbeddedModel",
+    "ModelIntegrityError",
+    "ensure_embedded_model",
+    "prepare_model",
+    "quantised_model",
+    "resolve_model_path",
+]
 
 # Variants made from the shipped Q4_K_M by llama.cpp's quantiser (llama_ftype values); the shipped file is "q4_k_m".
 QUANTISATIONS = {"q4_0": 2, "q8_0": 7}
@@ -44,6 +52,8 @@ class EmbeddedModel:
         paths = []
         for name in self.packages:
             module = importlib.import_module(name)
+            if module.__file__ is None:
+                raise ModelIntegrityError(f"package {name} has no files")
             chunks = sorted((Path(module.__file__).parent / "data").glob("*.bin"))
             if len(chunks) != 1:
                 raise ModelIntegrityError(f"package {name} holds {len(chunks)} chunk files, expected 1")
@@ -99,8 +109,13 @@ def prepare_model(cache_dir: Path, model: EmbeddedModel = DEFAULT_MODEL) -> Path
     """
     target = Path(cache_dir).expanduser() / "models" / model.file_name
     stamp = _stamp(target)
-    if (target.is_file() and target.stat().st_size == model.size and stamp.is_file()
-            and stamp.read_text().strip() == model.sha256 and stamp.stat().st_mtime_ns >= target.stat().st_mtime_ns):
+    if (
+        target.is_file()
+        and target.stat().st_size == model.size
+        and stamp.is_file()
+        and stamp.read_text().strip() == model.sha256
+        and stamp.stat().st_mtime_ns >= target.stat().st_mtime_ns
+    ):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_file() and target.stat().st_size == model.size and _sha256(target) == model.sha256:

@@ -26,7 +26,7 @@ class SamplingParams(BaseModel):
     stop: list[str] = Field(default_factory=list)
     json_schema: dict[str, Any] | None = None
 
-    def with_seed(self, seed: int | None) -> "SamplingParams":
+    def with_seed(self, seed: int | None) -> SamplingParams:
         return self.model_copy(update={"seed": seed})
 
 
@@ -129,8 +129,10 @@ class Usage(BaseModel):
     calls: int = 0
     cost_usd: float | None = None
 
-    def add(self, other: "Usage") -> "Usage":
-        cost = None if self.cost_usd is None and other.cost_usd is None else (self.cost_usd or 0) + (other.cost_usd or 0)
+    def add(self, other: Usage) -> Usage:
+        cost = (
+            None if self.cost_usd is None and other.cost_usd is None else (self.cost_usd or 0) + (other.cost_usd or 0)
+        )
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,

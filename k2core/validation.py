@@ -16,7 +16,9 @@ def validate_problem(problem: str, settings: Settings, field: str = "problem") -
         raise ValidationError(field, "must not be empty")
     size = len(problem.encode("utf-8"))
     if size > settings.limits.max_prompt_bytes:
-        raise TooLargeError(field, f"is {size} bytes; the limit is {settings.limits.max_prompt_bytes} (limits.max_prompt_bytes)")
+        raise TooLargeError(
+            field, f"is {size} bytes; the limit is {settings.limits.max_prompt_bytes} (limits.max_prompt_bytes)"
+        )
 
 
 def validate_n(n: int, settings: Settings, field: str = "n") -> None:
@@ -27,7 +29,9 @@ def validate_n(n: int, settings: Settings, field: str = "n") -> None:
         raise ValidationError(field, f"must be at most {settings.pipeline.max_n} (pipeline.max_n), got {n}")
 
 
-def validate_sampling(params: SamplingParams, context_tokens: int | None, limits: LimitsSettings, prefix: str = "") -> None:
+def validate_sampling(
+    params: SamplingParams, context_tokens: int | None, limits: LimitsSettings, prefix: str = ""
+) -> None:
     """Finite temperature >= 0, top_p in (0, 1], 1 <= max_tokens <= the engine's context, a seed that fits 64 bits
     with room for per-candidate offsets, bounded stop strings and JSON schema."""
     if not math.isfinite(params.temperature) or params.temperature < 0:

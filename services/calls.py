@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,7 +113,7 @@ def scope(subsystem: str, method: str, carrier: Mapping[str, str], timeout_s: fl
     """
     rid = carrier.get(REQUEST_ID_KEY) or uuid.uuid4().hex
     record: dict[str, Any] = {"service": subsystem, "method": method, REQUEST_ID_KEY: rid}
-    tokens = (
+    tokens: tuple[Token[Any], ...] = (
         _request_id.set(rid),
         _deadline.set(None if timeout_s is None else time.monotonic() + timeout_s),
         _record.set(record),
@@ -137,6 +137,7 @@ def scope(subsystem: str, method: str, carrier: Mapping[str, str], timeout_s: fl
         metrics.call_seconds.labels(method=method).observe(seconds)
         record["seconds"] = round(seconds, 6)
         log.info(json.dumps({"ts": datetime.now(UTC).isoformat(), **record}, default=str))
-        for var, token in zip((_request_id, _deadline, _record), tokens, strict=True):
+        context_vars: tuple[ContextVar[Any], ...] = (_request_id, _deadline, _record)
+        for var, token in zip(context_vars, tokens, strict=True):
             with contextlib.suppress(ValueError):  # a stream closed by another task ends in another context
                 var.reset(token)

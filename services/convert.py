@@ -96,7 +96,7 @@ def undecodable(data: bytes, descriptor: Descriptor) -> ValidationError:
 
 
 def invalid_utf8_field(data: bytes, descriptor: Descriptor, prefix: str = "") -> str | None:
-    """The path (``messages[1].content``) of the first string field whose bytes are not UTF-8, walking the wire format."""
+    """The path (``messages[1].content``) of the first string field whose bytes are not UTF-8 (from the wire format)."""
     pos, seen = 0, dict[int, int]()
     try:
         while pos < len(data):
@@ -274,7 +274,9 @@ _REQUEST_OPTIONALS = (
 
 def solve_request_to_proto(request: SolveRequest) -> reasoner_pb2.SolveRequest:
     fields = {name: getattr(request, name) for name in _REQUEST_OPTIONALS}
-    demonstrations = [reasoner_pb2.Demonstration(problem=d.problem, response=d.response) for d in request.demonstrations]
+    demonstrations = [
+        reasoner_pb2.Demonstration(problem=d.problem, response=d.response) for d in request.demonstrations
+    ]
     return reasoner_pb2.SolveRequest(
         problem=request.problem,
         domain=request.domain,

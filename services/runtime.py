@@ -328,7 +328,7 @@ class HeaderDeadlineH11(H11Protocol):
     read_timeout_s: float = 10.0
     _deadline: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
         self._arm()
 
@@ -371,9 +371,16 @@ class HeadLimit:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > self.limit:
-            body = json.dumps({"error": {"message": f"request headers exceed {self.limit} bytes "
-                               "(limits.http_max_header_bytes)", "type": "invalid_request_error", "param": None,
-                               "code": "headers_too_large"}}).encode()
+            body = json.dumps(
+                {
+                    "error": {
+                        "message": f"request headers exceed {self.limit} bytes (limits.http_max_header_bytes)",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": "headers_too_large",
+                    }
+                }
+            ).encode()
             headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
             await send({"type": "http.response.start", "status": 431, "headers": headers})
             await send({"type": "http.response.body", "body": body})
@@ -381,7 +388,9 @@ class HeadLimit:
         await self.app(scope, receive, send)
 
 
-def http_server(app: Any, host: str, port: int, limits: LimitsSettings, tls: ServerSettings | None = None) -> HttpServer:
+def http_server(
+    app: Any, host: str, port: int, limits: LimitsSettings, tls: ServerSettings | None = None
+) -> HttpServer:
     """An HTTP server for an ASGI app on ``host:port`` (no access log: requests log their own line); HTTPS when
     ``tls`` names a certificate and key. Request heads are capped at ``limits.http_max_header_bytes`` (431 beyond)
     and must arrive within ``limits.http_read_timeout_s``; idle keep-alive connections close after 5 s."""
@@ -391,8 +400,17 @@ def http_server(app: Any, host: str, port: int, limits: LimitsSettings, tls: Ser
     protocol = type("HttpProtocol", (HeaderDeadlineH11,), {"read_timeout_s": limits.http_read_timeout_s})
     return HttpServer(
         uvicorn.Config(
-            HeadLimit(app, limits.http_max_header_bytes), host=host, port=port, access_log=False,
-            log_level="warning", lifespan="off", ssl_certfile=cert, ssl_keyfile=key if cert else None, http=protocol, h11_max_incomplete_event_size=limits.http_max_header_bytes, timeout_keep_alive=5,
+            HeadLimit(app, limits.http_max_header_bytes),
+            host=host,
+            port=port,
+            access_log=False,
+            log_level="warning",
+            lifespan="off",
+            ssl_certfile=cert,
+            ssl_keyfile=key if cert else None,
+            http=protocol,
+            h11_max_incomplete_event_size=limits.http_max_header_bytes,
+            timeout_keep_alive=5,
         )
     )
 

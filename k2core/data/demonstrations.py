@@ -100,9 +100,11 @@ def read_demonstrations(path: Path) -> list[Demonstration]:
         raise ValueError(f"{path}: cannot read ({exc.strerror})") from exc
     stripped = text.strip()
     try:
-        entries = json.loads(stripped) if stripped.startswith("[") else [
-            json.loads(line) for line in text.splitlines() if line.strip()
-        ]
+        entries = (
+            json.loads(stripped)
+            if stripped.startswith("[")
+            else [json.loads(line) for line in text.splitlines() if line.strip()]
+        )
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not JSON lines or a JSON list ({exc.msg})") from exc
     demos = []

@@ -29,7 +29,9 @@ def verl_schema() -> pa.Schema:
             ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
             (
                 "extra_info",
-                pa.struct([("split", pa.string()), ("index", pa.int64()), ("id", pa.string()), ("domain", pa.string())]),
+                pa.struct(
+                    [("split", pa.string()), ("index", pa.int64()), ("id", pa.string()), ("domain", pa.string())]
+                ),
             ),
         ]
     )

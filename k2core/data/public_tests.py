@@ -21,7 +21,9 @@ _INLINE = re.compile(
     r"(?:==>|=>|➞|->|==|=|#\s*=>|#\s*returns?|should return|returns?)\s*(?P<want>.+?)\s*$",
     re.IGNORECASE,
 )
-_ONE_ARG = re.compile(r"^\s*for\s+\w+\s*=\s*(?P<arg>.+?),?\s+the output should be\s+(?P<want>.+?)\.?\s*$", re.IGNORECASE)
+_ONE_ARG = re.compile(
+    r"^\s*for\s+\w+\s*=\s*(?P<arg>.+?),?\s+the output should be\s+(?P<want>.+?)\.?\s*$", re.IGNORECASE
+)
 _TRAILING_NOTE = re.compile(r"\s*(?:#.*|\(.*\)\s*)$")
 _FUNCTION = re.compile(r"^\s*def\s+(\w+)\s*\(", re.MULTILINE)
 

@@ -19,10 +19,13 @@ class Engine(Protocol):
 
     name: str
     supports_json_schema: bool
-    context_tokens: int | None
+
+    @property
+    def context_tokens(self) -> int | None:
+        """The context length requests are validated against (None when unknown)."""
 
     async def load(self) -> None:
-        """Make the engine ready to serve (load weights, learn the server's limits); raise EngineError when it cannot."""
+        """Make the engine ready to serve (load weights, learn the server's limits); EngineError when it cannot."""
 
     async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
         """Return ``n`` completions of the conversation."""

@@ -129,7 +129,8 @@ class CerebrasEngine(ChatAPIEngine):
                 backoff = isinstance(exc, self._sdk.APIStatusError) and exc.status_code in (429, 503)
                 if not backoff or attempt >= self._max_retries:
                     raise
-                await asyncio.sleep(retry_delay(exc.response.headers, attempt, self._backoff_max_s))
+                headers = getattr(getattr(exc, "response", None), "headers", httpx.Headers())
+                await asyncio.sleep(retry_delay(headers, attempt, self._backoff_max_s))
                 attempt += 1
                 continue
             usage = getattr(response, "usage", None)

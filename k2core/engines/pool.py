@@ -35,8 +35,14 @@ class Pool:
     ``cooldown_s``. Streams fail over only before their first delta. No replica left → UnavailableError.
     """
 
-    def __init__(self, replicas: Sequence[Engine], *, timeout_s: float, cooldown_s: float = 5.0,
-                 labels: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        replicas: Sequence[Engine],
+        *,
+        timeout_s: float,
+        cooldown_s: float = 5.0,
+        labels: Sequence[str] | None = None,
+    ) -> None:
         if not replicas:
             raise ValueError("a pool needs at least one replica")
         names = labels or [f"{engine.name}-{i}" for i, engine in enumerate(replicas)]
@@ -75,7 +81,8 @@ class Pool:
             replica.inflight += 1
             started = False
             try:
-                async with contextlib.aclosing(replica.engine.stream(messages, params)) as deltas:
+                stream = replica.engine.stream(messages, params)
+                async with contextlib.aclosing(stream) as deltas:  # type: ignore[type-var]  # an async generator
                     async with asyncio.timeout(self._remaining(deadline)):
                         first = await anext(deltas, None)
                     started = True
@@ -101,7 +108,9 @@ class Pool:
     @property
     def context_tokens(self) -> int | None:
         """The smallest context among replicas that know theirs."""
-        return min((r.engine.context_tokens for r in self.replicas if r.engine.context_tokens is not None), default=None)
+        return min(
+            (r.engine.context_tokens for r in self.replicas if r.engine.context_tokens is not None), default=None
+        )
 
     async def load(self) -> None:
         """Load every replica; a replica that fails is marked unhealthy, and only all failing raises."""

@@ -132,8 +132,9 @@ class VllmEngine:
                 from vllm import AsyncEngineArgs
                 from vllm.v1.engine.async_llm import AsyncLLM
             except ImportError as exc:
-                raise EngineError("the vllm engine needs the [gpu] extra (pip install 'k2think[gpu]')",
-                                  retryable=False) from exc
+                raise EngineError(
+                    "the vllm engine needs the [gpu] extra (pip install 'k2think[gpu]')", retryable=False
+                ) from exc
             engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**build_engine_args(self._settings)))
             self._tokenizer = await engine.get_tokenizer()
             self._engine = engine
@@ -152,8 +153,14 @@ class VllmEngine:
         seconds = time.perf_counter() - start
         prompt_tokens = len(final.prompt_token_ids or [])
         return [
-            Completion(text=out.text, finish_reason=out.finish_reason or "stop", prompt_tokens=prompt_tokens,
-                       completion_tokens=len(out.token_ids), seconds=seconds, spec_decode=stats)
+            Completion(
+                text=out.text,
+                finish_reason=out.finish_reason or "stop",
+                prompt_tokens=prompt_tokens,
+                completion_tokens=len(out.token_ids),
+                seconds=seconds,
+                spec_decode=stats,
+            )
             for out in sorted(final.outputs, key=lambda o: o.index)
         ]
 
@@ -161,25 +168,31 @@ class VllmEngine:
         """Text deltas; the last one carries finish_reason and token counts."""
         await self.load()
         tokens = 0
-        async with contextlib.aclosing(self._generate(messages, params, 1, stream=True)) as outputs:
+        async with contextlib.aclosing(self._generate(messages, params, 1, stream=True)) as outputs:  # type: ignore[type-var]
             async for output in outputs:
                 out = output.outputs[0]
                 tokens += len(out.token_ids)
                 if out.text:
                     yield Delta(text=out.text)
                 if output.finished:
-                    yield Delta(finish_reason=out.finish_reason or "stop",
-                                prompt_tokens=len(output.prompt_token_ids or []), completion_tokens=tokens)
+                    yield Delta(
+                        finish_reason=out.finish_reason or "stop",
+                        prompt_tokens=len(output.prompt_token_ids or []),
+                        completion_tokens=tokens,
+                    )
 
-    async def _generate(self, messages: list[Message], params: SamplingParams, n: int,
-                        stream: bool) -> AsyncIterator[Any]:
+    async def _generate(
+        self, messages: list[Message], params: SamplingParams, n: int, stream: bool
+    ) -> AsyncIterator[Any]:
         """vLLM's output stream; closing or cancelling it aborts the request inside vLLM."""
         token_ids = self._tokenizer.apply_chat_template(
             [m.model_dump() for m in messages], tokenize=True, add_generation_prompt=True
         )
         sampling = to_vllm_sampling(sampling_kwargs(params, n), stream=stream)
         try:
-            async for output in self._engine.generate({"prompt_token_ids": list(token_ids)}, sampling, uuid.uuid4().hex):
+            async for output in self._engine.generate(
+                {"prompt_token_ids": list(token_ids)}, sampling, uuid.uuid4().hex
+            ):
                 yield output
         except Exception as exc:
             raise EngineError(f"vllm generation failed: {exc}", retryable=True) from exc
@@ -189,8 +202,9 @@ class VllmEngine:
         if before is None:
             return None
         draft, accepted = spec_counters()
-        return SpecDecodeStats(method=str(self._method), draft_tokens=int(draft - before[0]),
-                               accepted_tokens=int(accepted - before[1]))
+        return SpecDecodeStats(
+            method=str(self._method), draft_tokens=int(draft - before[0]), accepted_tokens=int(accepted - before[1])
+        )
 
     async def health(self) -> bool:
         """Loaded and its engine loop alive."""

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from k2core.eval.harness import NoProgress, Progress, SolveFn, EvalSpec, run_eval
+from k2core.eval.harness import NO_PROGRESS, EvalSpec, Progress, SolveFn, run_eval
 from k2core.eval.reports import write_components
 from k2core.eval.summary import summarize
 
@@ -25,7 +25,12 @@ def arm_spec(template: EvalSpec, plan: bool, best_of_n: bool) -> EvalSpec:
 
 
 async def run_components(
-    datasets: list[str], template: EvalSpec, solve: SolveFn, out: Path, concurrency: int = 2, progress: Progress = NoProgress()
+    datasets: list[str],
+    template: EvalSpec,
+    solve: SolveFn,
+    out: Path,
+    concurrency: int = 2,
+    progress: Progress = NO_PROGRESS,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Run every arm on every dataset (resumable under ``out/components/``); write the report; return summaries."""
     summaries: dict[str, dict[str, dict[str, Any]]] = {}

@@ -49,6 +49,9 @@ class NoProgress:
         return None
 
 
+NO_PROGRESS = NoProgress()
+
+
 @dataclass(frozen=True)
 class EvalSpec:
     """One evaluated arm: the dataset, k runs per problem and the request settings (paper sampling defaults)."""
@@ -198,7 +201,9 @@ def check_config(out: Path, spec: EvalSpec) -> None:
     path.write_text(json.dumps(asdict(spec), indent=2))
 
 
-def pending_pairs(problems: Sequence[Problem], k: int, done: dict[tuple[str, int], RunRecord]) -> list[tuple[Problem, int]]:
+def pending_pairs(
+    problems: Sequence[Problem], k: int, done: dict[tuple[str, int], RunRecord]
+) -> list[tuple[Problem, int]]:
     """Pairs still to run, run-major (every problem's run 0 first); errored pairs are retried."""
     return [
         (problem, run)
@@ -239,9 +244,9 @@ async def run_eval(
     solve: SolveFn,
     out: Path,
     concurrency: int = 2,
-    progress: Progress = NoProgress(),
+    progress: Progress = NO_PROGRESS,
 ) -> list[RunRecord]:
-    """Run every pending pair (resuming ``out/results.jsonl``); return the latest record of each pair in ``problems``."""
+    """Run every pending pair (resuming ``out/results.jsonl``); return the latest record of each pair."""
     check_config(out, spec)
     path = out / RESULTS_FILE
     drop_torn_tail(path)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -37,7 +35,9 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value + 0.0:.1f}%".replace("-0.0%", "0.0%")
 
 
-def _bar_chart(path: Path, groups: Sequence[str], series: Mapping[str, Sequence[float]], title: str, ylabel: str) -> None:
+def _bar_chart(
+    path: Path, groups: Sequence[str], series: Mapping[str, Sequence[float]], title: str, ylabel: str
+) -> None:
     """A grouped bar chart of percentages: one group per x label, one bar per series."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(groups) * max(1, len(series)) / 2), 3.6))
@@ -64,7 +64,13 @@ def write_components(out: Path, summaries: Mapping[str, Mapping[str, Mapping[str
     accuracy = [[d, *(percent(summaries[d][a]["avg_pass_at_1"]) for a in arms)] for d in datasets]
     length = [[d, *(round(summaries[d][a]["mean_response_tokens"], 1) for a in arms)] for d in datasets]
     cost = [
-        [d, *(f"{_total_tokens(summaries[d][a]):.0f} / {summaries[d][a]['seconds_per_stage']['total']:.1f}s" for a in arms)]
+        [
+            d,
+            *(
+                f"{_total_tokens(summaries[d][a]):.0f} / {summaries[d][a]['seconds_per_stage']['total']:.1f}s"
+                for a in arms
+            ),
+        ]
         for d in datasets
     ]
     first = next(iter(summaries.values()), {})
@@ -147,7 +153,9 @@ def write_selection(out: Path, study: Mapping[str, Any]) -> Path:
 def write_eval(out: Path, summary: Mapping[str, Any], model: str, published: Any = None) -> Path:
     """``eval.md`` and ``eval.png``: one run's accuracy with its interval, next to the published figure if any."""
     out.mkdir(parents=True, exist_ok=True)
-    sampling = "greedy" if summary["temperature"] == 0 else f"temperature {summary['temperature']}, top-p {summary['top_p']}"
+    sampling = (
+        "greedy" if summary["temperature"] == 0 else f"temperature {summary['temperature']}, top-p {summary['top_p']}"
+    )
     rows = [["k2think harness", percent(summary["avg_pass_at_1"]), _interval(summary.get("avg_pass_at_1_ci95")),
              f"{summary['problems']} problems × k={summary['k']}, N={summary['n']}, {sampling}"]]  # fmt: skip
     if published is not None:
@@ -200,11 +208,19 @@ def _range_note(pass1: float) -> str:
 def write_scaling(out: Path, rows: Sequence[Mapping[str, Any]], about: str) -> Path:
     """``scaling.md`` and ``scaling.png``: wall time and tokens per request against N."""
     out.mkdir(parents=True, exist_ok=True)
-    headers = ["N", "wall s / request", "tokens / request", "completion tokens / request", "judge calls / request", "accuracy"]
+    headers = [
+        "N",
+        "wall s / request",
+        "tokens / request",
+        "completion tokens / request",
+        "judge calls / request",
+        "accuracy",
+    ]
     table = [
         [
             r["n"], round(r["wall_s_per_request"], 2), round(r["tokens_per_request"], 1),
-            round(r["completion_tokens_per_request"], 1), round(r["judge_calls_per_request"], 2), percent(r["accuracy"]),
+            round(r["completion_tokens_per_request"], 1), round(r["judge_calls_per_request"], 2),
+            percent(r["accuracy"]),
         ]
         for r in rows
     ]  # fmt: skip

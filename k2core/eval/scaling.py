@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from k2core.eval import metrics
-from k2core.eval.harness import EvalSpec, NoProgress, Progress, RunRecord, SolveFn, run_eval
+from k2core.eval.harness import NO_PROGRESS, EvalSpec, Progress, RunRecord, SolveFn, run_eval
 from k2core.eval.reports import write_scaling
 
 DEFAULT_NS = (1, 2, 3, 5, 8)
@@ -30,7 +30,7 @@ def scaling_row(n: int, records: Sequence[RunRecord]) -> dict[str, Any]:
 
 
 async def run_scaling(
-    template: EvalSpec, solve: SolveFn, out: Path, ns: Sequence[int] = DEFAULT_NS, progress: Progress = NoProgress()
+    template: EvalSpec, solve: SolveFn, out: Path, ns: Sequence[int] = DEFAULT_NS, progress: Progress = NO_PROGRESS
 ) -> list[dict[str, Any]]:
     """One request at a time (so wall time is per request) for each N, resumable under ``out/scaling/``."""
     problems = template.problems()
@@ -40,8 +40,9 @@ async def run_scaling(
         records = await run_eval(problems, spec, solve, out / "scaling" / f"n{n}", concurrency=1, progress=progress)
         rows.append(scaling_row(n, records))
     about = (
-        f"{len(problems)} problems of {template.dataset}, one request at a time, plan {'on' if template.plan else 'off'}, "
-        f"judge {'on' if template.judge else 'off'}, max tokens {template.max_tokens}, temperature {template.temperature}."
+        f"{len(problems)} problems of {template.dataset}, one request at a time, "
+        f"plan {'on' if template.plan else 'off'}, judge {'on' if template.judge else 'off'}, "
+        f"max tokens {template.max_tokens}, temperature {template.temperature}."
     )
     write_scaling(out, rows, about)
     return rows

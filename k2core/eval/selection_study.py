@@ -16,9 +16,9 @@ from k2core import verify
 from k2core.data.problem import Problem
 from k2core.eval import metrics
 from k2core.eval.harness import (
+    NO_PROGRESS,
     CandidateOutcome,
     EvalSpec,
-    NoProgress,
     Progress,
     SolveFn,
     check_config,
@@ -87,7 +87,7 @@ class StudySpec:
     """The study's workload: N candidates per problem sampled once (no judge), then every selector."""
 
     dataset: str = "gen:arith"
-    limit: int = 30
+    limit: int | None = 30
     n: int = 5
     plan: bool = False
     max_tokens: int = 256
@@ -185,7 +185,7 @@ async def run_study(
     judge: Judge,
     out: Path,
     concurrency: int = 1,
-    progress: Progress = NoProgress(),
+    progress: Progress = NO_PROGRESS,
 ) -> list[StudyRecord]:
     """Study every problem not yet done in ``out/results.jsonl`` (errors are retried); return all records."""
     check_config(out, spec.eval_spec())
@@ -198,7 +198,9 @@ async def run_study(
     def failed(problem: Problem, error: str) -> StudyRecord:
         return StudyRecord(problem_id=problem.id, domain=problem.domain, error=error)
 
-    fresh = await run_resumable(pending, lambda p: study_problem(p, spec, solve, judge), failed, path, concurrency, progress)
+    fresh = await run_resumable(
+        pending, lambda p: study_problem(p, spec, solve, judge), failed, path, concurrency, progress
+    )
     done |= {r.problem_id: r for r in fresh}
     return [done[p.id] for p in problems if p.id in done]
 
@@ -253,7 +255,7 @@ def summarize_study(records: Sequence[StudyRecord], spec: StudySpec) -> dict[str
 
 
 async def run_selection_report(
-    spec: StudySpec, solve: SolveFn, judge: Judge, out: Path, concurrency: int = 1, progress: Progress = NoProgress()
+    spec: StudySpec, solve: SolveFn, judge: Judge, out: Path, concurrency: int = 1, progress: Progress = NO_PROGRESS
 ) -> dict[str, Any]:
     """Run the study on ``spec.dataset`` (resumable under ``out/selection/``), write the report, return the summary."""
     problems = spec.eval_spec().problems()

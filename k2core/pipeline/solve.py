@@ -124,7 +124,7 @@ class Pipeline:
         await self.close()
 
     def validate(self, request: SolveRequest) -> None:
-        """Raise ValidationError naming the first bad field of ``request``; ``max_tokens`` against the solver's engine."""
+        """Raise ValidationError naming the first bad field of ``request`` (max_tokens against the solver engine)."""
         request.check(self.settings, self.solver.context_tokens)
 
     async def solve(self, request: SolveRequest) -> SolveResult:

@@ -147,26 +147,6 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-async def _drain(stream: asyncio.StreamReader, buffer: bytearray, cap: int, overflow: Callable[[], None]) -> None:
-    """Read a pipe to its end, keeping the first ``cap`` bytes in ``buffer``; call ``overflow`` once when more
-    arrives. Reading on to EOF matters: asyncio's ``Process.wait()`` returns only once every pipe is closed."""
-    overflowed = False
-    while chunk := await stream.read(64 * 1024):
-        room = cap - len(buffer)
-        buffer += chunk[:room]
-        if len(chunk) > room and not overflowed:
-            overflowed = True
-            overflow()
-
-
-async def _feed(stream: asyncio.StreamWriter, data: bytes) -> None:
-    """Write stdin and close it; a program that exits without reading it is fine."""
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        stream.write(data)
-        await stream.drain()
-        stream.close()
-
-
 class Sandbox:
     """Runs Python source in isolated, limited child processes; at most ``max_parallel`` runs at a time."""
 
@@ -303,13 +283,14 @@ class Sandbox:
 
         out, err = bytearray(), bytearray()
         cap = self.settings.max_output_bytes
+        assert proc.stdout is not None and proc.stderr is not None and proc.stdin is not None  # all piped
         pipes = [
             asyncio.create_task(_drain(proc.stdout, out, cap, lambda: kill("output limit"))),
             asyncio.create_task(_drain(proc.stderr, err, cap, lambda: kill("output limit"))),
             asyncio.create_task(_feed(proc.stdin, stdin)),
         ]
-        exited = asyncio.create_task(proc.wait())
-        stopped = asyncio.create_task(stop.wait()) if stop is not None else None
+        exited: asyncio.Task[Any] = asyncio.create_task(proc.wait())
+        stopped: asyncio.Task[Any] | None = asyncio.create_task(stop.wait()) if stop is not None else None
         try:
             waiting = [t for t in (exited, stopped) if t is not None]
             await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

@@ -15,4 +15,3 @@ def print_json(obj: Any) -> None:
     """Print exactly one JSON object on stdout."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
-

@@ -27,7 +27,9 @@ def bench_module(name: str) -> str:
     """``headtohead`` -> ``bench.headtohead_bench``; an unknown name is a bad parameter naming the choices."""
     known = sorted(p.stem.removesuffix("_bench") for p in (ROOT / "bench").glob("*_bench.py"))
     if name not in known:
-        raise typer.BadParameter(f"unknown bench {name!r}; expected one of {', '.join(known) or 'none'}", param_hint="NAME")
+        raise typer.BadParameter(
+            f"unknown bench {name!r}; expected one of {', '.join(known) or 'none'}", param_hint="NAME"
+        )
     return f"bench.{name}_bench"
 
 

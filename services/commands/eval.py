@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,10 @@ from k2core.roles import Judge
 from services.commands._output import print_json, stderr
 from services.commands.solve import check_target
 
+_DATASET_HELP = f"Dataset name, repeatable: {', '.join(list_datasets())}."
 
-class Report(str, Enum):
+
+class Report(StrEnum):
     """The studies ``--report`` can run."""
 
     components = "components"
@@ -112,7 +114,7 @@ class BarProgress:
 
 
 def eval_command(
-    dataset: list[str] = typer.Option(..., "--dataset", help=f"Dataset name, repeatable: {', '.join(list_datasets())}."),
+    dataset: list[str] = typer.Option(..., "--dataset", help=_DATASET_HELP),
     limit: int | None = typer.Option(None, "--limit", help="Problems per dataset (first rows; generated count)."),
     sample: int | None = typer.Option(
         None, "--sample", min=1, help="A seeded subset of this many problems (file datasets; MATH-500 by level)."
@@ -135,7 +137,8 @@ def eval_command(
     ns: str = typer.Option("1,2,3,5,8", "--ns", help="N values of the scaling study."),
     json_output: bool = typer.Option(False, "--json", help="Print only the summary JSON object on stdout."),
 ) -> None:
-    """Evaluate datasets with the paper's protocol (resumable); --report runs the components, selection or scaling study."""
+    """Evaluate datasets with the paper's protocol (resumable); --report runs the components, selection or scaling
+    study."""
     settings = Settings()
     p = settings.pipeline
     spec = EvalSpec(
@@ -172,7 +175,9 @@ def checks(spec: EvalSpec, datasets: list[str], target: str, settings: Settings,
     known = list_datasets()
     for name in datasets:
         if name not in known:
-            raise typer.BadParameter(f"unknown dataset {name!r}; expected one of {', '.join(known)}", param_hint="--dataset")
+            raise typer.BadParameter(
+                f"unknown dataset {name!r}; expected one of {', '.join(known)}", param_hint="--dataset"
+            )
     if report is not None and report is not Report.components and len(datasets) > 1:
         raise typer.BadParameter(f"--report {report.value} takes one dataset", param_hint="--dataset")
     if report is Report.selection and target != "local":
@@ -243,7 +248,8 @@ async def dispatch(
 def study_spec(spec: EvalSpec) -> StudySpec:
     """The selection study's workload from the eval options (30 problems unless ``--limit``)."""
     return StudySpec(
-        dataset=spec.dataset, limit=None if spec.sample else spec.limit or StudySpec.limit, sample=spec.sample, n=spec.n, plan=spec.plan, max_tokens=spec.max_tokens,
+        dataset=spec.dataset, limit=None if spec.sample else spec.limit or StudySpec.limit, sample=spec.sample,
+        n=spec.n, plan=spec.plan, max_tokens=spec.max_tokens,
         temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed, fewshot=spec.fewshot, data_dir=spec.data_dir,
     )  # fmt: skip
 
@@ -251,7 +257,8 @@ def study_spec(spec: EvalSpec) -> StudySpec:
 async def plain_eval(
     spec: EvalSpec, solve: SolveFn, out: Path, concurrency: int, bar: BarProgress, model: str
 ) -> dict[str, Any]:
-    """Run (or resume) one dataset; write ``summary.json`` and the ``eval.md`` / ``eval.png`` report; return the summary."""
+    """Run (or resume) one dataset; write ``summary.json`` and the ``eval.md`` / ``eval.png`` report; return the
+    summary."""
     start = time.perf_counter()
     problems = spec.problems()
     records = await run_eval(problems, spec, solve, out, concurrency, bar)

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from k2core.config import Settings
+from k2core.data.demonstrations import read_demonstrations
 from k2core.errors import K2Error, ValidationError
 from k2core.pipeline import (
     CandidateDeltaEvent,
@@ -26,7 +27,6 @@ from k2core.pipeline import (
     SolveRequest,
     VerdictEvent,
 )
-from k2core.data.demonstrations import read_demonstrations
 from k2core.types import Demonstration, SolveResult
 from k2core.validation import validate_engine_name
 from services.commands._output import print_json, stderr

@@ -33,7 +33,9 @@ async def _up(settings: Settings, ready_timeout_s: float, as_json: bool) -> int:
     stderr.print("k2think stack ready (Ctrl-C stops it):")
     for name, address in endpoints.items():
         stderr.print(f"  {name:<13} {address}")
-    supervisor = asyncio.create_task(stack.supervise(lambda line: stderr.print(f"[yellow]{line}[/yellow]", soft_wrap=True)))
+    supervisor = asyncio.create_task(
+        stack.supervise(lambda line: stderr.print(f"[yellow]{line}[/yellow]", soft_wrap=True))
+    )
     await asyncio.wait({supervisor, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
     failed = supervisor.done()
     if failed:

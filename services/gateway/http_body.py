@@ -35,8 +35,10 @@ def max_body_bytes(limits: LimitsSettings) -> int:
 
 def _too_large(size: str, limit: int) -> HttpError:
     return HttpError(
-        413, f"the request body is {size} bytes; the limit is {limit} (from limits.max_prompt_bytes)",
-        "messages", "request_too_large",
+        413,
+        f"the request body is {size} bytes; the limit is {limit} (from limits.max_prompt_bytes)",
+        "messages",
+        "request_too_large",
     )
 
 
@@ -57,8 +59,10 @@ async def read_body(request: Request, limits: LimitsSettings) -> bytes:
                 chunks.append(chunk)
     except TimeoutError as exc:
         raise HttpError(
-            408, f"the request body did not arrive within {limits.http_read_timeout_s} s (limits.http_read_timeout_s)",
-            None, "request_timeout",
+            408,
+            f"the request body did not arrive within {limits.http_read_timeout_s} s (limits.http_read_timeout_s)",
+            None,
+            "request_timeout",
         ) from exc
     return b"".join(chunks)
 

@@ -121,7 +121,9 @@ def _check_messages(messages: list[ChatMessage]) -> None:
             raise ValidationError(f"messages[{i}].role", f"must be one of {', '.join(_ROLES)}, got {message.role!r}")
         for j, part in enumerate(message.content if isinstance(message.content, list) else ()):
             if part.type != "text":
-                raise ValidationError(f"messages[{i}].content[{j}].type", f"only text parts are served, got {part.type!r}")
+                raise ValidationError(
+                    f"messages[{i}].content[{j}].type", f"only text parts are served, got {part.type!r}"
+                )
             if part.text is None:
                 raise ValidationError(f"messages[{i}].content[{j}].text", "a text part needs its text")
 

@@ -91,7 +91,10 @@ def _aggregate(kind: str) -> Callable[[random.Random, Table], Question]:
     def question(rng: random.Random, t: Table) -> Question:
         column = rng.choice(list(t.values))
         values = t.values[column]
-        answer = {"sum": sum, "max": max, "min": min, "average": lambda v: round(sum(v) / len(v), 2)}[kind](values)
+        aggregates: dict[str, Callable[[list[int]], float]] = {
+            "sum": sum, "max": max, "min": min, "average": lambda v: round(sum(v) / len(v), 2)
+        }  # fmt: skip
+        answer = aggregates[kind](values)
         suffix = " Round to two decimal places." if kind == "average" else ""
         return f"What is the {words[kind]} {column} over all {t.theme.plural}?{suffix}", answer, {"column": column}
 

@@ -86,8 +86,10 @@ def _reporting(stmt: ast.stmt, index: int) -> ast.stmt:
     wrapper = ast.parse(
         f"try:\n    pass\nexcept BaseException:\n    {report.format(False)}\nelse:\n    {report.format(True)}"
     )
-    wrapper.body[0].body = [stmt]
-    return wrapper.body[0]
+    guard = wrapper.body[0]
+    assert isinstance(guard, ast.Try)
+    guard.body = [stmt]
+    return guard
 
 
 def _free_names(tree: ast.Module) -> tuple[str, ...]:
@@ -174,7 +176,7 @@ def _io_tests(truth: dict) -> _IOTests:
     )
     if not valid:
         raise GroundTruthError("code ground truth 'inputs'/'outputs' must be equal-length non-empty string lists")
-    return _IOTests(tuple(inputs), tuple(outputs))
+    return _IOTests(tuple(inputs or ()), tuple(outputs or ()))
 
 
 @lru_cache(maxsize=1024)

@@ -65,13 +65,15 @@ def parse_expression(expression: str) -> ast.expr:
 
 def numbers_used(tree: ast.expr) -> list[int]:
     """The integers an expression uses, with repeats."""
-    return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)]
+    return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and type(node.value) is int]
 
 
 def value(tree: ast.expr) -> Fraction:
     """The exact value of a parsed expression; division by zero is an ExpressionError."""
-    if isinstance(tree, ast.Constant):
+    if isinstance(tree, ast.Constant) and type(tree.value) is int:
         return Fraction(tree.value)
+    if not isinstance(tree, ast.BinOp):
+        raise ExpressionError(f"unsupported element {type(tree).__name__}")
     try:
         return _OPS[type(tree.op)](value(tree.left), value(tree.right))
     except ZeroDivisionError as exc:

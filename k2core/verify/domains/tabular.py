@@ -66,7 +66,9 @@ class TabularGrader:
         span = self.extract(response)
         if not span:
             return no_answer()
-        return _grade_number(span, float(answer), float(tolerance)) if numeric else _grade_text(span, answer)
+        if isinstance(answer, str):
+            return _grade_text(span, answer)
+        return _grade_number(span, float(answer or 0), float(tolerance))
 
     def same_answer(self, a: str, b: str) -> bool:
         left, right = last_number(a), last_number(b)
