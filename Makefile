@@ -8,7 +8,13 @@ FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS),)
 UV_INSTALL := $(UV) pip install --python $(PY) $(FIND_LINKS)
 RUN_EXTRAS := cerebras
 TEST_EXTRAS := dev,cerebras,train
-PROBLEM ?= A farmer has 17 sheep. All but 9 run away. How many sheep does the farmer have left?
+# The sample: a code problem whose docstring examples become public tests, so the candidates the model writes
+# can disagree and selection keeps one that passes. `make run PROBLEM="..."` solves your own (math by default).
+SAMPLE_PROBLEM := docs/sample_problem.txt
+PROBLEM ?=
+export PROBLEM
+DOMAIN ?= $(if $(PROBLEM),math,code)
+SEED ?= 1
 RUN_MAX_TOKENS ?= 512
 
 .PHONY: run test bench install install-dev model protos lint clean help image image-gpu image-train test-image
@@ -18,6 +24,7 @@ help:
 	@echo "make test   - set up and run the whole test suite (slow tests use the embedded model)"
 	@echo "make bench  - run the benchmarks; results in bench/results/"
 	@echo "make protos - regenerate services/gen from protos/"
+	@echo "make lint   - ruff (lint + format check) and mypy on k2core/ and services/ (part of make test)"
 	@echo "make image  - build the k2think image with podman (image-gpu, image-train: the others); make test-image runs it"
 
 $(PY):
@@ -51,9 +58,16 @@ run: install model
 	trap 'kill -TERM $$stack 2>/dev/null; wait $$stack; rm -f "$$ready"' EXIT; \
 	until [ -s "$$ready" ]; do kill -0 $$stack 2>/dev/null || { echo "the stack failed to start" >&2; exit 1; }; sleep 1; done; \
 	target=$$($(PY) -c 'import json,sys; print(json.load(open(sys.argv[1]))["gateway_grpc"])' "$$ready"); \
-	$(VENV)/bin/k2think solve "$(PROBLEM)" --max-tokens $(RUN_MAX_TOKENS) --target "$$target"
+	problem="$${PROBLEM:-$$(cat $(SAMPLE_PROBLEM))}"; \
+	$(VENV)/bin/k2think solve "$$problem" --domain $(DOMAIN) --seed $(SEED) --max-tokens $(RUN_MAX_TOKENS) --target "$$target"
 
-test: install-dev model
+# The gate: ruff (lint + format) and mypy on k2core/ and services/, configured in pyproject.toml.
+lint: install-dev
+	$(VENV)/bin/ruff check k2core services
+	$(VENV)/bin/ruff format --check k2core services
+	$(VENV)/bin/mypy
+
+test: install-dev model lint
 	$(PY) -m pytest -q -m "not image"
 
 # Images with podman (docker/build.sh: base image, wheel reuse, size); the smoke test runs the k2think image.

@@ -100,7 +100,8 @@ def grpo_loss(
     metrics = {"pg_loss": pg_loss.item(), "entropy": masked_mean(entropy, mask).item()}
     if actor.use_kl_loss:
         ref = reference_log_probs(model, reference, batch, temperature)
-        kl = agg_loss(kl_penalty(log_prob, ref, actor.kl_loss_type), mask, actor.loss_agg_mode)
+        penalty = kl_penalty(log_prob, ref, actor.kl_loss_type)  # type: ignore[arg-type]  # verl's FloatTensor hint
+        kl = agg_loss(penalty, mask, actor.loss_agg_mode)
         loss = loss + actor.kl_loss_coef * kl
         metrics["kl"] = kl.item()
     if actor.entropy_coeff:

@@ -75,8 +75,9 @@ def resolve_model_dir(model: str) -> Path:
         return ensure_hf_model()
     folder = Path(model).expanduser()
     if not _converted(folder):
-        raise ValueError(f"local.model: {model!r} is "
-                         "neither 'embedded' nor a folder with config.json and tokenizer.json")
+        raise ValueError(
+            f"local.model: {model!r} is neither 'embedded' nor a folder with config.json and tokenizer.json"
+        )
     return folder
 
 

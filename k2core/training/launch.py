@@ -53,8 +53,13 @@ def merge_to_hf(config: TrainConfig) -> Path:
     checkpoint = newest_checkpoint(config)
     target = merged_hf_dir(config)
     merger = FSDPModelMerger(
-        ModelMergerConfig(operation="merge", backend="fsdp", local_dir=str(checkpoint), target_dir=target,
-                          hf_model_config_path=str(checkpoint / "huggingface"))  # fmt: skip
+        ModelMergerConfig(
+            operation="merge",
+            backend="fsdp",
+            local_dir=str(checkpoint),
+            target_dir=target,
+            hf_model_config_path=str(checkpoint / "huggingface"),
+        )  # fmt: skip
     )
     merger.merge_and_save()
     merger.cleanup()

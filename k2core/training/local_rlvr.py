@@ -120,7 +120,7 @@ def _rollouts(setup: Setup, workers: list[Any], prompts: list[list[int]], step: 
 
 def _score(setup: Setup, problem: Problem, text: str) -> tuple[float, bool]:
     """The training reward (format + correctness) and whether the answer is correct."""
-    source = setup.config.local.dataset
+    source = setup.config.local.dataset or problem.domain  # always set (checked in setup); the domain types it
     reward = compute_score(source, text, problem.answer, format_weight=setup.config.reward.format_weight)
     return reward, score_details(source, text, problem.answer).correct
 

@@ -60,7 +60,7 @@ async def _collect(job: TraceJob, problems: list[Problem], start: int, log: Metr
             task = bar.add_task("traces", total=len(problems), completed=start, info="")
             for index in range(start, len(problems)):
                 problem = problems[index]
-                messages = [Message(role=m["role"], content=m["content"]) for m in prompt_messages(problem.prompt)]
+                messages = [Message.model_validate(m) for m in prompt_messages(problem.prompt)]
                 params = SamplingParams(temperature=job.temperature, top_p=job.top_p, max_tokens=job.max_tokens,
                                         seed=job.seed * 1_000_003 + index)  # fmt: skip
                 completions = await engine.generate(messages, params, n=job.samples)

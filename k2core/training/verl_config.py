@@ -154,4 +154,7 @@ def to_plain(verl_config: Any) -> dict[str, Any]:
     """The config as plain JSON-ready data with every interpolation resolved."""
     from omegaconf import OmegaConf
 
-    return OmegaConf.to_container(verl_config, resolve=True)
+    plain = OmegaConf.to_container(verl_config, resolve=True)
+    if not isinstance(plain, dict):
+        raise TypeError(f"a verl config is a mapping, got {type(plain).__name__}")
+    return {str(key): value for key, value in plain.items()}
