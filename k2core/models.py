@@ -72,7 +72,8 @@ DEFAULT_MODEL = EmbeddedModel(
 )
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read in 4 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
@@ -118,7 +119,7 @@ def prepare_model(cache_dir: Path, model: EmbeddedModel = DEFAULT_MODEL) -> Path
     ):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_file() and target.stat().st_size == model.size and _sha256(target) == model.sha256:
+    if target.is_file() and target.stat().st_size == model.size and file_sha256(target) == model.sha256:
         stamp.write_text(model.sha256 + "\n")
         return target
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")

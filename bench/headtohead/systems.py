@@ -8,6 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from openai import AsyncOpenAI
 
@@ -32,14 +33,19 @@ def reference_system(backend_url: str, work: Workload) -> SystemFn:
 
     async def run(problem: Problem, seed: int) -> Outcome:
         result = await flow.run(problem.prompt, seed)
-        return Outcome(
-            correct=graded(problem, result.chosen),
-            judge_calls=result.judge_calls,
-            candidates=sum(c is not None for c in result.candidates),
-            candidates_correct=[graded(problem, text) for text in result.candidates],
-        )
+        return flow_outcome(problem, result)
 
     return run
+
+
+def flow_outcome(problem: Problem, result: Any) -> Outcome:
+    """A reference-shaped result (chosen text, judge calls, candidate texts) graded against the problem."""
+    return Outcome(
+        correct=graded(problem, result.chosen),
+        judge_calls=result.judge_calls,
+        candidates=sum(c is not None for c in result.candidates),
+        candidates_correct=[graded(problem, text) for text in result.candidates],
+    )
 
 
 def script_system(module: ModuleType) -> SystemFn:
@@ -47,12 +53,7 @@ def script_system(module: ModuleType) -> SystemFn:
 
     async def run(problem: Problem, seed: int) -> Outcome:
         result = await run_script(module, problem.prompt)
-        return Outcome(
-            correct=graded(problem, result.chosen),
-            judge_calls=result.judge_calls,
-            candidates=sum(c is not None for c in result.candidates),
-            candidates_correct=[graded(problem, text) for text in result.candidates],
-        )
+        return flow_outcome(problem, result)
 
     return run
 

@@ -5,7 +5,6 @@ atomically and skipped on a rerun when its output is there."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from k2core.config import Settings
-from k2core.models import DEFAULT_MODEL, ensure_embedded_model
+from k2core.models import DEFAULT_MODEL, ensure_embedded_model, file_sha256
 from k2core.training.checkpoint import CheckpointStore
 from k2core.training.config import HF_DIR, LoraConfig
 from k2core.training.hf_model import EMBEDDED, load_policy, load_trainable_state
@@ -27,16 +26,8 @@ MANIFEST_FILE = "manifest.json"
 CURVES = {"sft": "loss", "rlvr": "reward_mean"}
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def file_entry(path: Path) -> dict[str, Any]:
-    return {"sha256": sha256(path), "bytes": path.stat().st_size}
+    return {"sha256": file_sha256(path), "bytes": path.stat().st_size}
 
 
 def base_model() -> dict[str, Any]:

@@ -19,7 +19,7 @@ import pytest
 
 from k2core.config import EngineSettings, Settings
 from k2core.engines import build_engine
-from k2core.training.export import sha256
+from k2core.models import file_sha256 as sha256
 from k2core.types import Message, SamplingParams
 
 from .conftest import REPO
