@@ -24,6 +24,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The Settings port fields a whole local stack (or the image) listens on, as K2_SERVER__<name>.
+STACK_PORT_SETTINGS = (
+    "GATEWAY_GRPC_PORT",
+    "GATEWAY_HTTP_PORT",
+    "PLANNER_PORT",
+    "SOLVER_PORT",
+    "JUDGE_PORT",
+    "PLANNER_METRICS_PORT",
+    "SOLVER_METRICS_PORT",
+    "JUDGE_METRICS_PORT",
+)
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free right now (held open together so they are distinct)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 @dataclass
 class LlamaServer:
     """A running llama.cpp server: ``root`` is its address, ``v1`` the OpenAI base URL."""

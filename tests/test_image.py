@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import time
 import tomllib
@@ -22,21 +21,12 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.gen.k2think.v1 import common_pb2, reasoner_pb2, reasoner_pb2_grpc
+from tests.conftest import STACK_PORT_SETTINGS, free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 IMAGE = os.environ.get("K2_TEST_IMAGE", f"localhost/k2think:{VERSION}")
 PODMAN = shlex.split(os.environ.get("PODMAN", "podman --runtime runc --cgroup-manager=cgroupfs"))
-PORT_SETTINGS = (
-    "GATEWAY_GRPC_PORT",
-    "GATEWAY_HTTP_PORT",
-    "PLANNER_PORT",
-    "SOLVER_PORT",
-    "JUDGE_PORT",
-    "PLANNER_METRICS_PORT",
-    "SOLVER_METRICS_PORT",
-    "JUDGE_METRICS_PORT",
-)
 
 pytestmark = pytest.mark.image
 
@@ -45,24 +35,13 @@ def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.C
     return subprocess.run([*PODMAN, *args], capture_output=True, text=True, check=check, timeout=timeout)
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 @pytest.fixture(scope="module")
 def container() -> Iterator[tuple[str, dict[str, int]]]:
     if shutil.which(PODMAN[0]) is None:
         pytest.skip("podman is not installed")
     if podman("image", "exists", IMAGE, check=False).returncode != 0:
         pytest.skip(f"{IMAGE} is not built (make image)")
-    ports = dict(zip(PORT_SETTINGS, free_ports(len(PORT_SETTINGS)), strict=True))
+    ports = dict(zip(STACK_PORT_SETTINGS, free_ports(len(STACK_PORT_SETTINGS)), strict=True))
     env = [f"K2_SERVER__{name}={port}" for name, port in ports.items()]
     name = f"k2think-smoke-{os.getpid()}"
     podman(

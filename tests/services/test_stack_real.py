@@ -23,32 +23,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from k2core.config import Settings
 from k2core.pipeline import CandidateDeltaEvent, FinalEvent, PlanEvent, SolveRequest
 from services.remote import ReasonerClient, solve_remote
+from tests.conftest import STACK_PORT_SETTINGS, free_ports
 
 pytestmark = pytest.mark.slow
 PROBLEM = "What is 12 + 30?"
-_PORTS = (
-    "GATEWAY_GRPC_PORT",
-    "GATEWAY_HTTP_PORT",
-    "PLANNER_PORT",
-    "SOLVER_PORT",
-    "JUDGE_PORT",
-    "PLANNER_METRICS_PORT",
-    "SOLVER_METRICS_PORT",
-    "JUDGE_METRICS_PORT",
-)
 # Short outputs keep the suite quick on CPU; the flow is the same as with the defaults.
 _QUICK = {"K2_PIPELINE__MAX_TOKENS": "48", "K2_PIPELINE__PLAN_MAX_TOKENS": "48", "K2_PIPELINE__JUDGE_MAX_TOKENS": "32"}
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports free right now (held open together so they are distinct)."""
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 class LocalStack:
@@ -71,7 +51,10 @@ class LocalStack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     log = tmp_path_factory.mktemp("up") / "stack.log"
-    ports = {f"K2_SERVER__{name}": str(port) for name, port in zip(_PORTS, free_ports(len(_PORTS)), strict=True)}
+    ports = {
+        f"K2_SERVER__{name}": str(port)
+        for name, port in zip(STACK_PORT_SETTINGS, free_ports(len(STACK_PORT_SETTINGS)), strict=True)
+    }
     env = {**os.environ, **_QUICK, **ports}
     with log.open("w") as stderr:
         process = subprocess.Popen(
