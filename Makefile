@@ -68,7 +68,7 @@ lint: install-dev
 	$(VENV)/bin/mypy
 
 test: install-dev model lint
-	$(PY) -m pytest -q -m "not image"
+	$(PY) -m pytest -q -m "not image and not longrun"
 
 # Images with podman (docker/build.sh: base image, wheel reuse, size); the smoke test runs the k2think image.
 image:

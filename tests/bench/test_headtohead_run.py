@@ -67,6 +67,7 @@ def test_bad_options_name_the_option() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.longrun  # the reference's planner and judge calls are uncapped by design: minutes per problem on 2 cores
 def test_a_short_real_run_of_the_reference_flow_and_k2think(tmp_path: Path) -> None:
     argv = ["--dataset", "gen:arith", "--limit", "2", "--rounds", "1", "--systems", "reference,k2think",
             "--max-tokens", "160", "--reference-max-tokens", "160", "--name", "h2h", "--out", str(tmp_path)]  # fmt: skip
