@@ -47,6 +47,10 @@ class InstantEngine:
 
     name = "instant"
     supports_json_schema = True
+    context_tokens: int | None = None  # no context limit: requests are checked against the settings' limits only
+
+    async def load(self) -> None:
+        return None
 
     def _text(self, params: SamplingParams) -> str:
         properties = (params.json_schema or {}).get("properties", {})

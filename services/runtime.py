@@ -77,11 +77,17 @@ def token_matches(header: str | None, token: str) -> bool:
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps every non-exempt RPC: auth, request id, deadline, span, admission, error mapping, metrics, log line."""
+    """Wraps every non-exempt RPC: auth, request id, deadline, span, admission, error mapping, metrics, log line.
 
-    def __init__(self, admission: calls.Admission, token: str | None) -> None:
+    ``echo_request_id`` sends the request id back as initial metadata before the reply: the public edge (the
+    gateway) does it for callers that sent none; internal services skip it, since their caller set the id and a
+    separate metadata write costs a round of the event loop on every hop.
+    """
+
+    def __init__(self, admission: calls.Admission, token: str | None, echo_request_id: bool = True) -> None:
         self.admission = admission
         self.token = token
+        self.echo_request_id = echo_request_id
 
     async def intercept_service(
         self,
@@ -138,8 +144,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 raise
 
     async def _admit(self, context: grpc.aio.ServicerContext, request: Any) -> None:
-        """Send the request id; refuse a call without the token, then one whose message did not parse."""
-        await context.send_initial_metadata(((calls.REQUEST_ID_KEY, calls.request_id() or ""),))
+        """Send the request id (at the edge); refuse a call without the token, then one whose message did not parse."""
+        if self.echo_request_id:
+            await context.send_initial_metadata(((calls.REQUEST_ID_KEY, calls.request_id() or ""),))
         if self.token is not None:
             header = dict(context.invocation_metadata() or ()).get("authorization")
             if not token_matches(header if isinstance(header, str) else None, self.token):
@@ -199,7 +206,9 @@ class GrpcServer:
     def __init__(self, subsystem: str, settings: Settings, port: int) -> None:
         self.settings = settings
         self.admission = calls.Admission(subsystem, settings.limits.max_inflight)
-        interceptor = CallInterceptor(self.admission, load_token(settings.server))
+        interceptor = CallInterceptor(
+            self.admission, load_token(settings.server), echo_request_id=subsystem == "gateway"
+        )
         self.server = grpc.aio.server(interceptors=[interceptor], options=server_options(settings.limits))
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
