@@ -22,7 +22,7 @@ RUN_MAX_TOKENS ?= 512
 help:
 	@echo "make run    - set up (.venv, packages, embedded model) and solve a sample problem end to end"
 	@echo "make test   - set up and run the whole test suite (slow tests use the embedded model)"
-	@echo "make bench  - run the benchmarks; results in bench/results/"
+	@echo "make bench  - run every benchmark (k2think bench --list shows them); results in bench/results/"
 	@echo "make protos - regenerate services/gen from protos/"
 	@echo "make lint   - ruff (lint + format check) and mypy on k2core/ and services/ (part of make test)"
 	@echo "make image  - build the k2think image with podman (image-gpu, image-train: the others); make test-image runs it"
@@ -81,7 +81,7 @@ test-image: install-dev
 	$(PY) -m pytest -q -m image tests/test_image.py
 
 bench: install-dev model
-	$(PY) -m bench.run_all
+	$(VENV)/bin/k2think bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

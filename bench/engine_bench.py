@@ -39,6 +39,7 @@ import llama_cpp
 from rich.console import Console
 
 from bench.decode_floor import DecodeFloor, Timing, steps_of
+from bench.paths import RESULTS
 from k2core.config import EngineSettings, Settings
 from k2core.data.datasets import load_dataset
 from k2core.engines.llamacpp import LlamaCppEngine, decode_threads
@@ -46,7 +47,6 @@ from k2core.pipeline.judge import judge_messages
 from k2core.pipeline.solver import solver_messages
 from k2core.types import Completion, Message, SamplingParams
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CODE = '''def mean(values):
     total = 0
     for value in values:

@@ -21,15 +21,14 @@ import platform
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from bench.paths import RESULTS
 from k2core.config import EngineSettings
 from k2core.types import Message, SamplingParams
 
-RESULTS = Path(__file__).resolve().parent / "results"
 console = Console(stderr=True)
 CODE = "def add(a, b):\n    return a + b\n\n\ndef scale(values, k):\n    return [v * k for v in values]\n"
 PROMPTS = (
@@ -55,7 +54,7 @@ def variant_settings(model: str, method: str | None, eagle_model: str | None, ma
     """Engine settings of one variant: the same model and limits, speculation per ``method``."""
     settings = EngineSettings(engine="vllm", model=model)
     settings.vllm.max_model_len = max_len
-    settings.vllm.gpu_memory_utilization = 0.5
+    settings.vllm.engine_kwargs = {"gpu_memory_utilization": 0.5}
     spec = settings.vllm.speculative
     spec.method = method  # type: ignore[assignment]
     if method == "ngram":

@@ -21,19 +21,18 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress
 
+from bench.paths import RESULTS
 from k2core.data import Problem, load_dataset
 from k2core.verify import get_grader
 from k2core.verify.domains.code import CodeGrader
 from k2core.verify.domains.math import _parse as math_parse
 from k2core.verify.sandbox import Sandbox, SandboxSettings
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MATH_SETS = ("math500", "aime24", "aime25", "amc23")
 WORKERS = 2
 CALLERS = 8

@@ -7,6 +7,7 @@
 # IMAGE_TAG    tag of the built image (default: the version in pyproject.toml).
 # PODMAN       the podman command (default: podman as root with runc and cgroupfs, which work in containers).
 # PIP_CERT     a CA bundle the build's pip should trust (a registry behind a TLS-inspecting proxy).
+# QUANTISATIONS  embedded model variants baked into k2think besides the shipped q4_k_m (e.g. "q4_0 q8_0").
 # A llama-cpp-python wheel already built by uv on this machine is offered to the build (PIP_FIND_LINKS), so
 # llama.cpp is not compiled twice; without one the image compiles it.
 set -euo pipefail
@@ -41,6 +42,7 @@ fi
 
 $PODMAN build --network host --ulimit nofile=16384:16384 --ulimit nproc=4096:4096 \
   --volume "$PWD/$wheels:/wheels:ro" --build-arg PIP_FIND_LINKS=/wheels "${cert[@]}" \
-  --build-arg BASE_IMAGE="$base" -f "$dockerfile" -t "localhost/$name:$tag" .
+  --build-arg QUANTISATIONS="${QUANTISATIONS:-}" --build-arg BASE_IMAGE="$base" -f "$dockerfile" \
+  -t "localhost/$name:$tag" .
 $PODMAN image inspect --format '{{.Size}}' "localhost/$name:$tag" |
   awk -v img="localhost/$name:$tag" '{printf "%s: %.0f MB\n", img, $1 / 1e6}'

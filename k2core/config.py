@@ -1,17 +1,29 @@
-"""One typed Settings tree; env vars ``K2_...`` override it (nested with ``__``, e.g. ``K2_SOLVER__ENGINE``)."""
+"""One typed Settings tree; env vars ``K2_...`` override it (nested with ``__``, e.g. ``K2_SOLVER__ENGINE``).
+
+Every field carries a description: ``services.settings_docs`` renders them into the README's settings table and
+the chart's values docs. The services add their own ``server`` section (``services.settings.ServiceSettings``).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EngineName = Literal["embedded", "openai", "vllm", "cerebras"]
 ENGINE_NAMES: tuple[str, ...] = ("embedded", "openai", "vllm", "cerebras")
 SpecMethod = Literal["ngram", "draft_model", "eagle", "eagle3", "mtp", "suffix"]
+# vLLM engine args k2think sets from its own settings; ``engine_kwargs`` may not set them a second time.
+VLLM_OWNED_ARGS: tuple[str, ...] = (
+    "model",
+    "tensor_parallel_size",
+    "max_model_len",
+    "speculative_config",
+    "disable_log_stats",
+)
 
 
 def default_cache_dir() -> Path:
@@ -23,69 +35,105 @@ def default_cache_dir() -> Path:
 class SpeculativeSettings(BaseModel):
     """vLLM ``speculative_config``: disabled when ``method`` is None."""
 
-    method: SpecMethod | None = None
-    num_speculative_tokens: int = 4
-    model: str | None = None
-    prompt_lookup_min: int = 2
-    prompt_lookup_max: int = 5
-    draft_tensor_parallel_size: int | None = None
+    method: SpecMethod | None = Field(
+        default=None,
+        description="speculative decoding method (ngram, draft_model, eagle, eagle3, mtp, suffix); none: off",
+    )
+    num_speculative_tokens: int = Field(default=4, description="tokens proposed per step")
+    model: str | None = Field(default=None, description="draft or EAGLE head model (draft_model, eagle, eagle3)")
+    prompt_lookup_min: int = Field(default=2, description="ngram: shortest n-gram matched in the prompt")
+    prompt_lookup_max: int = Field(default=5, description="ngram: longest n-gram matched in the prompt")
+    draft_tensor_parallel_size: int | None = Field(
+        default=None, description="tensor parallel size of the draft model; none: vLLM's default"
+    )
 
 
 class VllmSettings(BaseModel):
-    """In-process vLLM engine settings (GPU)."""
+    """In-process vLLM engine settings (GPU): what k2think itself reads, plus any ``AsyncEngineArgs`` as
+    ``engine_kwargs``."""
 
-    tensor_parallel_size: int = 1
-    max_model_len: int = 65536
-    gpu_memory_utilization: float = 0.9
-    dtype: str = "auto"
-    enforce_eager: bool = False
-    speculative: SpeculativeSettings = Field(default_factory=SpeculativeSettings)
+    tensor_parallel_size: int = Field(default=1, description="GPUs per engine (the chart's nvidia.com/gpu)")
+    max_model_len: int = Field(default=65536, description="context length; requests are checked against it")
+    speculative: SpeculativeSettings = Field(
+        default_factory=SpeculativeSettings, description="speculative decoding (vLLM speculative_config)"
+    )
+    engine_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="more vLLM AsyncEngineArgs, passed as given (JSON in env, e.g. "
+        '{"gpu_memory_utilization": 0.9, "enforce_eager": true}); checked against vLLM when it is installed',
+    )
+
+    @field_validator("engine_kwargs")
+    @classmethod
+    def _not_owned(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Refuse the args k2think sets from its own fields (two sources for one arg would drift apart)."""
+        owned = sorted(set(kwargs) & set(VLLM_OWNED_ARGS))
+        if owned:
+            raise ValueError(
+                f"engine_kwargs.{owned[0]}: set by k2think itself (model, tensor_parallel_size, max_model_len, "
+                "speculative); use those settings"
+            )
+        return kwargs
 
 
 class CerebrasSettings(BaseModel):
     """Cerebras WSE engine settings: key from env or a mounted secret file, rate limits, timeouts."""
 
-    api_key_env: str = "CEREBRAS_API_KEY"
-    api_key_file: str | None = None
-    base_url: str | None = None
-    tokens_per_minute: int = 0
-    max_retries: int = 5
-    backoff_max_s: float = 30.0
+    api_key_env: str = Field(default="CEREBRAS_API_KEY", description="env var holding the API key")
+    api_key_file: str | None = Field(default=None, description="file holding the API key (a mounted Secret)")
+    base_url: str | None = Field(default=None, description="API base URL; none: the SDK's default")
+    tokens_per_minute: int = Field(default=0, description="client-side rate limit in tokens per minute; 0: none")
+    max_retries: int = Field(default=5, description="retries of a rate-limited or failed call")
+    backoff_max_s: float = Field(default=30.0, description="longest wait between retries, in seconds")
 
 
 class EmbeddedSettings(BaseModel):
     """llama.cpp embedded engine settings."""
 
-    model_path: str | None = None
-    n_ctx: int = 8192
-    n_threads: int | None = None
-    n_batch: int = 512
-    prompt_lookup: bool = False
-    prompt_lookup_ngram: int = 3
-    prompt_lookup_draft_tokens: int = 15
-    parallel_sequences: bool = True
-    max_sequences: int = 4
-    top_k: int = 40
-    prefix_reuse: bool = True  # a prompt starts from the KV of the longest prefix any sequence slot holds
-    quantisation: Literal["q4_k_m", "q4_0", "q8_0"] = "q4_k_m"  # q4_0/q8_0: made from the shipped Q4_K_M
+    model_path: str | None = Field(default=None, description="GGUF file to load; none: the prepared default model")
+    n_ctx: int = Field(default=8192, description="context length in tokens")
+    n_threads: int | None = Field(default=None, description="decode threads; none: half the CPUs this process may use")
+    n_batch: int = Field(default=512, description="prompt tokens evaluated per batch")
+    prompt_lookup: bool = Field(default=False, description="prompt-lookup speculative decoding")
+    prompt_lookup_ngram: int = Field(default=3, description="prompt lookup: n-gram length matched")
+    prompt_lookup_draft_tokens: int = Field(default=15, description="prompt lookup: tokens drafted per step")
+    parallel_sequences: bool = Field(
+        default=True, description="decode several sequences in one context (max_sequences slots); off: one slot"
+    )
+    max_sequences: int = Field(default=4, description="sequence slots of the context (each holds n_ctx tokens)")
+    top_k: int = Field(default=40, description="top-k sampling cutoff; 0: off")
+    prefix_reuse: bool = Field(
+        default=True, description="a prompt starts from the KV of the longest prefix any sequence slot holds"
+    )
+    quantisation: Literal["q4_k_m", "q4_0", "q8_0"] = Field(
+        default="q4_k_m", description="default model's quantisation; q4_0 and q8_0 are made from the shipped Q4_K_M"
+    )
 
 
 class EngineSettings(BaseModel):
     """One role's engine: which backend, which model, and each backend's own knobs."""
 
-    engine: EngineName = "embedded"
-    model: str = "qwen2.5-coder-0.5b-instruct"
-    base_url: str | None = None
-    api_key: str | None = None
-    api_key_file: str | None = None
-    endpoints: list[str] = Field(default_factory=list)
-    replicas: int = 1
-    timeout_s: float = 600.0
-    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
-    vllm: VllmSettings = Field(default_factory=VllmSettings)
-    cerebras: CerebrasSettings = Field(default_factory=CerebrasSettings)
-    price_per_million_prompt: float | None = None
-    price_per_million_completion: float | None = None
+    engine: EngineName = Field(default="embedded", description="backend: embedded, openai, vllm or cerebras")
+    model: str = Field(
+        default="qwen2.5-coder-0.5b-instruct", description="model: HF id (vllm) or served name (openai, cerebras)"
+    )
+    base_url: str | None = Field(default=None, description="openai: base URL of the OpenAI-compatible server")
+    api_key: str | None = Field(default=None, description="openai: API key")
+    api_key_file: str | None = Field(default=None, description="openai: file holding the API key")
+    endpoints: list[str] = Field(
+        default_factory=list, description="openai: several base URLs served as one replica pool"
+    )
+    replicas: int = Field(default=1, description="engine replicas in one pool (least-loaded routing)")
+    timeout_s: float = Field(default=600.0, description="seconds one engine call may take")
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings, description="embedded engine settings")
+    vllm: VllmSettings = Field(default_factory=VllmSettings, description="vllm engine settings")
+    cerebras: CerebrasSettings = Field(default_factory=CerebrasSettings, description="cerebras engine settings")
+    price_per_million_prompt: float | None = Field(
+        default=None, description="USD per million prompt tokens (a request's cost_usd); none: not priced"
+    )
+    price_per_million_completion: float | None = Field(
+        default=None, description="USD per million completion tokens; none: not priced"
+    )
 
     @property
     def declared_context_tokens(self) -> int | None:
@@ -101,96 +149,129 @@ class EngineSettings(BaseModel):
 class PipelineSettings(BaseModel):
     """Best-of-N, plan, selection, adaptive N and deadlines (paper defaults)."""
 
-    n: int = 3
-    max_n: int = 16
-    temperature: float = 1.0
-    top_p: float = 0.95
-    max_tokens: int = 1024
-    plan: bool = True
-    judge: bool = True
-    plan_max_tokens: int = 384
-    judge_max_tokens: int = 192
-    adaptive: bool = False
-    adaptive_wave: int = 2
-    adaptive_agree: int = 2
-    early_majority: bool = True
-    token_budget: int | None = None
-    soft_deadline_s: float | None = None
-    hard_deadline_s: float | None = None
-    domain: str = "math"
-    seed: int | None = None
+    n: int = Field(default=3, description="solver candidates per request (best-of-N)")
+    max_n: int = Field(default=16, description="most candidates one request may ask for")
+    temperature: float = Field(default=1.0, description="solver sampling temperature")
+    top_p: float = Field(default=0.95, description="solver nucleus sampling")
+    max_tokens: int = Field(default=1024, description="completion tokens per candidate")
+    plan: bool = Field(default=True, description="plan before solving (planner role)")
+    judge: bool = Field(default=True, description="pick among disagreeing candidates by pairwise judging")
+    plan_max_tokens: int = Field(default=384, description="completion tokens of the plan")
+    judge_max_tokens: int = Field(default=192, description="completion tokens of one judge verdict")
+    adaptive: bool = Field(default=False, description="sample candidates in waves and stop once answers agree")
+    adaptive_wave: int = Field(default=2, description="adaptive N: candidates per wave")
+    adaptive_agree: int = Field(default=2, description="adaptive N: agreeing answers that stop sampling")
+    early_majority: bool = Field(
+        default=True, description="cancel the remaining candidates once finished ones hold a strict majority of N"
+    )
+    token_budget: int | None = Field(
+        default=None, description="completion tokens all candidates of a request may use; none: no budget"
+    )
+    soft_deadline_s: float | None = Field(
+        default=None, description="seconds after which the best finished candidate is selected; none: no limit"
+    )
+    hard_deadline_s: float | None = Field(
+        default=None, description="seconds after which a request fails; none: no limit"
+    )
+    domain: str = Field(default="math", description="grading domain of a request that names none")
+    seed: int | None = Field(default=None, description="base sampling seed (candidate i gets seed + i); none: random")
 
 
 class LimitsSettings(BaseModel):
     """Request size and concurrency limits."""
 
-    max_prompt_bytes: int = 1 << 20
-    max_demonstrations: int = 16
-    max_stop_sequences: int = 16
-    max_stop_bytes: int = 256  # per stop string; all of them also count in max_prompt_bytes
-    max_json_schema_depth: int = 32
-    prompt_overhead_bytes: int = 64 << 10  # what role services allow past max_prompt_bytes: templates and the plan
-    http_max_header_bytes: int = 16 << 10
-    http_read_timeout_s: float = 10.0  # to receive a request's head, and then its body
-    grpc_max_message_bytes: int = 16 << 20
-    max_inflight: int = 64
-    max_connection_age_s: int = 300
-    max_connection_age_grace_s: int = 7200  # in-flight calls finish (the paper's hard timeout is 120 min)
+    max_prompt_bytes: int = Field(
+        default=1 << 20, description="largest prompt (problem, system turn, demonstrations, stops) in bytes"
+    )
+    max_demonstrations: int = Field(default=16, description="most worked examples one request may carry")
+    max_stop_sequences: int = Field(default=16, description="most stop strings one request may carry")
+    max_stop_bytes: int = Field(
+        default=256, description="longest stop string in bytes (all of them count in max_prompt_bytes too)"
+    )
+    max_json_schema_depth: int = Field(default=32, description="deepest nesting of a request's JSON schema")
+    prompt_overhead_bytes: int = Field(
+        default=64 << 10, description="what role services allow past max_prompt_bytes: templates and the plan"
+    )
+    http_max_header_bytes: int = Field(default=16 << 10, description="largest HTTP request head in bytes")
+    http_read_timeout_s: float = Field(
+        default=10.0, description="seconds to receive an HTTP request's head, and then its body"
+    )
+    grpc_max_message_bytes: int = Field(default=16 << 20, description="gRPC message size limit, both ways")
+    max_inflight: int = Field(
+        default=64, description="requests served at once per process before RESOURCE_EXHAUSTED / HTTP 429"
+    )
+    max_connection_age_s: int = Field(
+        default=300, description="seconds before a server sends GOAWAY so clients re-resolve"
+    )
+    max_connection_age_grace_s: int = Field(
+        default=7200, description="seconds calls in flight on an aged connection may still run"
+    )
 
 
 class SandboxSettings(BaseModel):
     """Limits and identity for sandboxed runs of untrusted code (code grading)."""
 
-    interpreter: str = "/usr/bin/python3"
-    timeout_s: float = 10.0
-    memory_mb: int = 1024
-    max_processes: int = 64
-    max_file_mb: int = 16
-    max_open_files: int = 256
-    max_output_bytes: int = 1 << 20
-    max_parallel: int = Field(default_factory=lambda: os.cpu_count() or 1)
+    interpreter: str = Field(default="/usr/bin/python3", description="Python interpreter that runs the programs")
+    timeout_s: float = Field(default=10.0, description="wall time of one run in seconds")
+    memory_mb: int = Field(default=1024, description="address-space limit of one run in MiB")
+    max_processes: int = Field(default=64, description="processes one run may have")
+    max_file_mb: int = Field(default=16, description="largest file one run may write in MiB")
+    max_open_files: int = Field(default=256, description="open files one run may have")
+    max_output_bytes: int = Field(default=1 << 20, description="stdout and stderr kept per run, in bytes")
+    max_parallel: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, description="runs at once; default: the CPU count"
+    )
     tmpfs_mb: int = Field(default=64, ge=1, description="size of each run's private /tmp (its working directory)")
     uid_range_start: int = Field(default=2_000_000_000, ge=1, le=4_000_000_000, description="first per-run uid")
-    uid_range_size: int = Field(default=65536, ge=2, le=1 << 24)
-    bwrap: str | None = Field(default=None, description="bwrap binary; None: the bundled one or PATH, '': never")
+    uid_range_size: int = Field(default=65536, ge=2, le=1 << 24, description="per-run uids available")
+    bwrap: str | None = Field(default=None, description="bwrap binary; none: the bundled one or PATH, '': never")
 
 
 class ServerSettings(BaseModel):
     """Addresses, ports, auth, TLS and telemetry of the services."""
 
-    host: str = "127.0.0.1"
-    gateway_grpc_port: int = 50051
-    gateway_http_port: int = 8000
-    planner_port: int = 50052
-    solver_port: int = 50053
-    judge_port: int = 50054
-    planner_metrics_port: int = 9052
-    solver_metrics_port: int = 9053
-    judge_metrics_port: int = 9054
-    planner_address: str = "127.0.0.1:50052"
-    solver_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1:50053"])
-    judge_address: str = "127.0.0.1:50054"
-    auth_token: str | None = None
-    auth_token_file: str | None = None
-    tls_cert_file: str | None = None
-    tls_key_file: str | None = None
-    tls_ca_file: str | None = None
-    otlp_endpoint: str | None = None
-    grace_period_s: float = 10.0
-    health_port: int | None = None  # plaintext grpc.health.v1 only, for kubelet probes when TLS is on
+    host: str = Field(default="127.0.0.1", description="address every server binds")
+    gateway_grpc_port: int = Field(default=50051, description="gateway gRPC (Reasoner) port")
+    gateway_http_port: int = Field(default=8000, description="gateway HTTP port (OpenAI facade, /metrics)")
+    planner_port: int = Field(default=50052, description="planner gRPC port")
+    solver_port: int = Field(default=50053, description="solver gRPC port")
+    judge_port: int = Field(default=50054, description="judge gRPC port")
+    planner_metrics_port: int = Field(default=9052, description="planner /metrics port")
+    solver_metrics_port: int = Field(default=9053, description="solver /metrics port")
+    judge_metrics_port: int = Field(default=9054, description="judge /metrics port")
+    planner_address: str = Field(default="127.0.0.1:50052", description="where the gateway calls the planner")
+    solver_addresses: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1:50053"],
+        description="where the gateway calls solvers (JSON list in env; a name resolving to several pods balances)",
+    )
+    judge_address: str = Field(default="127.0.0.1:50054", description="where the gateway calls the judge")
+    auth_token: str | None = Field(default=None, description="bearer token required on every RPC and /v1/*")
+    auth_token_file: str | None = Field(default=None, description="file holding that token (a mounted Secret)")
+    tls_cert_file: str | None = Field(default=None, description="TLS certificate; set: every server speaks TLS")
+    tls_key_file: str | None = Field(default=None, description="TLS private key")
+    tls_ca_file: str | None = Field(default=None, description="CA that clients trust; none: the certificate itself")
+    otlp_endpoint: str | None = Field(default=None, description="OTLP gRPC endpoint for traces; none: no export")
+    grace_period_s: float = Field(
+        default=10.0, description="seconds calls in flight get to finish on shutdown (after GOAWAY)"
+    )
+    health_port: int | None = Field(
+        default=None, description="plaintext grpc.health.v1-only port for kubelet probes; none: no such port"
+    )
 
 
 class Settings(BaseSettings):
-    """The whole configuration; every default runs the embedded stack on this machine."""
+    """The whole configuration of the library; every default runs the embedded stack on this machine."""
 
     model_config = SettingsConfigDict(env_prefix="K2_", env_nested_delimiter="__", extra="ignore")
 
-    cache_dir: Path = Field(default_factory=default_cache_dir)
-    data_dir: Path | None = None
-    planner: EngineSettings = Field(default_factory=EngineSettings)
-    solver: EngineSettings = Field(default_factory=EngineSettings)
-    judge: EngineSettings = Field(default_factory=EngineSettings)
-    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
-    limits: LimitsSettings = Field(default_factory=LimitsSettings)
-    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
-    server: ServerSettings = Field(default_factory=ServerSettings)
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir, description="prepared models; default $XDG_CACHE_HOME/k2think"
+    )
+    data_dir: Path | None = Field(default=None, description="dataset files; none: the data packaged with k2core")
+    planner: EngineSettings = Field(default_factory=EngineSettings, description="the planner's engine")
+    solver: EngineSettings = Field(default_factory=EngineSettings, description="the solver's engine")
+    judge: EngineSettings = Field(default_factory=EngineSettings, description="the judge's engine")
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings, description="best-of-N pipeline")
+    limits: LimitsSettings = Field(default_factory=LimitsSettings, description="request size and concurrency limits")
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings, description="code sandbox limits")
+    server: ServerSettings = Field(default_factory=ServerSettings, description="services: ports, auth, TLS")

@@ -12,8 +12,8 @@ from typing import Any
 from bench.headtohead import report, stats
 from bench.headtohead.run import Journal, Lineup, console, run_systems
 from bench.headtohead.workload import DATASET, Workload, load_problems
+from bench.paths import RESULTS
 
-RESULTS = Path(__file__).resolve().parent.parent / "results"
 SYSTEMS = ("reference", "reference-script", "optillm", "k2think", "k2think-adaptive")
 DEFAULT_SYSTEMS = "reference,optillm,k2think"
 _RESUME_KEYS = ("dataset", "limit", "seed", "n", "max_tokens", "temperature", "top_p", "reference_max_tokens", "slots",

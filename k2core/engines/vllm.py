@@ -1,24 +1,33 @@
 """In-process vLLM engine (``[gpu]`` extra): ``AsyncLLM`` with speculative decoding from settings.
 
-The config builders are plain functions over our settings so they are tested without vLLM; ``vllm`` itself
-is imported only when the engine loads. Child ``i`` of an ``n``-sample request gets seed ``seed + i`` in vLLM,
-which is the convention of ``seeds_for``.
+The config builders are plain functions over our settings so they are tested without vLLM; the engine imports
+vLLM's ``AsyncEngineArgs`` at construction (to check ``engine_kwargs``) and the rest when it loads. Child ``i``
+of an ``n``-sample request gets seed ``seed + i`` in vLLM, which is the convention of ``seeds_for``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
+from functools import cache
 from typing import Any
 
 from k2core.config import EngineSettings
 from k2core.errors import EngineError, ValidationError
 from k2core.types import Completion, Delta, Message, SamplingParams, SpecDecodeStats
 
-__all__ = ["VllmEngine", "build_engine_args", "build_speculative_config", "sampling_kwargs"]
+__all__ = [
+    "VllmEngine",
+    "build_engine_args",
+    "build_speculative_config",
+    "check_engine_kwargs",
+    "engine_arg_names",
+    "sampling_kwargs",
+]
 
 _DRAFT_METHODS = ("draft_model", "eagle", "eagle3")
 _SPEC_COUNTERS = ("vllm:spec_decode_num_draft_tokens", "vllm:spec_decode_num_accepted_tokens")
@@ -42,16 +51,38 @@ def build_speculative_config(settings: EngineSettings) -> dict[str, Any] | None:
     return config
 
 
-def build_engine_args(settings: EngineSettings) -> dict[str, Any]:
-    """Keyword arguments of ``vllm.AsyncEngineArgs`` (stats stay on: spec-decode counters come from them)."""
+@cache
+def engine_arg_names() -> frozenset[str] | None:
+    """The fields of the installed vLLM's ``AsyncEngineArgs``; None when vLLM is not installed."""
+    try:
+        from vllm.engine.arg_utils import AsyncEngineArgs
+    except ImportError:
+        return None
+    return frozenset(field.name for field in dataclasses.fields(AsyncEngineArgs))
+
+
+def check_engine_kwargs(kwargs: dict[str, Any], known: Collection[str] | None) -> None:
+    """Refuse ``engine_kwargs`` keys that are not ``known`` vLLM engine args (no check when ``known`` is None)."""
+    if known is None:
+        return
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise ValidationError(
+            f"vllm.engine_kwargs.{unknown[0]}", "not a field of vLLM's AsyncEngineArgs in the installed vLLM"
+        )
+
+
+def build_engine_args(settings: EngineSettings, known: Collection[str] | None = None) -> dict[str, Any]:
+    """Keyword arguments of ``vllm.AsyncEngineArgs``: ``vllm.engine_kwargs`` (checked against ``known`` field
+    names), then what k2think sets itself (model, parallelism, context, speculation; stats stay on: spec-decode
+    counters come from them)."""
     cfg = settings.vllm
+    check_engine_kwargs(cfg.engine_kwargs, known)
     args: dict[str, Any] = {
+        **cfg.engine_kwargs,
         "model": settings.model,
         "tensor_parallel_size": cfg.tensor_parallel_size,
         "max_model_len": cfg.max_model_len,
-        "gpu_memory_utilization": cfg.gpu_memory_utilization,
-        "dtype": cfg.dtype,
-        "enforce_eager": cfg.enforce_eager,
         "disable_log_stats": False,
     }
     speculative = build_speculative_config(settings)
@@ -121,7 +152,8 @@ class VllmEngine:
         self._tokenizer: Any = None
         self._lock = asyncio.Lock()
         self.context_tokens: int | None = settings.vllm.max_model_len
-        build_speculative_config(settings)  # a bad speculative config fails at construction, not on a GPU
+        # A bad speculative config or an engine_kwargs key the installed vLLM lacks fails here, not on a GPU.
+        build_engine_args(settings, engine_arg_names())
 
     async def load(self) -> None:
         """Start the vLLM engine (imports vllm; needs a GPU)."""
@@ -135,7 +167,7 @@ class VllmEngine:
                 raise EngineError(
                     "the vllm engine needs the [gpu] extra (pip install 'k2think[gpu]')", retryable=False
                 ) from exc
-            engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**build_engine_args(self._settings)))
+            engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**build_engine_args(self._settings, engine_arg_names())))
             self._tokenizer = await engine.get_tokenizer()
             self._engine = engine
 

@@ -61,6 +61,11 @@ def test_defaults_are_embedded_and_keda_points_at_kube_prometheus(chart):
         ({"solver": {"vllm": {"tensorParalelSize": 2}}}, ["/solver/vllm", "'tensorParalelSize' not allowed"]),
         ({"podDisruptionBudget": {"maxUnavailable": 0}}, ["/podDisruptionBudget/maxUnavailable"]),
         ({"kserve": {"deploymentMode": "Knative"}}, ["/kserve/deploymentMode"]),
+        ({"solver": {"vllm": {"gpuMemoryUtilization": 0.9}}}, ["/solver/vllm", "'gpuMemoryUtilization' not allowed"]),
+        ({"solver": {"vllm": {"engineKwargs": {"max_model_len": 4096}}}}, ["/solver/vllm/engineKwargs"]),
+        ({"judge": {"vllm": {"engineKwargs": {"gpuMemoryUtilization": 0.5}}}}, ["/judge/vllm/engineKwargs"]),
+        ({"planner": {"embedded": {"quantisation": "q2_k"}}}, ["/planner/embedded/quantisation", "'q8_0'"]),
+        ({"solver": {"embedded": {"prefixReuse": "yes"}}}, ["/solver/embedded/prefixReuse", "want boolean"]),
     ],
 )
 def test_schema_rejects_bad_values_naming_the_key(chart, values, fragments):

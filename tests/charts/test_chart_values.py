@@ -106,6 +106,53 @@ def test_gpu_limits_only_with_vllm(render, backend, extra):
     assert not m.kind("PersistentVolumeClaim") or backend == "vllm"
 
 
+def test_vllm_engine_kwargs_reach_the_engine_args_as_given(render, settings_of):
+    from k2core.engines.vllm import build_engine_args
+
+    m = render("gpu-vllm-eagle")
+    assert json.loads(m.env["K2_SOLVER__VLLM__ENGINE_KWARGS"]) == {"gpu_memory_utilization": 0.92}
+    args = build_engine_args(settings_of(m).solver)
+    assert args["gpu_memory_utilization"] == 0.92 and args["tensor_parallel_size"] == 2
+    assert args["speculative_config"]["method"] == "eagle"
+    assert "K2_PLANNER__VLLM__ENGINE_KWARGS" not in m.env  # none given: vLLM's own defaults
+
+
+def test_vllm_engine_kwargs_reach_ray_serve_and_kserve_too(render):
+    kwargs = {"enable_prefix_caching": True, "max_num_seqs": 64}
+    ray = render({"solver": {"backend": "rayserve", "vllm": {"engineKwargs": kwargs}}})
+    app = yaml.safe_load(ray.one("RayService")["spec"]["serveConfigV2"])["applications"][0]
+    engine_kwargs = app["args"]["llm_configs"][0]["engine_kwargs"]
+    assert engine_kwargs == {**kwargs, "max_model_len": 65536, "tensor_parallel_size": 1}
+    kserve = render({"kserve": {"enabled": True}, "solver": {"backend": "openai", "vllm": {"engineKwargs": kwargs}}})
+    args = kserve.one("InferenceService")["spec"]["predictor"]["model"]["args"]
+    assert "--enable-prefix-caching" in args and "--max-num-seqs=64" in args
+
+
+def test_embedded_quantisation_and_prefix_reuse_reach_each_role(render, settings_of):
+    m = render(
+        {
+            "solver": {"embedded": {"quantisation": "q4_0", "prefixReuse": False}},
+            "judge": {"embedded": {"quantisation": "q8_0"}},
+        }
+    )
+    s = settings_of(m)
+    assert (s.solver.embedded.quantisation, s.solver.embedded.prefix_reuse) == ("q4_0", False)
+    assert (s.judge.embedded.quantisation, s.judge.embedded.prefix_reuse) == ("q8_0", True)
+    assert (s.planner.embedded.quantisation, s.planner.embedded.prefix_reuse) == ("q4_k_m", True)
+    assert m.env["K2_SOLVER__EMBEDDED__QUANTISATION"] == "q4_0"
+    assert "K2_PLANNER__EMBEDDED__QUANTISATION" not in m.env
+    # A judge change restarts only the judge: each engine role's checksum covers its own settings.
+    base = render({"solver": {"embedded": {"quantisation": "q4_0", "prefixReuse": False}}})
+    checksum = lambda r, x: x.pod(r)["metadata"]["annotations"]["checksum/config"]  # noqa: E731
+    assert checksum("judge", m) != checksum("judge", base) and checksum("solver", m) == checksum("solver", base)
+
+
+def test_embedded_settings_are_not_sent_to_other_backends(render):
+    cerebras = {"backend": "cerebras", "cerebras": {"existingSecret": "c"}}
+    m = render({"solver": {**cerebras, "embedded": {"quantisation": "q8_0"}}})
+    assert not [n for n in m.env if n.startswith("K2_SOLVER__EMBEDDED__")]
+
+
 def test_cerebras_key_is_a_mounted_secret_file(render, settings_of):
     m = render("cerebras")
     path = m.env["K2_SOLVER__CEREBRAS__API_KEY_FILE"]

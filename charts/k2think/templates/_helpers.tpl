@@ -254,8 +254,11 @@ and the engine's API key for cerebras and openai backends. Context: dict root ro
 {{- $modelFile := include "k2think.modelFile" . }}
 {{ $p }}ENGINE: {{ $engine | quote }}
 {{ $p }}MODEL: {{ ternary $modelFile $v.model (and (eq $engine "vllm") (ne $modelFile "")) | quote }}
-{{- if and (eq $engine "embedded") $modelFile }}
+{{- if eq $engine "embedded" }}
+{{- if $modelFile }}
 {{ $p }}EMBEDDED__MODEL_PATH: {{ $modelFile | quote }}
+{{- end }}
+{{- include "k2think.flatEnv" (dict "prefix" (printf "%sEMBEDDED__" $p) "values" ($v.embedded | default dict)) }}
 {{- end }}
 {{- range $k := list "pricePerMillionPrompt" "pricePerMillionCompletion" }}
 {{- with get $v $k }}
@@ -267,7 +270,10 @@ and the engine's API key for cerebras and openai backends. Context: dict root ro
 {{- else if eq $v.backend "openai" }}
 {{ $p }}BASE_URL: {{ $v.openai.baseUrl | quote }}
 {{- else if eq $v.backend "vllm" }}
-{{- include "k2think.flatEnv" (dict "prefix" (printf "%sVLLM__" $p) "values" $v.vllm) }}
+{{- include "k2think.flatEnv" (dict "prefix" (printf "%sVLLM__" $p) "values" (omit $v.vllm "engineKwargs")) }}
+{{- with $v.vllm.engineKwargs }}
+{{ $p }}VLLM__ENGINE_KWARGS: {{ toJson . | quote }}
+{{- end }}
 {{- else if eq $v.backend "cerebras" }}
 {{- include "k2think.flatEnv" (dict "prefix" (printf "%sCEREBRAS__" $p) "values" (omit $v.cerebras "existingSecret" "secretKey")) }}
 {{- end }}
@@ -316,10 +322,10 @@ K2_SERVER__OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
 {{- end }}
 
-{{/* vLLM engine kwargs (snake_case) from a role's `vllm` values, with speculative_config when a method is set. */}}
+{{/* vLLM engine kwargs (snake_case) from a role's `vllm` values: its engineKwargs as given, the other keys, and speculative_config when a method is set. */}}
 {{- define "k2think.vllmKwargs" -}}
-{{- $out := dict }}
-{{- range $k, $v := omit . "speculative" }}{{ $_ := set $out ($k | snakecase) $v }}{{ end }}
+{{- $out := deepCopy (.engineKwargs | default dict) }}
+{{- range $k, $v := omit . "speculative" "engineKwargs" }}{{ $_ := set $out ($k | snakecase) $v }}{{ end }}
 {{- $spec := dict }}
 {{- range $k, $v := .speculative | default dict }}
 {{- if ne (toString $v) "" }}{{ $_ := set $spec ($k | snakecase) $v }}{{ end }}
@@ -455,6 +461,11 @@ K2_SERVER__OTLP_ENDPOINT: {{ . | quote }}
 {{- include "k2think.checkRange" (dict "name" "kserve.minReplicas/maxReplicas" "min" $v.kserve.minReplicas "max" $v.kserve.maxReplicas) }}
 {{- with $v.solver.rayserve.autoscaling }}
 {{- include "k2think.checkRange" (dict "name" "solver.rayserve.autoscaling.minReplicas/maxReplicas" "min" .minReplicas "max" .maxReplicas) }}
+{{- end }}
+{{- with $v.solver.rayserve }}
+{{- if and (eq $v.solver.backend "rayserve") (not (hasPrefix (printf "%s-" .rayVersion) (printf "%s-" .image.tag))) }}
+{{- fail (printf "solver.rayserve.image.tag %s is not an image of Ray %s (solver.rayserve.rayVersion): Ray images are tagged <ray version>-<python>-<cuda>, e.g. %s-py312-cu130" .image.tag .rayVersion .rayVersion) }}
+{{- end }}
 {{- end }}
 {{- include "k2think.checkRange" (dict "name" "pipeline.n/maxN" "min" $v.pipeline.n "max" $v.pipeline.maxN) }}
 {{- end }}

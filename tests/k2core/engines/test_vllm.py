@@ -5,10 +5,18 @@ from __future__ import annotations
 import importlib.util
 import os
 
+import pydantic
 import pytest
 
-from k2core.config import EngineSettings, SpeculativeSettings, VllmSettings
-from k2core.engines.vllm import VllmEngine, build_engine_args, build_speculative_config, sampling_kwargs
+from k2core.config import EngineSettings, Settings, SpeculativeSettings, VllmSettings
+from k2core.engines.vllm import (
+    VllmEngine,
+    build_engine_args,
+    build_speculative_config,
+    check_engine_kwargs,
+    engine_arg_names,
+    sampling_kwargs,
+)
 from k2core.errors import EngineError, ValidationError
 from k2core.types import Message, SamplingParams
 
@@ -58,6 +66,47 @@ def test_engine_args_carry_parallelism_length_and_speculation() -> None:
     assert args["speculative_config"]["method"] == "ngram" and args["disable_log_stats"] is False
 
 
+def test_engine_kwargs_pass_through_next_to_what_k2think_sets() -> None:
+    settings = with_spec(method="ngram")
+    settings.vllm.engine_kwargs = {"gpu_memory_utilization": 0.35, "enforce_eager": True, "max_num_seqs": 8}
+    args = build_engine_args(settings)
+    assert args["gpu_memory_utilization"] == 0.35 and args["enforce_eager"] is True and args["max_num_seqs"] == 8
+    assert args["model"] == "target" and args["max_model_len"] == 65536 and "speculative_config" in args
+
+
+def test_engine_kwargs_come_from_json_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("K2_SOLVER__ENGINE", "vllm")
+    monkeypatch.setenv("K2_SOLVER__VLLM__ENGINE_KWARGS", '{"enable_prefix_caching": true, "max_num_seqs": 16}')
+    args = build_engine_args(Settings().solver)
+    assert args["enable_prefix_caching"] is True and args["max_num_seqs"] == 16
+
+
+@pytest.mark.parametrize("owned", ["model", "max_model_len", "tensor_parallel_size", "speculative_config"])
+def test_engine_kwargs_may_not_set_what_k2think_owns(owned: str) -> None:
+    with pytest.raises(pydantic.ValidationError, match=f"engine_kwargs.{owned}"):
+        VllmSettings(engine_kwargs={owned: 1})
+
+
+def test_unknown_engine_kwargs_name_the_field() -> None:
+    known = {"gpu_memory_utilization", "enforce_eager"}
+    check_engine_kwargs({"gpu_memory_utilization": 0.5}, known)
+    with pytest.raises(ValidationError) as info:
+        check_engine_kwargs({"gpu_memory_utilisation": 0.5, "enforce_eager": True}, known)
+    assert info.value.field == "vllm.engine_kwargs.gpu_memory_utilisation"
+    settings = EngineSettings(engine="vllm", vllm=VllmSettings(engine_kwargs={"gpu_memory_utilisation": 0.5}))
+    with pytest.raises(ValidationError):
+        build_engine_args(settings, known)
+    check_engine_kwargs({"anything": 1}, None)  # without vLLM installed there is nothing to check against
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs the [gpu] extra")
+def test_installed_vllm_knows_the_args_the_chart_documents() -> None:
+    names = engine_arg_names()
+    assert names is not None and {"gpu_memory_utilization", "enforce_eager", "dtype", "max_num_seqs"} <= names
+    with pytest.raises(ValidationError, match="engine_kwargs.no_such_arg"):
+        VllmEngine(EngineSettings(engine="vllm", vllm=VllmSettings(engine_kwargs={"no_such_arg": 1})))
+
+
 def test_sampling_params_map_seed_n_stop_and_json_schema() -> None:
     schema = {"type": "object", "properties": {"winner": {"enum": ["A", "B"]}}}
     params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=64, seed=7, stop=["</s>"], json_schema=schema)
@@ -103,8 +152,7 @@ async def test_speculation_keeps_greedy_text_and_reports_acceptance() -> None:
         settings = with_spec(method=method, num_speculative_tokens=4, prompt_lookup_min=2, prompt_lookup_max=4)
         settings.model = model
         settings.vllm.max_model_len = 2048
-        settings.vllm.gpu_memory_utilization = 0.35
-        settings.vllm.enforce_eager = True
+        settings.vllm.engine_kwargs = {"gpu_memory_utilization": 0.35, "enforce_eager": True}
         engine = VllmEngine(settings)
         [completion] = await engine.generate(messages, params)
         texts[method] = completion.text
