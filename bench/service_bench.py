@@ -29,7 +29,6 @@ import psutil
 
 from bench.engine_bench import console, machine, write_result
 from bench.peers.processes import HOST, Child, free_port
-from k2core.config import Settings
 from k2core.pipeline.judge import EngineJudge
 from k2core.pipeline.planner import EnginePlanner
 from k2core.pipeline.request import SolveRequest
@@ -37,6 +36,7 @@ from k2core.pipeline.solve import Pipeline
 from k2core.pipeline.solver import EngineSolver
 from k2core.types import Completion, Delta, Message, SamplingParams
 from services.remote import ReasonerClient
+from services.settings import ServiceSettings
 
 PROBLEM = "What is 2 + 2? Put the final answer in \\boxed{}."
 
@@ -76,16 +76,16 @@ class InstantEngine:
         return None
 
 
-def instant_settings(clients: int) -> Settings:
+def instant_settings(clients: int) -> ServiceSettings:
     """Defaults with free ports and room for ``clients`` requests in flight."""
-    settings = Settings()
+    settings = ServiceSettings()
     limits = settings.limits.model_copy(update={"max_inflight": max(settings.limits.max_inflight, 2 * clients)})
     ports = {"planner_port": 0, "solver_port": 0, "judge_port": 0, "gateway_grpc_port": 0, "gateway_http_port": 0,
              "host": HOST}
     return settings.model_copy(update={"limits": limits, "server": settings.server.model_copy(update=ports)})
 
 
-def in_process_pipeline(settings: Settings) -> Pipeline:
+def in_process_pipeline(settings: ServiceSettings) -> Pipeline:
     engine = InstantEngine()
     return Pipeline(EnginePlanner(engine), EngineSolver(engine), EngineJudge(engine), settings)
 
@@ -121,7 +121,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50_ms": round(pick(0.5) * 1e3, 3), "p99_ms": round(pick(0.99) * 1e3, 3)}
 
 
-async def overhead(target: str, settings: Settings, requests: int) -> dict[str, Any]:
+async def overhead(target: str, settings: ServiceSettings, requests: int) -> dict[str, Any]:
     """Sequential requests in process and through the gateway, interleaved; latencies and judge calls."""
     pipeline = in_process_pipeline(settings)
     client = ReasonerClient(target, settings)
@@ -152,7 +152,7 @@ async def overhead(target: str, settings: Settings, requests: int) -> dict[str, 
     }
 
 
-async def concurrent_streams(target: str, settings: Settings, clients: int, service: psutil.Process) -> dict[str, Any]:
+async def concurrent_streams(target: str, settings: ServiceSettings, clients: int, service: psutil.Process) -> dict[str, Any]:
     """``clients`` SolveStream calls at once, each on its own channel; errors, latency, peak RSS of the services."""
     request = SolveRequest(problem=PROBLEM, n=3, params=SamplingParams(max_tokens=64, seed=1))
 
@@ -206,7 +206,7 @@ async def embedded_stack_memory(log: Path, settings_env: dict[str, str]) -> dict
     env |= settings_env
     with Child("k2think up", [sys.executable, "-m", "services.cli", "up"], log, env=env) as child:
         child.wait_ready(lambda: "stack ready" in child.log.read_text(errors="replace"), timeout_s=600)
-        settings = Settings()
+        settings = ServiceSettings()
         client = ReasonerClient(f"{HOST}:{ports['GATEWAY_GRPC']}", settings)
         try:
             request = SolveRequest(problem=PROBLEM, n=3, params=SamplingParams(max_tokens=16, seed=1))

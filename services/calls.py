@@ -16,8 +16,9 @@ from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any
 
-from k2core import telemetry
+from k2core import tracing
 from k2core.errors import OverloadedError, UnavailableError
+from services import telemetry
 
 REQUEST_ID_KEY = "x-request-id"
 log = logging.getLogger("k2think.requests")
@@ -120,7 +121,7 @@ def scope(subsystem: str, method: str, carrier: Mapping[str, str], timeout_s: fl
     )
     start = time.perf_counter()
     try:
-        with telemetry.span(method, context=telemetry.extract_context(carrier), request_id=rid) as span:
+        with tracing.span(method, context=telemetry.extract_context(carrier), request_id=rid) as span:
             try:
                 yield record
             except BaseException:

@@ -16,8 +16,6 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from k2core import telemetry
-from k2core.config import Settings
 from k2core.errors import (
     DeadlineError,
     EngineError,
@@ -28,7 +26,7 @@ from k2core.errors import (
 from k2core.pipeline import SolveEvent, SolveRequest
 from k2core.roles import JudgeOutcome, PlanOutcome
 from k2core.types import Completion, Delta, Message, SamplingParams, SolveResult
-from services import calls, convert
+from services import calls, convert, telemetry
 from services.errors import from_grpc
 from services.gen.k2think.v1 import (
     judge_pb2,
@@ -40,13 +38,14 @@ from services.gen.k2think.v1 import (
     solver_pb2_grpc,
 )
 from services.runtime import channel_options, load_token
+from services.settings import ServiceSettings
 
 T = TypeVar("T")
 _COOLDOWN_S = 5.0
 _BALANCED_ATTEMPTS = 3  # tries of a target balanced over many replicas: each try may reach another replica
 
 
-def open_channel(address: str, settings: Settings) -> grpc.aio.Channel:
+def open_channel(address: str, settings: ServiceSettings) -> grpc.aio.Channel:
     """A round-robin channel with the size limits; TLS trusts ``tls_ca_file`` (else the server certificate itself)."""
     options = channel_options(settings.limits)
     if settings.server.tls_cert_file:
@@ -65,7 +64,7 @@ class Client:
     replicas that the channel balances over: no cap here, each replica's own admission refuses what it cannot take.
     """
 
-    def __init__(self, address: str, settings: Settings, timeout_s: float | None) -> None:
+    def __init__(self, address: str, settings: ServiceSettings, timeout_s: float | None) -> None:
         self.address = address
         self.channel = open_channel(address, settings)
         self.timeout_s = timeout_s
@@ -130,7 +129,7 @@ def _retryable(error: K2Error) -> bool:
 class RemotePlanner:
     """The Planner role served by a planner service."""
 
-    def __init__(self, address: str, settings: Settings) -> None:
+    def __init__(self, address: str, settings: ServiceSettings) -> None:
         self.client = Client(address, settings, settings.planner.timeout_s)
         self._stub = planner_pb2_grpc.PlannerStub(self.client.channel)
 
@@ -142,7 +141,7 @@ class RemotePlanner:
 class RemoteJudge:
     """The Judge role served by a judge service."""
 
-    def __init__(self, address: str, settings: Settings) -> None:
+    def __init__(self, address: str, settings: ServiceSettings) -> None:
         self.client = Client(address, settings, settings.judge.timeout_s)
         self._stub = judge_pb2_grpc.JudgeStub(self.client.channel)
 
@@ -154,7 +153,7 @@ class RemoteJudge:
 class _Endpoint:
     """One solver service with its in-flight count and failure cooldown."""
 
-    def __init__(self, address: str, settings: Settings) -> None:
+    def __init__(self, address: str, settings: ServiceSettings) -> None:
         self.client = Client(address, settings, None)  # the pool bounds each call (SolverEndpoints._until)
         self.stub = solver_pb2_grpc.SolverStub(self.client.channel)
         self.inflight = 0
@@ -171,7 +170,7 @@ class SolverEndpoints:
     name = "remote"
     supports_json_schema = True
 
-    def __init__(self, addresses: list[str], settings: Settings) -> None:
+    def __init__(self, addresses: list[str], settings: ServiceSettings) -> None:
         if not addresses:
             raise ValueError("at least one solver address is needed")
         self.endpoints = [_Endpoint(address, settings) for address in addresses]
@@ -295,7 +294,7 @@ def _generate_request(
 class ReasonerClient:
     """A client of the gateway's Reasoner service."""
 
-    def __init__(self, target: str, settings: Settings, timeout_s: float | None = None) -> None:
+    def __init__(self, target: str, settings: ServiceSettings, timeout_s: float | None = None) -> None:
         self.client = Client(target, settings, timeout_s)
         self._stub = reasoner_pb2_grpc.ReasonerStub(self.client.channel)
 
@@ -319,7 +318,7 @@ class ReasonerClient:
         await self.client.close()
 
 
-async def solve_remote(target: str, request: SolveRequest, settings: Settings) -> SolveResult:
+async def solve_remote(target: str, request: SolveRequest, settings: ServiceSettings) -> SolveResult:
     """Solve ``request`` on the gateway at ``target`` (``HOST:PORT``); errors are the k2core errors they stand for."""
     client = ReasonerClient(target, settings, timeout_s=request.hard_deadline_s)
     try:

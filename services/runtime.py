@@ -22,12 +22,12 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import make_asgi_app
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from k2core import telemetry
-from k2core.config import LimitsSettings, ServerSettings, Settings
+from k2core.config import LimitsSettings
 from k2core.engines.base import Engine
 from k2core.errors import OverloadedError, ValidationError
 from k2core.types import Message, SamplingParams
-from services import calls, convert, errors
+from services import calls, convert, errors, telemetry
+from services.settings import ServerSettings, ServiceSettings
 
 log = logging.getLogger("k2think.runtime")
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -203,7 +203,7 @@ class GrpcServer:
     within ``LIVENESS_TIMEOUT_S`` (checked every ``LIVENESS_PERIOD_S``): a wedged engine fails liveness.
     """
 
-    def __init__(self, subsystem: str, settings: Settings, port: int) -> None:
+    def __init__(self, subsystem: str, settings: ServiceSettings, port: int) -> None:
         self.settings = settings
         self.admission = calls.Admission(subsystem, settings.limits.max_inflight)
         interceptor = CallInterceptor(
@@ -459,7 +459,7 @@ class Service:
         }
 
 
-def configure_observability(role: str, settings: Settings) -> None:
+def configure_observability(role: str, settings: ServiceSettings) -> None:
     """Log lines (one JSON line per request) to stderr; spans to OTLP when ``server.otlp_endpoint`` is set."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if settings.server.otlp_endpoint:

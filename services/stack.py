@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from k2core.config import Settings
 from k2core.pipeline.judge import EngineJudge
 from k2core.pipeline.planner import EnginePlanner
 from k2core.pipeline.solver import EngineSolver
@@ -20,6 +19,7 @@ from services.gateway import server as gateway
 from services.judge import server as judge
 from services.planner import server as planner
 from services.remote import Client
+from services.settings import ServiceSettings
 from services.solver import server as solver
 
 ROLES = ("planner", "solver", "judge", "gateway")
@@ -28,7 +28,7 @@ RESTART_BACKOFF_MAX_S = 30.0
 RESTART_STABLE_S = 60.0  # a role up this long starts again from the first backoff
 
 
-def build_service(role: str, settings: Settings) -> runtime.Service:
+def build_service(role: str, settings: ServiceSettings) -> runtime.Service:
     """One role's servers as configured: the gateway over remote roles, the others over their engine."""
     s, p = settings.server, settings.pipeline
     if role == "gateway":
@@ -63,7 +63,7 @@ class _Child:
 class LocalStack:
     """The four services as separate ``k2think serve ROLE`` processes on ``settings.server``'s ports."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.children: list[_Child] = []
 

@@ -1,13 +1,13 @@
-"""Prometheus metrics and OpenTelemetry spans of every k2think process, in one place (no gRPC, no HTTP)."""
+"""Prometheus metrics of every k2think service, where traces are sent, and trace context across calls.
+
+The pipeline's own stage spans live in ``k2core.tracing`` (the library runs without any service).
+"""
 
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -20,8 +20,6 @@ from k2core.types import Usage
 
 SUBSYSTEMS = ("gateway", "planner", "solver", "judge", "sandbox", "train")
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
-
-tracer = trace.get_tracer("k2think")
 
 
 @dataclass(frozen=True)
@@ -86,19 +84,6 @@ def configure_tracing(service_name: str, exporter: SpanExporter) -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-
-
-@contextmanager
-def span(name: str, context: Context | None = None, **attributes: Any) -> Iterator[trace.Span]:
-    """A span for one stage (plan, candidate, judge call, RPC) as the current span."""
-    with tracer.start_as_current_span(name, context=context, attributes=attributes) as current:
-        yield current
-
-
-def record_span(name: str, seconds: float, **attributes: Any) -> None:
-    """A finished child span of the current one that lasted ``seconds`` up to now (e.g. one candidate)."""
-    end = time.time_ns()
-    tracer.start_span(name, start_time=end - int(seconds * 1e9), attributes=attributes).end(end_time=end)
 
 
 def inject_context() -> dict[str, str]:

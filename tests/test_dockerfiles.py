@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from k2core.config import ServerSettings
+from services.settings import ServerSettings
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())

@@ -26,6 +26,7 @@ from k2core.data import Problem
 from k2core.models import ensure_embedded_model
 from k2core.pipeline import SolveRequest
 from k2core.types import SolveResult
+from services.settings import ServiceSettings
 
 console = Console(stderr=True)
 
@@ -190,6 +191,6 @@ async def _k2think_gateway(
     timeouts = {f"K2_{role}__TIMEOUT_S": "7200" for role in ("PLANNER", "SOLVER", "JUDGE")}
     child, address = processes.k2think_stack(backend, ALIAS, logs / "k2think_stack.log", timeouts)
     stack.enter_context(child)
-    client = ReasonerClient(address, Settings())
+    client = ReasonerClient(address, ServiceSettings())
     stack.push_async_callback(client.close)
     return client.solve

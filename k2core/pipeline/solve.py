@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from k2core import telemetry, verify
+from k2core import tracing, verify
 from k2core.config import EngineSettings, Settings
 from k2core.engines.base import Engine
 from k2core.errors import DeadlineError, EngineError, UnavailableError
@@ -174,7 +174,7 @@ class Pipeline:
         if not candidates:
             raise UnavailableError("the solver returned no candidates")
         t2 = time.perf_counter()
-        with telemetry.span("select", candidates=len(candidates)) as span:
+        with tracing.span("select", candidates=len(candidates)) as span:
             candidates = await self._score(request, candidates)
             selection = await select(
                 request.domain,
@@ -201,7 +201,7 @@ class Pipeline:
 
     async def _plan(self, request: SolveRequest) -> PlanOutcome:
         """Ask the planner; an engine failure means no plan (with the reason), not a failed request."""
-        with telemetry.span("plan"):
+        with tracing.span("plan"):
             try:
                 return await self.planner.plan(request.problem)
             except (EngineError, UnavailableError) as exc:
@@ -216,7 +216,7 @@ class Pipeline:
         while len(candidates) < request.n and not run.soft_hit:
             size = min(wave_size, request.n - len(candidates))
             params = _wave_params(request.params, len(candidates))
-            with telemetry.span("candidates", n=size, offset=len(candidates)):
+            with tracing.span("candidates", n=size, offset=len(candidates)):
                 finished = await self._wave(run, _Wave(messages, params, size, len(candidates), decided))
             candidates += [finished[i] for i in sorted(finished)]
             run.usage["solver"] = run.usage["solver"].add(usage_of(finished.values(), calls=size))
@@ -298,7 +298,7 @@ class Pipeline:
 
     def _candidate(self, run: _Run, index: int, completion: Completion) -> Candidate:
         """A Candidate with its extracted answer; announced as a CandidateDoneEvent and recorded as a span."""
-        telemetry.record_span(
+        tracing.record_span(
             "candidate", completion.seconds, index=index, completion_tokens=completion.completion_tokens
         )
         candidate = Candidate(
@@ -328,7 +328,7 @@ class Pipeline:
         async def judge(a: Candidate, b: Candidate) -> Verdict:
             final_a, final_b = verify.final_segment(a.text).strip(), verify.final_segment(b.text).strip()
             try:
-                with telemetry.span("judge", a=a.index, b=b.index):
+                with tracing.span("judge", a=a.index, b=b.index):
                     outcome = await self.judge.compare(run.request.problem, final_a, final_b)
             except (EngineError, UnavailableError) as exc:
                 run.usage["judge"] = run.usage["judge"].add(Usage(calls=1))

@@ -32,7 +32,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from k2core.config import Settings
 from k2core.data import list_datasets
 from k2core.errors import K2Error, ValidationError
 from k2core.eval.components import run_components
@@ -46,6 +45,7 @@ from k2core.pipeline import Pipeline, SolveRequest
 from k2core.roles import Judge
 from services.commands._output import print_json, stderr
 from services.commands.solve import check_target
+from services.settings import ServiceSettings
 
 _DATASET_HELP = f"Dataset name, repeatable: {', '.join(list_datasets())}."
 
@@ -68,7 +68,7 @@ class Backend:
 
 
 @asynccontextmanager
-async def open_backend(target: str, settings: Settings) -> AsyncIterator[Backend]:
+async def open_backend(target: str, settings: ServiceSettings) -> AsyncIterator[Backend]:
     """The in-process pipeline, or one gateway client for every request when ``target`` is HOST:PORT."""
     if target == "local":
         async with Pipeline.in_process(settings) as pipeline:
@@ -139,7 +139,7 @@ def eval_command(
 ) -> None:
     """Evaluate datasets with the paper's protocol (resumable); --report runs the components, selection or scaling
     study."""
-    settings = Settings()
+    settings = ServiceSettings()
     p = settings.pipeline
     spec = EvalSpec(
         dataset=dataset[0],
@@ -170,7 +170,7 @@ def eval_command(
         Console().print(render(result))
 
 
-def checks(spec: EvalSpec, datasets: list[str], target: str, settings: Settings, report: Report | None) -> None:
+def checks(spec: EvalSpec, datasets: list[str], target: str, settings: ServiceSettings, report: Report | None) -> None:
     """Fail fast with the offending option: unknown dataset, bad target or an invalid request."""
     known = list_datasets()
     for name in datasets:
@@ -218,7 +218,7 @@ async def dispatch(
     datasets: list[str],
     ns: list[int],
     target: str,
-    settings: Settings,
+    settings: ServiceSettings,
     concurrency: int,
     out: Path,
 ) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from enum import StrEnum
 
 import typer
 
-from k2core.config import Settings
 from services import runtime
 from services.commands._output import stderr
+from services.settings import ServiceSettings
 
 
 class ServiceRole(StrEnum):
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         """Run one service on its configured ports (K2_SERVER__* env vars); drains in-flight calls on SIGTERM."""
         from services.stack import build_service
 
-        settings = Settings()
+        settings = ServiceSettings()
         runtime.configure_observability(role.value, settings)
 
         def ready(service: runtime.Service) -> None:

@@ -14,7 +14,6 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 from rich.text import Text
 
-from k2core.config import Settings
 from k2core.data.demonstrations import read_demonstrations
 from k2core.errors import K2Error, ValidationError
 from k2core.pipeline import (
@@ -30,6 +29,7 @@ from k2core.pipeline import (
 from k2core.types import Demonstration, SolveResult
 from k2core.validation import validate_engine_name
 from services.commands._output import print_json, stderr
+from services.settings import ServiceSettings
 
 _STAGE_ROLES = {"plan": "planner", "solve": "solver", "select": "judge", "total": "total"}
 _HINTS = {"problem": "PROBLEM", "n": "--n", "engine": "--engine", "target": "--target", "seed": "--seed"}
@@ -55,7 +55,7 @@ def solve(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Solve PROBLEM: plan, sample N candidates, select one (verifier, majority or judge knockout)."""
-    settings = Settings()
+    settings = ServiceSettings()
     try:
         if engine is not None:
             validate_engine_name(engine)
@@ -99,7 +99,7 @@ def _demonstrations(path: Path | None) -> list[Demonstration] | None:
         raise typer.BadParameter(str(exc), param_hint="--demonstrations") from exc
 
 
-def with_engine(settings: Settings, engine: str) -> Settings:
+def with_engine(settings: ServiceSettings, engine: str) -> ServiceSettings:
     """``settings`` with every role on ``engine``."""
     roles = {
         role: getattr(settings, role).model_copy(update={"engine": engine}) for role in ("planner", "solver", "judge")
@@ -114,7 +114,7 @@ def check_target(target: str) -> None:
         raise ValidationError("target", f"expected 'local' or HOST:PORT, got {target!r}")
 
 
-async def run(request: SolveRequest, settings: Settings, target: str) -> SolveResult:
+async def run(request: SolveRequest, settings: ServiceSettings, target: str) -> SolveResult:
     """Solve in-process with live progress on stderr, or through the gateway at ``target``."""
     if target != "local":
         return await solve_remote(target, request, settings)
@@ -127,7 +127,7 @@ async def run(request: SolveRequest, settings: Settings, target: str) -> SolveRe
     raise RuntimeError("the event stream ended without a final event")
 
 
-async def solve_remote(target: str, request: SolveRequest, settings: Settings) -> SolveResult:
+async def solve_remote(target: str, request: SolveRequest, settings: ServiceSettings) -> SolveResult:
     """Call ``services.remote.solve_remote`` (the gateway client), imported only when a remote target is used."""
     try:
         remote = importlib.import_module("services.remote")

@@ -7,11 +7,11 @@ import signal
 
 import typer
 
-from k2core.config import Settings
 from services.commands._output import print_json, stderr
+from services.settings import ServiceSettings
 
 
-async def _up(settings: Settings, ready_timeout_s: float, as_json: bool) -> int:
+async def _up(settings: ServiceSettings, ready_timeout_s: float, as_json: bool) -> int:
     from services.stack import LocalStack
 
     loop = asyncio.get_running_loop()
@@ -56,4 +56,4 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start planner, solver, judge and gateway as processes on the configured ports; a service that exits is
         restarted (with backoff) while the others keep serving; Ctrl-C stops them all."""
-        raise typer.Exit(asyncio.run(_up(Settings(), ready_timeout, as_json)))
+        raise typer.Exit(asyncio.run(_up(ServiceSettings(), ready_timeout, as_json)))

@@ -23,13 +23,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
-from k2core.config import Settings
 from k2core.errors import K2Error, OverloadedError, ValidationError
 from k2core.pipeline import FinalEvent, Pipeline, SolveEvent, SolveRequest
 from k2core.types import Demonstration, SolveResult
 from services import calls, errors, runtime
 from services.gateway.http_body import HttpError, parse_json, read_body
 from services.gateway.reasoner import observe
+from services.settings import ServiceSettings
 
 MODEL_ID = "k2think"
 ROUTE = "/v1/chat/completions"
@@ -84,7 +84,7 @@ class ChatRequest(BaseModel):
     judge: bool | None = None
     domain: str | None = None
 
-    def solve_request(self, settings: Settings) -> SolveRequest:
+    def solve_request(self, settings: ServiceSettings) -> SolveRequest:
         """The pipeline request: the last user message is the problem; each earlier user message answered by an
         assistant message becomes a demonstration (few-shot turn) for the solver; system (and developer) messages,
         joined in order, become the solver's system turn."""
@@ -198,7 +198,7 @@ def _usage(result: SolveResult) -> dict[str, int]:
 class OpenAIFacade:
     """The HTTP app over one Pipeline, sharing the gateway's admission (in-flight limit, draining)."""
 
-    def __init__(self, pipeline: Pipeline, settings: Settings, admission: calls.Admission) -> None:
+    def __init__(self, pipeline: Pipeline, settings: ServiceSettings, admission: calls.Admission) -> None:
         self.pipeline = pipeline
         self.settings = settings
         self.admission = admission

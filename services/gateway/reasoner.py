@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from k2core import telemetry
-from k2core.config import Settings
 from k2core.pipeline import FinalEvent, Pipeline
 from k2core.types import SolveResult
-from services import calls, convert
+from services import calls, convert, telemetry
 from services.gen.k2think.v1 import reasoner_pb2, reasoner_pb2_grpc
+from services.settings import ServiceSettings
 
 SERVICE = reasoner_pb2.DESCRIPTOR.services_by_name["Reasoner"].full_name
 
@@ -33,7 +32,7 @@ def observe(result: SolveResult) -> None:
 class ReasonerServicer(reasoner_pb2_grpc.ReasonerServicer):
     """Adapts a k2core Pipeline to the Reasoner service."""
 
-    def __init__(self, pipeline: Pipeline, settings: Settings) -> None:
+    def __init__(self, pipeline: Pipeline, settings: ServiceSettings) -> None:
         self.pipeline = pipeline
         self.settings = settings
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from k2core.config import Settings
 from k2core.pipeline import Pipeline
 from k2core.pipeline.solver import EngineSolver
 from services import runtime
@@ -10,9 +9,10 @@ from services.gateway.openai_api import OpenAIFacade
 from services.gateway.reasoner import SERVICE, ReasonerServicer
 from services.gen.k2think.v1 import reasoner_pb2_grpc
 from services.remote import RemoteJudge, RemotePlanner, SolverEndpoints
+from services.settings import ServiceSettings
 
 
-def remote_pipeline(settings: Settings) -> tuple[Pipeline, list[runtime.Closer]]:
+def remote_pipeline(settings: ServiceSettings) -> tuple[Pipeline, list[runtime.Closer]]:
     """The pipeline over the planner, solver and judge services at ``settings.server``'s addresses, and its closers."""
     server = settings.server
     planner, judge = RemotePlanner(server.planner_address, settings), RemoteJudge(server.judge_address, settings)
@@ -22,7 +22,7 @@ def remote_pipeline(settings: Settings) -> tuple[Pipeline, list[runtime.Closer]]
     return pipeline, [planner.client.close, solvers.close, judge.client.close]
 
 
-def create(pipeline: Pipeline, settings: Settings, grpc_port: int, http_port: int) -> runtime.Service:
+def create(pipeline: Pipeline, settings: ServiceSettings, grpc_port: int, http_port: int) -> runtime.Service:
     """The gateway's servers over ``pipeline``; one admission (in-flight limit, draining) for gRPC and HTTP."""
     grpc_server = runtime.GrpcServer("gateway", settings, grpc_port)
     grpc_server.add(reasoner_pb2_grpc.add_ReasonerServicer_to_server, ReasonerServicer(pipeline, settings), SERVICE)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import grpc
 
-from k2core import telemetry
-from k2core.config import Settings
 from k2core.roles import Judge
 from k2core.validation import validate_problem
-from services import calls, convert, runtime
+from services import calls, convert, runtime, telemetry
 from services.gen.k2think.v1 import judge_pb2, judge_pb2_grpc
+from services.settings import ServiceSettings
 
 SERVICE = judge_pb2.DESCRIPTOR.services_by_name["Judge"].full_name
 
@@ -17,7 +16,7 @@ SERVICE = judge_pb2.DESCRIPTOR.services_by_name["Judge"].full_name
 class JudgeServicer(judge_pb2_grpc.JudgeServicer):
     """Adapts a k2core Judge to the Judge service."""
 
-    def __init__(self, judge: Judge, settings: Settings) -> None:
+    def __init__(self, judge: Judge, settings: ServiceSettings) -> None:
         self.judge = judge
         self.settings = settings
         self.metrics = telemetry.service_metrics("judge")
@@ -34,7 +33,7 @@ class JudgeServicer(judge_pb2_grpc.JudgeServicer):
         return convert.judge_outcome_to_proto(outcome)
 
 
-def create(judge: Judge, settings: Settings, port: int) -> runtime.GrpcServer:
+def create(judge: Judge, settings: ServiceSettings, port: int) -> runtime.GrpcServer:
     """A gRPC server exposing ``judge`` on ``port`` (0 picks a free one)."""
     server = runtime.GrpcServer("judge", settings, port)
     server.add(judge_pb2_grpc.add_JudgeServicer_to_server, JudgeServicer(judge, settings), SERVICE)

@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from k2core import telemetry
-from k2core.config import Settings
 from k2core.pipeline.usage import usage_of
 from k2core.roles import Solver
 from k2core.types import Usage
 from k2core.validation import validate_n, validate_sampling
-from services import calls, convert, runtime
+from services import calls, convert, runtime, telemetry
 from services.gen.k2think.v1 import common_pb2, solver_pb2, solver_pb2_grpc
+from services.settings import ServiceSettings
 
 SERVICE = solver_pb2.DESCRIPTOR.services_by_name["Solver"].full_name
 
@@ -22,7 +21,7 @@ SERVICE = solver_pb2.DESCRIPTOR.services_by_name["Solver"].full_name
 class SolverServicer(solver_pb2_grpc.SolverServicer):
     """Adapts a k2core Solver to the Solver service."""
 
-    def __init__(self, solver: Solver, settings: Settings) -> None:
+    def __init__(self, solver: Solver, settings: ServiceSettings) -> None:
         self.solver = solver
         self.settings = settings
         self.metrics = telemetry.service_metrics("solver")
@@ -58,7 +57,7 @@ class SolverServicer(solver_pb2_grpc.SolverServicer):
         yield solver_pb2.GenerateResponse(done=solver_pb2.GenerateDone(usage=convert.to_proto(usage, common_pb2.Usage)))
 
 
-def create(solver: Solver, settings: Settings, port: int) -> runtime.GrpcServer:
+def create(solver: Solver, settings: ServiceSettings, port: int) -> runtime.GrpcServer:
     """A gRPC server exposing ``solver`` on ``port`` (0 picks a free one)."""
     server = runtime.GrpcServer("solver", settings, port)
     server.add(solver_pb2_grpc.add_SolverServicer_to_server, SolverServicer(solver, settings), SERVICE)

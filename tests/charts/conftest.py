@@ -107,14 +107,14 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
 
 @pytest.fixture
 def settings_of(monkeypatch):
-    """settings_of(manifests) -> the k2core Settings a pod of that rendering loads from its env."""
-    from k2core.config import Settings
+    """settings_of(manifests) -> the ServiceSettings a pod of that rendering loads from its env."""
+    from services.settings import ServiceSettings
 
-    def _load(manifests: Manifests) -> Settings:
+    def _load(manifests: Manifests) -> ServiceSettings:
         for key in [k for k in os.environ if k.startswith("K2_")]:
             monkeypatch.delenv(key)
         for key, value in manifests.env.items():
             monkeypatch.setenv(key, value)
-        return Settings()
+        return ServiceSettings()
 
     return _load

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.charts.conftest import CI_NAMES, RELEASE, ROLES
 from pydantic import BaseModel
 
-from k2core.config import Settings
 from services.runtime import LIVENESS_SERVICE
+from services.settings import ServiceSettings
+from tests.charts.conftest import CI_NAMES, RELEASE, ROLES
 
 
 def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -140,8 +140,8 @@ def test_each_deployment_has_at_most_one_autoscaler_and_then_no_fixed_replicas(r
 
 
 def _unknown_part(name: str) -> str | None:
-    """The first part of a K2_ env var name that is not a Settings field; None when the whole name is one."""
-    model: type[BaseModel] | None = Settings
+    """The first part of a K2_ env var name that is not a settings field; None when the whole name is one."""
+    model: type[BaseModel] | None = ServiceSettings
     parts = name.removeprefix("K2_").lower().split("__")
     for i, part in enumerate(parts):
         if model is None or part not in model.model_fields:

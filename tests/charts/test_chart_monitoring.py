@@ -13,9 +13,9 @@ from typing import Any
 import promql_parser
 import pytest
 from prometheus_client import REGISTRY
-from tests.charts.conftest import CHART, NAMESPACE, RELEASE
 
-from k2core import telemetry
+from services import telemetry
+from tests.charts.conftest import CHART, NAMESPACE, RELEASE
 
 DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")

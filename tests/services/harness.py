@@ -7,7 +7,6 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from k2core.config import Settings
 from k2core.pipeline.judge import EngineJudge
 from k2core.pipeline.planner import EnginePlanner
 from k2core.pipeline.solver import EngineSolver
@@ -16,6 +15,7 @@ from services import calls, runtime
 from services.gateway import server as gateway
 from services.judge import server as judge
 from services.planner import server as planner
+from services.settings import ServiceSettings
 from services.solver import server as solver
 
 PLAN = {"is_hard": False, "plan": "Add the two numbers.", "search_terms": ["addition"]}
@@ -91,9 +91,9 @@ class FakeEngine:
         return None
 
 
-def make_settings(**server: object) -> Settings:
+def make_settings(**server: object) -> ServiceSettings:
     """Defaults with every port free (0) and quick drains; ``server`` overrides ServerSettings fields."""
-    settings = Settings()
+    settings = ServiceSettings()
     update = {
         "planner_port": 0,
         "solver_port": 0,
@@ -110,7 +110,7 @@ def make_settings(**server: object) -> Settings:
 class Stack:
     """Planner, solver(s), judge and gateway servers in this process."""
 
-    settings: Settings
+    settings: ServiceSettings
     engine: FakeEngine
     roles: dict[str, runtime.GrpcServer]
     solvers: list[runtime.GrpcServer]
@@ -135,7 +135,7 @@ class Stack:
 
 
 async def start_stack(
-    settings: Settings | None = None, engine: FakeEngine | None = None, solver_replicas: int = 1
+    settings: ServiceSettings | None = None, engine: FakeEngine | None = None, solver_replicas: int = 1
 ) -> Stack:
     """Start roles over ``engine`` (extra solver replicas get engines of their own) and a gateway; free ports."""
     settings = settings or make_settings()

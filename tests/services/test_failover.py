@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from k2core.config import Settings
 from k2core.engines.base import Engine
 from k2core.errors import UnavailableError
 from k2core.pipeline import CandidateDoneEvent, FinalEvent, SolveRequest
 from k2core.types import Message, SamplingParams
 from services.remote import ReasonerClient, SolverEndpoints
+from services.settings import ServiceSettings
 from tests.services.harness import FakeEngine, Stack, start_stack
 
 MESSAGES = [Message(role="user", content="2+2?")]
@@ -93,7 +93,7 @@ async def test_no_live_replica_is_unavailable() -> None:
 
 
 async def test_solver_endpoints_are_an_engine_with_the_solver_services_declared_context() -> None:
-    settings = Settings()
+    settings = ServiceSettings()
     endpoints = SolverEndpoints(["127.0.0.1:1"], settings)
     assert isinstance(endpoints, Engine) and endpoints.context_tokens == settings.solver.embedded.n_ctx
     await endpoints.load()

@@ -10,13 +10,13 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from k2core.config import Settings
 from k2core.errors import DeadlineError
 from k2core.pipeline.solver import EngineSolver
 from k2core.types import Message, SamplingParams
 from services import calls, runtime
 from services.gen.k2think.v1 import reasoner_pb2, reasoner_pb2_grpc
 from services.remote import Client, SolverEndpoints
+from services.settings import ServiceSettings
 from services.solver import server as solver
 from tests.services.harness import FakeEngine, make_settings, start_stack
 
@@ -58,7 +58,7 @@ async def until(port: int, service: str, expected: int, within_s: float = 3.0) -
             await asyncio.sleep(0.02)
 
 
-async def watched_solver(engine: FakeEngine, settings: Settings | None = None) -> runtime.GrpcServer:
+async def watched_solver(engine: FakeEngine, settings: ServiceSettings | None = None) -> runtime.GrpcServer:
     server = solver.create(EngineSolver(engine), settings or make_settings(), 0)
     server.watch(engine)
     await server.start()

@@ -20,9 +20,9 @@ import openai
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from k2core.config import Settings
 from k2core.pipeline import CandidateDeltaEvent, FinalEvent, PlanEvent, SolveRequest
 from services.remote import ReasonerClient, solve_remote
+from services.settings import ServiceSettings
 from tests.conftest import STACK_PORT_SETTINGS, free_ports
 
 pytestmark = pytest.mark.slow
@@ -38,7 +38,7 @@ class LocalStack:
         self, process: subprocess.Popen[str], endpoints: dict[str, str], env: dict[str, str], log: Path
     ) -> None:
         self.process, self.endpoints, self.env, self.log = process, endpoints, env, log
-        self.settings = Settings()
+        self.settings = ServiceSettings()
         self.target = endpoints["gateway_grpc"]
 
     def port(self, name: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from k2core import telemetry
+from k2core import tracing
 from k2core.pipeline import Pipeline, SolveRequest
 from k2core.pipeline.judge import EngineJudge
 from k2core.pipeline.planner import EnginePlanner
@@ -15,7 +15,7 @@ from tests.services.harness import FakeEngine, make_settings
 async def test_in_process_solve_spans_plan_candidates_select_and_judge(spans: InMemorySpanExporter) -> None:
     engine, settings = FakeEngine(), make_settings()
     pipeline = Pipeline(EnginePlanner(engine), EngineSolver(engine), EngineJudge(engine), settings)
-    with telemetry.span("request") as root:
+    with tracing.span("request") as root:
         result = await pipeline.solve(SolveRequest.from_settings("What is 2 + 2?", settings, n=2, seed=1))
     assert result.selection.method == "judge"
     trace_id = root.get_span_context().trace_id

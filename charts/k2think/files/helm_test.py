@@ -15,21 +15,21 @@ import sys
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from k2core.config import Settings
 from services.remote import open_channel
 from services.runtime import load_token
+from services.settings import ServiceSettings
 
 PROBLEM = "What is 2 + 2? Answer with the number only."
 
 
-async def health(address: str, settings: Settings) -> str:
+async def health(address: str, settings: ServiceSettings) -> str:
     """The overall status name grpc.health.v1 reports at ``address``."""
     async with open_channel(address, settings) as channel:
         reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
     return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
 
-async def chat(url: str, settings: Settings, timeout_s: float) -> str:
+async def chat(url: str, settings: ServiceSettings, timeout_s: float) -> str:
     """One non-streaming /v1/chat/completions call; the answer text."""
     server = settings.server
     verify: ssl.SSLContext | bool = True
@@ -46,7 +46,7 @@ async def chat(url: str, settings: Settings, timeout_s: float) -> str:
 
 
 async def main() -> int:
-    settings = Settings()
+    settings = ServiceSettings()
     server = settings.server
     roles = {
         "gateway": os.environ["GATEWAY_GRPC"],
