@@ -8,6 +8,8 @@ import pkgutil
 import typer
 
 import services.commands
+from k2core.config import Settings
+from k2core.verify.sandbox import configure_sandbox
 
 app = typer.Typer(
     name="k2think",
@@ -16,6 +18,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _process_settings() -> None:
+    """What the library keeps per process, set from this command's K2_ settings: the code sandbox's limits."""
+    configure_sandbox(Settings().sandbox)
+
 
 for _module in sorted(pkgutil.iter_modules(services.commands.__path__), key=lambda m: m.name):
     if _module.name.startswith("_"):

@@ -118,7 +118,12 @@ def plot_lineage(entries: list[dict[str, Any]], path: Path) -> Path:
 
 
 def export_run(
-    run_dir: Path, out: Path, quant: str = "q4_k_m", threads: int = 2, on_stage: Callable[[str], None] | None = None
+    run_dir: Path,
+    out: Path,
+    settings: Settings,
+    quant: str = "q4_k_m",
+    threads: int = 2,
+    on_stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Write ``out/hf/``, ``out/model-<quant>.gguf``, ``out/curve.png``, ``out/metrics.jsonl`` (one line per
     stage) and ``out/manifest.json``; returns the manifest."""
@@ -132,7 +137,7 @@ def export_run(
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     log = MetricsLog(out / "metrics.jsonl")
     hf, f16, gguf = out / HF_DIR, out / "model-f16.gguf", out / f"model-{quant}.gguf"
-    base_gguf = ensure_embedded_model(Settings())
+    base_gguf = ensure_embedded_model(settings)  # the tokenizer and metadata the GGUF export copies
 
     def f16_stage() -> None:
         state = {k: v for f in sorted(hf.glob("*.safetensors")) for k, v in load_file(f).items()}

@@ -34,9 +34,8 @@ def gguf_tokenizer(gguf_path: Path) -> Any:
     return tokenizer
 
 
-def ensure_hf_model(settings: Settings | None = None) -> Path:
-    """The fp32 transformers copy of the embedded GGUF under ``<cache_dir>/hf/``, converted on first use."""
-    settings = settings or Settings()
+def ensure_hf_model(settings: Settings) -> Path:
+    """The fp32 transformers copy of the embedded GGUF under ``settings.cache_dir``/hf/, converted on first use."""
     target = Path(settings.cache_dir).expanduser() / CACHE_SUBDIR
     if _converted(target):
         return target
@@ -69,10 +68,11 @@ def _converted(folder: Path) -> bool:
     return (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file()
 
 
-def resolve_model_dir(model: str) -> Path:
-    """The HF folder a local run starts from: ``embedded`` (the converted default) or a folder (an SFT output)."""
+def resolve_model_dir(model: str, settings: Settings) -> Path:
+    """The HF folder a local run starts from: ``embedded`` (the default converted under ``settings.cache_dir``) or
+    a folder (an SFT output)."""
     if model == EMBEDDED:
-        return ensure_hf_model()
+        return ensure_hf_model(settings)
     folder = Path(model).expanduser()
     if not _converted(folder):
         raise ValueError(

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from k2core.config import Settings
+from k2core.data import data_dir
 from k2core.training.config import HF_DIR, JOB_KINDS, TrainConfig, load_config
 from k2core.training.rl_data import export_rl_parquet
 from k2core.training.sft_data import sft_splits, write_sft_parquet
@@ -17,12 +19,13 @@ from k2core.training.verl_config import SFT_TRAIN_FILE, SFT_VAL_FILE, build_verl
 LATEST_FILE = "latest_checkpointed_iteration.txt"
 
 
-def prepare_data(config: TrainConfig) -> dict[str, int]:
-    """Write the parquet files the verl config points at; returns the row count of each split."""
+def prepare_data(config: TrainConfig, data_dir: Path | None = None) -> dict[str, int]:
+    """Write the parquet files the verl config points at (dataset files from ``data_dir``, else the packaged data);
+    returns the row count of each split."""
     out = Path(config.data.dir)
     if config.kind == "rlvr":
-        return export_rl_parquet(config.data, out)
-    splits = sft_splits(config.data)
+        return export_rl_parquet(config.data, out, data_dir)
+    splits = sft_splits(config.data, data_dir)
     write_sft_parquet(splits["train"], out / SFT_TRAIN_FILE)
     write_sft_parquet(splits["test"], out / SFT_VAL_FILE)
     return {split: len(rows) for split, rows in splits.items()}
@@ -66,9 +69,9 @@ def merge_to_hf(config: TrainConfig) -> Path:
     return Path(target)
 
 
-def run_on_cluster(config: TrainConfig) -> None:
+def run_on_cluster(config: TrainConfig, data_dir: Path | None = None) -> None:
     """Prepare data, hand the resolved config to verl's own main (validation, Ray, trainer), merge the result."""
-    print(f"data: {prepare_data(config)}", file=sys.stderr)
+    print(f"data: {prepare_data(config, data_dir)}", file=sys.stderr)
     verl_config = build_verl_config(config)
     if config.kind == "rlvr":
         from verl.trainer.main_ppo import main
@@ -87,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = load_config(args.config)
     if config.kind != args.kind:
         parser.error(f"--config: {args.config} is a {config.kind} job, not {args.kind}")
-    run_on_cluster(config)
+    run_on_cluster(config, data_dir(Settings()))  # the job's entry point: K2_DATA_DIR applies here
     return 0
 
 

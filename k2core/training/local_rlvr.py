@@ -11,7 +11,8 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from k2core.data import Problem, load_dataset
+from k2core.config import Settings
+from k2core.data import Problem, data_dir, load_dataset
 from k2core.data.decontam import decontaminate
 from k2core.rewards import compute_score, score_details
 from k2core.training.chat import prompt_ids, prompt_messages
@@ -43,7 +44,7 @@ class Setup:
     optimizer: torch.optim.Optimizer
 
 
-def _setup(config: TrainConfig, model_dir: Path) -> Setup:
+def _setup(config: TrainConfig, model_dir: Path, data_dir: Path | None) -> Setup:
     from verl.utils.config import omega_conf_to_dataclass
 
     local = config.local
@@ -52,7 +53,7 @@ def _setup(config: TrainConfig, model_dir: Path) -> Setup:
     verl_config = build_verl_config(config)
     actor = omega_conf_to_dataclass(verl_config.actor_rollout_ref.actor)
     tokenizer = load_tokenizer(model_dir)
-    loaded = load_dataset(local.dataset, limit=local.limit, seed=local.seed)
+    loaded = load_dataset(local.dataset, local.limit, local.seed, data_dir)
     problems = decontaminate(local.dataset, loaded, config.data.drop_overlaps)
     model = load_policy(model_dir, local.lora)
     reference = None
@@ -160,19 +161,24 @@ def _step(setup: Setup, workers: list[Any], chosen: list[int], step: int) -> dic
 
 
 def run_local_rlvr(
-    config: TrainConfig, steps: int | None = None, out: Path | None = None, console: Console | None = None
+    config: TrainConfig,
+    settings: Settings,
+    steps: int | None = None,
+    out: Path | None = None,
+    console: Console | None = None,
 ) -> dict[str, Any]:
-    """Train LoRA adapters (or all weights) with GRPO on ``config.local.dataset``, resuming from the newest
-    checkpoint; returns paths and the mean reward of the first and last thirds of the steps."""
+    """Train LoRA adapters (or all weights) with GRPO on ``config.local.dataset`` (model cache and data from
+    ``settings``), resuming from the newest checkpoint; returns paths and the mean reward of the first and last
+    thirds of the steps."""
     import ray
 
     local = config.local
     steps = steps or local.steps
-    model_dir = resolve_model_dir(local.model)
+    model_dir = resolve_model_dir(local.model, settings)
     run = LocalRun(config, model_dir, steps, Path(out or local.out), console or Console(stderr=True))
     seed_everything(local.seed)
     torch.set_num_threads(local.threads)
-    setup = _setup(config, model_dir)
+    setup = _setup(config, model_dir, data_dir(settings))
     start, position = run.resume(setup.model, setup.optimizer)
     workers = _start_workers(setup) if start < steps else []
     try:

@@ -10,7 +10,8 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from k2core.data import load_dataset
+from k2core.config import Settings
+from k2core.data import data_dir, load_dataset
 from k2core.data.decontam import decontaminate
 from k2core.training.chat import Message, sft_ids_and_mask
 from k2core.training.config import HF_DIR, TrainConfig
@@ -37,12 +38,13 @@ def right_pad(rows: list[tuple[list[int], list[int]]], pad_id: int) -> tuple[tor
     return ids, attention, loss_mask
 
 
-def conversations(config: TrainConfig) -> list[list[Message]]:
-    """The worked solutions of ``local.dataset`` and the verified traces of ``local.traces``, decontaminated."""
+def conversations(config: TrainConfig, data_dir: Path | None = None) -> list[list[Message]]:
+    """The worked solutions of ``local.dataset`` (files from ``data_dir``, else the packaged data) and the verified
+    traces of ``local.traces``, decontaminated."""
     local, drop = config.local, config.data.drop_overlaps
     found: list[list[Message]] = []
     if local.dataset:
-        problems = decontaminate(local.dataset, load_dataset(local.dataset, limit=local.limit, seed=local.seed), drop)
+        problems = decontaminate(local.dataset, load_dataset(local.dataset, local.limit, local.seed, data_dir), drop)
         found += [worked_solution(p) for p in problems if p.meta.get("solution")]
     if local.traces:
         found += [row["messages"] for row in clean_traces(read_traces(Path(local.traces)), drop)]
@@ -60,19 +62,24 @@ def sft_loss(model: Any, ids: torch.Tensor, attention: torch.Tensor, loss_mask: 
 
 
 def run_local_sft(
-    config: TrainConfig, steps: int | None = None, out: Path | None = None, console: Console | None = None
+    config: TrainConfig,
+    settings: Settings,
+    steps: int | None = None,
+    out: Path | None = None,
+    console: Console | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune on worked solutions and verified traces; resumes from the newest checkpoint; returns paths and
-    the loss of the first and last thirds of the steps."""
+    """Fine-tune on worked solutions and verified traces (model cache and data from ``settings``); resumes from the
+    newest checkpoint; returns paths and the loss of the first and last thirds of the steps."""
     local = config.local
     console = console or Console(stderr=True)
     steps = steps or local.steps
-    model_dir = resolve_model_dir(local.model)
+    model_dir = resolve_model_dir(local.model, settings)
     run = LocalRun(config, model_dir, steps, Path(out or local.out), console)
     seed_everything(local.seed)
     torch.set_num_threads(local.threads)
     tokenizer = load_tokenizer(model_dir)
-    examples = [sft_ids_and_mask(tokenizer, messages, local.max_length) for messages in conversations(config)]
+    found = conversations(config, data_dir(settings))
+    examples = [sft_ids_and_mask(tokenizer, messages, local.max_length) for messages in found]
     model = load_policy(model_dir, local.lora)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=local.lr)

@@ -12,11 +12,12 @@ from k2core.training.chat import prompt_messages
 from k2core.training.config import DataConfig
 
 
-def rl_records(data: DataConfig) -> dict[str, list[dict[str, Any]]]:
-    """``train`` and ``test`` verl rows, decontaminated; each source is split on its own with a seeded shuffle."""
+def rl_records(data: DataConfig, data_dir: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+    """``train`` and ``test`` verl rows (files from ``data_dir``, else the packaged data), decontaminated; each source
+    is split on its own with a seeded shuffle."""
     splits: dict[str, list[dict[str, Any]]] = {"train": [], "test": []}
     for source in data.sources:
-        problems = decontaminate(source, load_dataset(source, limit=data.limit, seed=data.seed), data.drop_overlaps)
+        problems = decontaminate(source, load_dataset(source, data.limit, data.seed, data_dir), data.drop_overlaps)
         train, test = split_problems(problems, data.test_fraction, f"{source}:{data.seed}")
         for split, chunk in (("train", train), ("test", test)):
             for problem in chunk:
@@ -26,9 +27,9 @@ def rl_records(data: DataConfig) -> dict[str, list[dict[str, Any]]]:
     return splits
 
 
-def export_rl_parquet(data: DataConfig, out_dir: Path) -> dict[str, int]:
+def export_rl_parquet(data: DataConfig, out_dir: Path, data_dir: Path | None = None) -> dict[str, int]:
     """Write ``train.parquet`` and ``test.parquet``; returns the row count of each split."""
-    splits = rl_records(data)
+    splits = rl_records(data, data_dir)
     for split, rows in splits.items():
         write_verl_parquet(rows, out_dir / f"{split}.parquet")
     return {split: len(rows) for split, rows in splits.items()}

@@ -114,12 +114,13 @@ def write_sft_parquet(rows: Sequence[dict], path: Path) -> None:
     pq.write_table(pa.Table.from_pylist(list(rows), schema=SFT_SCHEMA), path)
 
 
-def sft_splits(data: DataConfig) -> dict[str, list[dict]]:
-    """``train`` and ``test`` rows: worked solutions of every source that has them, plus the verified traces of
-    ``data.traces``, all decontaminated; a seeded shuffle then the first ``test_fraction`` go to test."""
+def sft_splits(data: DataConfig, data_dir: Path | None = None) -> dict[str, list[dict]]:
+    """``train`` and ``test`` rows: worked solutions of every source that has them (files from ``data_dir``, else the
+    packaged data), plus the verified traces of ``data.traces``, all decontaminated; a seeded shuffle then the first
+    ``test_fraction`` go to test."""
     rows = []
     for source in data.sources:
-        problems = decontaminate(source, load_dataset(source, limit=data.limit, seed=data.seed), data.drop_overlaps)
+        problems = decontaminate(source, load_dataset(source, data.limit, data.seed, data_dir), data.drop_overlaps)
         rows += [sft_row(p, source, worked_solution(p)) for p in problems if p.meta.get("solution")]
     if data.traces:
         traces = clean_traces(read_traces(Path(data.traces)), data.drop_overlaps)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from k2core.config import Settings
-from k2core.data import Problem, load_dataset
+from k2core.data import Problem, data_dir, load_dataset
 from k2core.data.decontam import decontaminate
 from k2core.engines import build_engine
 from k2core.training.chat import prompt_messages
@@ -49,8 +49,9 @@ def _forget_unfinished(path: Path, done: set[str]) -> None:
     path.write_text("".join(line for line in lines if json.loads(line)["id"] in done), encoding="utf-8")
 
 
-async def _collect(job: TraceJob, problems: list[Problem], start: int, log: MetricsLog, console: Console) -> None:
-    settings = Settings()
+async def _collect(
+    job: TraceJob, settings: Settings, problems: list[Problem], start: int, log: MetricsLog, console: Console
+) -> None:
     engine = build_engine(settings.solver, cache_dir=settings.cache_dir)
     kept_total = sum(r["kept"] for r in log.records())
     columns = (TextColumn("[bold]traces"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -80,11 +81,12 @@ async def _collect(job: TraceJob, problems: list[Problem], start: int, log: Metr
         await engine.close()
 
 
-def collect_traces(job: TraceJob, console: Console | None = None) -> dict[str, Any]:
-    """Sample, verify and write ``traces.jsonl`` (``trace_row`` lines), ``metrics.jsonl`` and ``curve.png`` under
-    ``job.out``; resumes after the last finished problem."""
+def collect_traces(job: TraceJob, settings: Settings, console: Console | None = None) -> dict[str, Any]:
+    """Sample with ``settings.solver``, verify and write ``traces.jsonl`` (``trace_row`` lines), ``metrics.jsonl`` and
+    ``curve.png`` under ``job.out``; problems come from ``data_dir(settings)``; resumes after the last finished
+    problem."""
     console = console or Console(stderr=True)
-    loaded = load_dataset(job.dataset, limit=job.limit, seed=job.seed)
+    loaded = load_dataset(job.dataset, job.limit, job.seed, data_dir(settings))
     problems = decontaminate(job.dataset, loaded, job.drop_overlaps)
     log = MetricsLog(job.out / "metrics.jsonl")
     done = log.records()
@@ -93,7 +95,7 @@ def collect_traces(job: TraceJob, console: Console | None = None) -> dict[str, A
     _forget_unfinished(job.out / TRACES_FILE, {r["id"] for r in done})
     (job.out / TRACES_FILE).touch()
     if len(done) < len(problems):
-        asyncio.run(_collect(job, problems, len(done), log, console))
+        asyncio.run(_collect(job, settings, problems, len(done), log, console))
     records = log.records()
     title = f"verified traces on {job.dataset}"
     curve = plot_curve(records, CURVE_KEYS, job.out / "curve.png", title) if records else None

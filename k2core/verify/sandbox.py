@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from k2core.config import SandboxSettings, Settings
+from k2core.config import SandboxSettings
 from k2core.verify import isolation, seccomp
 from k2core.verify.isolation import Mode
 
@@ -150,8 +150,8 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
 class Sandbox:
     """Runs Python source in isolated, limited child processes; at most ``max_parallel`` runs at a time."""
 
-    def __init__(self, settings: SandboxSettings | None = None) -> None:
-        self.settings = settings or Settings().sandbox
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
         self._mode = _detect(self.settings.model_dump_json())
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
@@ -320,10 +320,21 @@ def _program(code: str, stdin: str) -> Program:
     return Program({"main.py": code}, stdin=stdin)
 
 
+_configured: SandboxSettings | None = None
+
+
+def configure_sandbox(settings: SandboxSettings) -> None:
+    """Set the limits of the process-wide sandbox (what ``default_sandbox`` and the code grader use) to the caller's
+    settings: the edges call it (the CLI with ``K2_SANDBOX__*``). Isolation is probed when the sandbox is first used."""
+    global _configured
+    _configured = settings
+    default_sandbox.cache_clear()
+
+
 @cache
 def default_sandbox() -> Sandbox:
-    """The process-wide sandbox built from ``Settings().sandbox`` (``K2_SANDBOX__*`` env overrides apply)."""
-    return Sandbox()
+    """The process-wide sandbox: the settings given to ``configure_sandbox``, else ``SandboxSettings``' defaults."""
+    return Sandbox(_configured or SandboxSettings())
 
 
 def sandbox_info(sandbox: Sandbox | None = None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ def export(
 ) -> None:
     """Merge the run's newest checkpoint (LoRA) into its base, write hf/ and model-<quant>.gguf with a manifest of
     the base model, data, steps, curves and file hashes; serve it with K2_SOLVER__EMBEDDED__MODEL_PATH."""
+    from k2core.config import Settings
     from k2core.training.export import export_run
     from k2core.training.gguf_export import QUANT_TYPES
 
@@ -40,7 +41,7 @@ def export(
             seen.append(stage)
 
         try:
-            manifest = export_run(run, out, quant=quant, threads=threads, on_stage=on_stage)
+            manifest = export_run(run, out, Settings(), quant=quant, threads=threads, on_stage=on_stage)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--run") from exc
         bar.update(task, completed=stages, info="done")

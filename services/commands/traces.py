@@ -27,6 +27,7 @@ def traces(
 ) -> None:
     """Sample the solver engine (K2_SOLVER__* settings; embedded by default) on training problems and keep the
     responses k2core.verify grades correct; a rerun resumes after the last finished problem."""
+    from k2core.config import Settings
     from k2core.data import list_datasets
     from k2core.data.decontam import ContaminationError
     from k2core.training.traces import TraceJob, collect_traces
@@ -36,7 +37,7 @@ def traces(
         raise typer.BadParameter(f"unknown dataset {dataset!r}; known: {known}", param_hint="--dataset")
     job = TraceJob(dataset, out, limit, seed, samples, max_tokens, temperature, top_p, drop_overlaps)
     try:
-        summary = collect_traces(job, console=stderr)
+        summary = collect_traces(job, Settings(), console=stderr)
     except ContaminationError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from exc
     except ValueError as exc:

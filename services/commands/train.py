@@ -12,6 +12,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from k2core.config import Settings
 from k2core.training.config import JOB_KINDS, TrainConfig, load_config
 from services.commands._output import print_json, stderr
 
@@ -105,7 +106,7 @@ def _local(config: TrainConfig, steps: int | None, out: Path | None, json_output
         from k2core.training.local_rlvr import run_local_rlvr as run
     else:
         from k2core.training.local_sft import run_local_sft as run
-    summary = run(config, steps=steps, out=out, console=stderr)
+    summary = run(config, Settings(), steps=steps, out=out, console=stderr)
     if json_output:
         print_json(summary)
         return

@@ -1,6 +1,7 @@
 """`k2think verify`: one JSON object with --json, stdin with --response -, errors named, rich rendering."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,16 @@ def test_installed_entry_point_reads_stdin() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["correct"] is True
+
+
+def test_the_cli_gives_the_code_sandbox_its_k2_sandbox_settings() -> None:
+    """The edge reads K2_SANDBOX__*: a program sleeping 2 s passes under the default 10 s limit, not under 1 s."""
+    truth = json.dumps({"inputs": [""], "outputs": ["done"]})
+    response = "```python\nimport time\ntime.sleep(2)\nprint('done')\n```"
+    argv = [str(K2THINK), "verify", "--domain", "code", "--ground-truth", truth, "--response", response, "--json"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("K2_SANDBOX__")}
+    scores = [
+        json.loads(subprocess.run(argv, capture_output=True, text=True, env=e, timeout=120, check=True).stdout)
+        for e in (env, {**env, "K2_SANDBOX__TIMEOUT_S": "1"})
+    ]
+    assert scores[0]["correct"] and not scores[1]["correct"] and "timeout" in scores[1]["reason"]

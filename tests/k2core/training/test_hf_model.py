@@ -30,15 +30,15 @@ def llama():
 
 
 def test_chat_template_and_end_tokens_are_the_ggufs(llama):
-    tokenizer = load_tokenizer(ensure_hf_model())
+    tokenizer = load_tokenizer(ensure_hf_model(Settings()))
     assert tokenizer.chat_template == llama.metadata["tokenizer.chat_template"]
     assert tokenizer.eos_token_id == llama.token_eos() == tokenizer.convert_tokens_to_ids("<|im_end|>")
     end_of_text = tokenizer.convert_tokens_to_ids("<|endoftext|>")
-    assert set(stop_token_ids(ensure_hf_model())) == {llama.token_eos(), end_of_text}
+    assert set(stop_token_ids(ensure_hf_model(Settings()))) == {llama.token_eos(), end_of_text}
 
 
 def test_tokenizer_matches_llama_cpp(llama):
-    tokenizer = load_tokenizer(ensure_hf_model())
+    tokenizer = load_tokenizer(ensure_hf_model(Settings()))
     chat = tokenizer.apply_chat_template(
         prompt_messages("What is 2 + 3?") + [{"role": "assistant", "content": assistant_content("2 + 3 = 5", "5")}],
         tokenize=False,
@@ -52,12 +52,12 @@ def test_tokenizer_matches_llama_cpp(llama):
 def test_model_agrees_with_llama_cpp_on_the_next_token(llama):
     import torch
 
-    tokenizer = load_tokenizer(ensure_hf_model())
+    tokenizer = load_tokenizer(ensure_hf_model(Settings()))
     ids = tokenizer(TEXTS[1], add_special_tokens=True).input_ids
     llama.reset()
     llama.eval(ids)
     expected = int(np.argmax(llama.scores[len(ids) - 1]))
-    model = load_policy(ensure_hf_model(), LoraConfig(enabled=False))
+    model = load_policy(ensure_hf_model(Settings()), LoraConfig(enabled=False))
     with torch.no_grad():
         logits = model(torch.tensor([ids])).logits[0, -1]
     assert int(logits.argmax()) == expected

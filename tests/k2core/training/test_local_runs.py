@@ -54,9 +54,10 @@ local:
 @pytest.fixture(scope="module", autouse=True)
 def hf_model() -> Path:
     """Convert the GGUF once (about a minute on first use; cached afterwards)."""
+    from k2core.config import Settings
     from k2core.training.hf_model import ensure_hf_model
 
-    return ensure_hf_model()
+    return ensure_hf_model(Settings())
 
 
 def job_file(tmp_path: Path, text: str) -> Path:

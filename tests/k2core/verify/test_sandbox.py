@@ -195,3 +195,18 @@ def test_sync_api_from_a_running_event_loop() -> None:
         return SANDBOX.run_sync("print('inside')").stdout
 
     assert asyncio.run(caller()) == "inside\n"
+
+
+def test_the_process_wide_sandbox_takes_the_callers_settings_not_the_environment(monkeypatch) -> None:
+    from k2core.verify import sandbox as module
+
+    monkeypatch.setenv("K2_SANDBOX__TIMEOUT_S", "1.5")
+    monkeypatch.setattr(module, "_configured", None)
+    module.default_sandbox.cache_clear()
+    try:
+        assert module.default_sandbox().settings == SandboxSettings()  # the library reads no env var itself
+        given = SandboxSettings(timeout_s=2.5, max_parallel=1)
+        module.configure_sandbox(given)
+        assert module.default_sandbox().settings is given
+    finally:
+        module.default_sandbox.cache_clear()
