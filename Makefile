@@ -17,13 +17,14 @@ DOMAIN ?= $(if $(PROBLEM),math,code)
 SEED ?= 1
 RUN_MAX_TOKENS ?= 512
 
-.PHONY: run test bench install install-dev model protos lint clean help image image-gpu image-train test-image
+.PHONY: run test bench install install-dev model protos docs lint clean help image image-gpu image-train test-image
 
 help:
 	@echo "make run    - set up (.venv, packages, embedded model) and solve a sample problem end to end"
 	@echo "make test   - set up and run the whole test suite (slow tests use the embedded model)"
 	@echo "make bench  - run every benchmark (k2think bench --list shows them); results in bench/results/"
 	@echo "make protos - regenerate services/gen from protos/"
+	@echo "make docs   - regenerate the settings tables of README.md and charts/k2think/README.md"
 	@echo "make lint   - ruff (lint + format check) and mypy on k2core/ and services/ (part of make test)"
 	@echo "make image  - build the k2think image with podman (image-gpu, image-train: the others); make test-image runs it"
 
@@ -50,6 +51,10 @@ model: install
 
 protos: install
 	$(PY) -m services.gen_protos
+
+# The settings tables (README, chart README) from the settings' field descriptions; a test fails when stale.
+docs: install
+	$(PY) -m services.settings_docs
 
 # The local stack (planner, solver, judge, gateway as processes) answers the sample problem over gRPC.
 run: install model
