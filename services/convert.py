@@ -69,13 +69,14 @@ def _filled(message: P, data: dict[str, Any]) -> P:
             raise json_format.ParseError(f"message {message.DESCRIPTOR.full_name} has no field named {name!r}")
         if value is None:
             continue
-        target = getattr(message, name) if field.message_type is not None or field.is_repeated else None
         if field.message_type is None:
-            if target is None:
-                setattr(message, name, value)
+            if field.is_repeated:
+                getattr(message, name).extend(value)
             else:
-                target.extend(value)
-        elif field.message_type.GetOptions().map_entry:
+                setattr(message, name, value)
+            continue
+        target: Any = getattr(message, name)
+        if field.message_type.GetOptions().map_entry:
             nested = field.message_type.fields_by_name["value"].message_type is not None
             for key, item in value.items():
                 if nested:
