@@ -147,7 +147,7 @@ BENCHES: tuple[Bench, ...] = (
             "200 SolveStream p99 ms",
             "services peak RSS MiB",
             "embedded stack PSS MiB",
-            "lean stack PSS MiB",
+            "four-slot stack PSS MiB",
         ),
     ),  # fmt: skip
     Bench(

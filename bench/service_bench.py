@@ -192,8 +192,9 @@ def memory_of(pid: int) -> dict[str, float]:
     return fields
 
 
-# Planner and judge make one sequence per call: one KV slot each instead of four saves 3 x 96 MiB per role.
-LEAN_ROLES = {f"K2_{role}__EMBEDDED__MAX_SEQUENCES": "1" for role in ("PLANNER", "JUDGE")}
+# The default stack gives planner and judge one KV slot each (services.stack.SINGLE_SEQUENCE_ROLES); the comparison
+# gives them the solver's four, as every role had before.
+FOUR_SLOT_ROLES = {f"K2_{role}__EMBEDDED__MAX_SEQUENCES": "4" for role in ("PLANNER", "JUDGE")}
 
 
 async def embedded_stack_memory(log: Path, settings_env: dict[str, str]) -> dict[str, Any]:
@@ -235,7 +236,7 @@ async def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     argv = [sys.executable, "-m", "bench.service_bench", "--serve-instant", "--clients", str(args.clients)]
     out: dict[str, Any] = {}
     if not args.skip_memory:
-        for name, env in (("embedded_stack_memory", {}), ("embedded_stack_memory_lean", LEAN_ROLES)):
+        for name, env in (("embedded_stack_memory", {}), ("embedded_stack_memory_four_slots", FOUR_SLOT_ROLES)):
             out[name] = await embedded_stack_memory(scratch / f"{name}.log", env)
             console.print(f"{name}: {out[name]}")
     if args.skip_grpc:
@@ -265,7 +266,7 @@ def figures(out: dict[str, Any]) -> dict[str, Any]:
             f"{streams['clients']} SolveStream p99 ms": streams["p99_ms"],
             "services peak RSS MiB": streams["service_peak_rss_mib"],
         }
-    for name, label in (("embedded_stack_memory", "embedded stack"), ("embedded_stack_memory_lean", "lean stack")):
+    for name, label in (("embedded_stack_memory", "embedded stack"), ("embedded_stack_memory_four_slots", "four-slot stack")):
         if name in out:
             memory = out[name]
             result |= {f"{label} RSS MiB": memory["total_rss_mib"], f"{label} PSS MiB": memory["total_pss_mib"],
@@ -291,7 +292,7 @@ def main(argv: list[str]) -> int:
         f"instant engine (no model): {args.requests} sequential N=3 plan+judge solves in process vs through the "
         f"gateway and planner/solver/judge services (one child process, client here), interleaved; {args.clients} "
         "concurrent SolveStream clients, one channel each; memory: `k2think up` on the embedded model after one N=3 "
-        "solve of 16 tokens, with the default settings and with one KV slot for planner and judge (lean)"
+        "solve of 16 tokens, with the default settings (one KV slot for planner and judge) and with four for every role"
     )
     write_result("services", workload, {"requests": args.requests, "clients": args.clients},
                  {"figures": figures(out), **out}, before)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from k2core.config import EngineSettings
 from k2core.pipeline.judge import EngineJudge
 from k2core.pipeline.planner import EnginePlanner
 from k2core.pipeline.solver import EngineSolver
@@ -23,6 +24,10 @@ from services.settings import ServiceSettings
 from services.solver import server as solver
 
 ROLES = ("planner", "solver", "judge", "gateway")
+# A planner or judge process makes one sequence per call: one KV slot (n_ctx cells) instead of the solver's four
+# saves ~600 MiB across the two (bench/results/services.json). Only where the process serves that role alone: the
+# in-process pipeline shares one engine between roles with equal settings, and that engine keeps its slots.
+SINGLE_SEQUENCE_ROLES = ("planner", "judge")
 RESTART_BACKOFF_S = 1.0  # first wait before restarting a role that exited; doubles on each exit in a row
 RESTART_BACKOFF_MAX_S = 30.0
 RESTART_STABLE_S = 60.0  # a role up this long starts again from the first backoff
@@ -38,7 +43,7 @@ def build_service(role: str, settings: ServiceSettings) -> runtime.Service:
         return service
     from k2core.engines import build_engine
 
-    engine = build_engine(getattr(settings, role), cache_dir=settings.cache_dir)
+    engine = build_engine(service_engine_settings(role, settings), cache_dir=settings.cache_dir)
     if role == "planner":
         server = planner.create(EnginePlanner(engine, max_tokens=p.plan_max_tokens), settings, s.planner_port)
     elif role == "solver":
@@ -50,6 +55,16 @@ def build_service(role: str, settings: ServiceSettings) -> runtime.Service:
     server.watch(engine)
     metrics = runtime.metrics_server(s.host, getattr(s, f"{role}_metrics_port"), settings.limits)
     return runtime.Service(server, {"metrics": metrics}, [engine.close])
+
+
+def service_engine_settings(role: str, settings: ServiceSettings) -> EngineSettings:
+    """The engine settings of a dedicated ``role`` process: a planner or judge gets one embedded KV slot unless
+    ``K2_<ROLE>__EMBEDDED__MAX_SEQUENCES`` says otherwise."""
+    configured: EngineSettings = getattr(settings, role)
+    embedded = configured.embedded
+    if role not in SINGLE_SEQUENCE_ROLES or "max_sequences" in embedded.model_fields_set:
+        return configured
+    return configured.model_copy(update={"embedded": embedded.model_copy(update={"max_sequences": 1})})
 
 
 @dataclass
