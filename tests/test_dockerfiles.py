@@ -4,9 +4,11 @@ builds nothing but runs the built k2think image."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shlex
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -31,8 +33,7 @@ def instructions(path: Path) -> list[tuple[str, str]]:
     lines = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
     joined = re.sub(r"\\\n", " ", "\n".join(lines))
     return [
-        (op.upper(), args.strip())
-        for op, args in (line.split(None, 1) for line in joined.splitlines() if line.strip())
+        (op.upper(), args.strip()) for op, args in (line.split(None, 1) for line in joined.splitlines() if line.strip())
     ]
 
 
@@ -150,3 +151,35 @@ def test_exposes_the_settings_ports(image):
     exposed = {int(p) for op, args in final_stage(IMAGES[image]) if op == "EXPOSE" for p in args.split()}
     ports = {v for k, v in ServerSettings().model_dump().items() if k.endswith("_port") and v is not None}
     assert exposed == ports
+
+
+@pytest.mark.parametrize("image", ["k2think-gpu", "k2think-train"])
+def test_vllm_images_resolve_against_the_train_extras_torch(image):
+    """vLLM, verl and Ray resolve against torch==TORCH_VERSION (the [train] pin); TORCH_LOCAL=+cpu picks its CPU
+    wheel on a machine without CUDA wheels (`TORCH=cpu docker/build.sh`)."""
+    (torch,) = [d for d in PYPROJECT["project"]["optional-dependencies"]["train"] if d.startswith("torch==")]
+    build = build_stage(IMAGES[image])
+    assert ("ARG", f"TORCH_VERSION={torch.split('==')[1]}") in build
+    (install,) = [args for op, args in build if op == "RUN" and "uv pip install" in args]
+    assert '"torch==${TORCH_VERSION}${TORCH_LOCAL}"' in install
+    assert '${TORCH_FIND_LINKS:+--find-links "$TORCH_FIND_LINKS"}' in install
+    script = (REPO / "docker" / "build.sh").read_text()
+    assert "TORCH_LOCAL=+cpu" in script and 'tag="$tag-cpu"' in script  # a CPU-torch build never takes the real tag
+
+
+def _dockerignored(path: str, patterns: list[str]) -> bool:
+    """Docker's rule for the patterns used here: `**/` matches any folder depth, including none."""
+    return any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(path, p.removeprefix("**/")) for p in patterns)
+
+
+def test_what_git_ignores_under_the_copied_sources_stays_out_of_the_build_context():
+    """A virtual environment under bench/ (GBs) or a build cache must not reach `COPY bench ./bench`."""
+    patterns = [
+        line.strip() for line in (REPO / ".dockerignore").read_text().splitlines() if line.strip()[:1] not in ("", "#")
+    ]
+    copies = [args.split()[:-1] for path in IMAGES.values() for op, args in instructions(path) if op == "COPY"]
+    copied = sorted({src for sources in copies if not sources[0].startswith("--from") for src in sources})
+    assert _dockerignored("bench/peers/.venv-optillm", patterns) and _dockerignored(".venv", patterns)
+    listing = ["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--directory", *copied]
+    ignored = subprocess.run(listing, cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    assert [p for p in ignored if not _dockerignored(p.rstrip("/"), patterns)] == []
