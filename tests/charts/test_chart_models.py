@@ -3,6 +3,9 @@ the in-cluster model servers (Ray Serve, KServe) the planner and judge may share
 
 from __future__ import annotations
 
+import re
+import tomllib
+
 import helm_python
 import pytest
 import yaml
@@ -111,7 +114,27 @@ def test_rayservice_upgrade_strategy_autoscaler_and_pinned_image(render):
     assert autoscaler["securityContext"]["allowPrivilegeEscalation"] is False
     assert autoscaler["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     head = spec["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]
-    assert head["image"] == f"rayproject/ray-llm:2.60.0-py311-cu128@{digest}"
+    assert head["image"] == f"rayproject/ray-llm:2.60.0-py312-cu130@{digest}"
+
+
+def test_default_ray_image_is_a_ray_llm_tag_of_the_projects_ray(render):
+    """Ray builds ray-llm as <ray version>-py312-cu130 from 2.56 on; the tag and rayVersion follow pyproject's Ray."""
+    pyproject = tomllib.loads((CHART.parents[1] / "pyproject.toml").read_text())
+    (ray,) = [d for d in pyproject["project"]["optional-dependencies"]["train"] if d.startswith("ray[")]
+    version = ray.split("==")[1]
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["solver"]["rayserve"]
+    assert values["rayVersion"] == version
+    assert re.fullmatch(rf"{re.escape(version)}-py3\d+-cu\d+", values["image"]["tag"])
+    spec = render({"solver": {"backend": "rayserve"}}).one("RayService")["spec"]["rayClusterConfig"]
+    assert spec["rayVersion"] == version
+    for group in (spec["headGroupSpec"], *spec["workerGroupSpecs"]):
+        assert group["template"]["spec"]["containers"][0]["image"] == f"rayproject/ray-llm:{values['image']['tag']}"
+
+
+@pytest.mark.parametrize("tag", ["2.59.0-py312-cu130", "2.60.00-py312-cu130", "latest"])
+def test_ray_image_of_another_ray_version_fails(render, tag):
+    with pytest.raises(helm_python.HelmRenderError, match=f"solver.rayserve.image.tag {tag} is not an image of Ray"):
+        render({"solver": {"backend": "rayserve", "rayserve": {"image": {"tag": tag}}}})
 
 
 @pytest.mark.parametrize(("ci", "model"), [("rayserve", "LLM360/K2-Think"), ("kserve", "k2-think")])
