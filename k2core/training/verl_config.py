@@ -46,10 +46,11 @@ def verl_config_dir() -> Path:
 
 
 def rewards_path() -> str:
-    """The file of ``k2core.rewards`` in the installed package (verl loads ``custom_reward_function`` by path)."""
-    import k2core.rewards
+    """The reward entry file in the installed package (verl loads ``custom_reward_function`` by path): it applies
+    ``K2_SANDBOX__*`` in the worker, then scores with ``k2core.rewards.compute_score``."""
+    import k2core.training.verl_reward
 
-    return str(Path(inspect.getfile(k2core.rewards)).resolve())
+    return str(Path(inspect.getfile(k2core.training.verl_reward)).resolve())
 
 
 def compose_defaults(kind: JobKind) -> Any:

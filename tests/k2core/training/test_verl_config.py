@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,15 +56,29 @@ def test_rlvr_config_is_grpo_with_kl_loss_and_vllm(rlvr):
 def test_reward_is_k2core_compute_score_loaded_by_verl(rlvr):
     from verl.trainer.ppo.reward import get_custom_reward_fn
 
-    import k2core.rewards
+    import k2core.training.verl_reward
 
     verl_config = build_verl_config(rlvr)
     reward = verl_config.reward.custom_reward_function
-    assert Path(reward.path) == Path(k2core.rewards.__file__).resolve() == Path(rewards_path())
+    assert Path(reward.path) == Path(k2core.training.verl_reward.__file__).resolve() == Path(rewards_path())
     assert reward.reward_kwargs.format_weight == 0.2
     score = get_custom_reward_fn(verl_config)
     assert score(data_source="gen:arith", solution_str="<think>5+7</think> \\boxed{12}", ground_truth="12") == 1.0
     assert score(data_source="gen:arith", solution_str="<think>5+7</think> \\boxed{13}", ground_truth="12") == 0.2
+
+
+def test_reward_entry_applies_the_workers_sandbox_settings():
+    """verl loads the entry file by path in its reward workers: K2_SANDBOX__* there reach the code grader's sandbox."""
+    probe = (
+        "import importlib.util, sys; from k2core.training.verl_config import rewards_path;"
+        "spec = importlib.util.spec_from_file_location('verl_reward_entry', rewards_path());"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module);"
+        "from k2core.verify.sandbox import default_sandbox;"
+        "print(default_sandbox().settings.tmpfs_mb, module.compute_score('gen:arith', '\\\\boxed{12}', '12'))"
+    )
+    env = {**os.environ, "K2_SANDBOX__TMPFS_MB": "17"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["17", "1.0"]
 
 
 def test_sft_config_composes_on_verl_sft_trainer(sft):
