@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from k2core.data import instructions
 from k2core.data.datasets import load_dataset
@@ -49,19 +50,20 @@ def ngrams(text: str, n: int = NGRAM) -> set[str]:
 
 
 @cache
-def eval_index(n: int = NGRAM) -> dict[str, tuple[str, str]]:
-    """Every evaluation n-gram -> (dataset, problem id) of its first occurrence."""
+def eval_index(n: int = NGRAM, data_dir: Path | None = None) -> dict[str, tuple[str, str]]:
+    """Every evaluation n-gram -> (dataset, problem id) of its first occurrence, from the evaluation sets in
+    ``data_dir`` (None: the packaged data) — the same files the evaluation reads."""
     index: dict[str, tuple[str, str]] = {}
     for dataset in EVAL_DATASETS:
-        for problem in load_dataset(dataset):
+        for problem in load_dataset(dataset, data_dir=data_dir):
             for gram in ngrams(problem.prompt, n):
                 index.setdefault(gram, (dataset, problem.id))
     return index
 
 
-def overlaps(source: str, problems: Iterable[Problem], n: int = NGRAM) -> list[Overlap]:
+def overlaps(source: str, problems: Iterable[Problem], n: int = NGRAM, data_dir: Path | None = None) -> list[Overlap]:
     """The problems of ``source`` that share an n-gram with an evaluation prompt (one Overlap each)."""
-    index = eval_index(n)
+    index = eval_index(n, data_dir)
     found = []
     for problem in problems:
         hit = next((gram for gram in ngrams(problem.prompt, n) if gram in index), None)
@@ -78,11 +80,14 @@ def check_source_name(source: str) -> None:
         )
 
 
-def decontaminate(source: str, problems: Sequence[Problem], drop: bool = False) -> list[Problem]:
+def decontaminate(
+    source: str, problems: Sequence[Problem], drop: bool = False, data_dir: Path | None = None
+) -> list[Problem]:
     """The problems of ``source`` that are safe to train on. An evaluation set is always refused; overlapping
-    problems are refused naming both sides, or left out when ``drop`` is set."""
+    problems (against the evaluation sets in ``data_dir``) are refused naming both sides, or left out when
+    ``drop`` is set."""
     check_source_name(source)
-    found = overlaps(source, problems)
+    found = overlaps(source, problems, data_dir=data_dir)
     if found and not drop:
         first = found[0]
         raise ContaminationError(

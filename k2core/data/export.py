@@ -101,7 +101,7 @@ def export_verl(
     sharing a 13-gram with an evaluation prompt, raises ContaminationError naming it and nothing is written;
     with ``drop_overlaps`` the overlapping problems are left out instead and counted under ``dropped``."""
     loaded = {source: load_dataset(source, limit=limit, seed=seed, data_dir=data_dir) for source in sources}
-    clean = {source: decontaminate(source, problems, drop_overlaps) for source, problems in loaded.items()}
+    clean = {source: decontaminate(source, problems, drop_overlaps, data_dir) for source, problems in loaded.items()}
     splits: dict[str, list[tuple[str, Problem]]] = {"train": [], "test": []}
     counts: dict[str, int] = {}
     for source, problems in clean.items():

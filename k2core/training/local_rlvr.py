@@ -54,7 +54,7 @@ def _setup(config: TrainConfig, model_dir: Path, data_dir: Path | None) -> Setup
     actor = omega_conf_to_dataclass(verl_config.actor_rollout_ref.actor)
     tokenizer = load_tokenizer(model_dir)
     loaded = load_dataset(local.dataset, local.limit, local.seed, data_dir)
-    problems = decontaminate(local.dataset, loaded, config.data.drop_overlaps)
+    problems = decontaminate(local.dataset, loaded, config.data.drop_overlaps, data_dir)
     model = load_policy(model_dir, local.lora)
     reference = None
     if not local.lora.enabled and actor.use_kl_loss:

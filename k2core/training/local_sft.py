@@ -44,7 +44,9 @@ def conversations(config: TrainConfig, data_dir: Path | None = None) -> list[lis
     local, drop = config.local, config.data.drop_overlaps
     found: list[list[Message]] = []
     if local.dataset:
-        problems = decontaminate(local.dataset, load_dataset(local.dataset, local.limit, local.seed, data_dir), drop)
+        problems = decontaminate(
+            local.dataset, load_dataset(local.dataset, local.limit, local.seed, data_dir), drop, data_dir
+        )
         found += [worked_solution(p) for p in problems if p.meta.get("solution")]
     if local.traces:
         found += [row["messages"] for row in clean_traces(read_traces(Path(local.traces)), drop)]

@@ -17,7 +17,9 @@ def rl_records(data: DataConfig, data_dir: Path | None = None) -> dict[str, list
     is split on its own with a seeded shuffle."""
     splits: dict[str, list[dict[str, Any]]] = {"train": [], "test": []}
     for source in data.sources:
-        problems = decontaminate(source, load_dataset(source, data.limit, data.seed, data_dir), data.drop_overlaps)
+        problems = decontaminate(
+            source, load_dataset(source, data.limit, data.seed, data_dir), data.drop_overlaps, data_dir
+        )
         train, test = split_problems(problems, data.test_fraction, f"{source}:{data.seed}")
         for split, chunk in (("train", train), ("test", test)):
             for problem in chunk:

@@ -120,7 +120,9 @@ def sft_splits(data: DataConfig, data_dir: Path | None = None) -> dict[str, list
     ``test_fraction`` go to test."""
     rows = []
     for source in data.sources:
-        problems = decontaminate(source, load_dataset(source, data.limit, data.seed, data_dir), data.drop_overlaps)
+        problems = decontaminate(
+            source, load_dataset(source, data.limit, data.seed, data_dir), data.drop_overlaps, data_dir
+        )
         rows += [sft_row(p, source, worked_solution(p)) for p in problems if p.meta.get("solution")]
     if data.traces:
         traces = clean_traces(read_traces(Path(data.traces)), data.drop_overlaps)

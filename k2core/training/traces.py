@@ -87,7 +87,7 @@ def collect_traces(job: TraceJob, settings: Settings, console: Console | None = 
     problem."""
     console = console or Console(stderr=True)
     loaded = load_dataset(job.dataset, job.limit, job.seed, data_dir(settings))
-    problems = decontaminate(job.dataset, loaded, job.drop_overlaps)
+    problems = decontaminate(job.dataset, loaded, job.drop_overlaps, data_dir(settings))
     log = MetricsLog(job.out / "metrics.jsonl")
     done = log.records()
     if [r["id"] for r in done] != [p.id for p in problems[: len(done)]]:

@@ -68,3 +68,20 @@ def test_export_refuses_an_overlapping_mix_or_drops_the_overlaps(tmp_path: Path)
     summary = export_verl(["gen:arith", "gsm8k_train"], tmp_path, limit=30, drop_overlaps=True)
     assert summary["dropped"] == {"gen:arith": 0, "gsm8k_train": 1}
     assert summary["train"] + summary["test"] == 59
+
+
+def test_the_check_reads_the_evaluation_sets_the_evaluation_reads(tmp_path: Path):
+    """With another data folder, overlap is checked against that folder's evaluation sets, not the packaged ones."""
+    import shutil
+
+    from k2core.data.datasets import PACKAGED_DIR
+
+    shutil.copytree(PACKAGED_DIR, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "math" / "aime25.jsonl.gz").unlink()
+    secret = "a locally added evaluation question about seven purple giraffes crossing a narrow wooden bridge at dawn"
+    (tmp_path / "math" / "aime25.jsonl").write_text(f'{{"problem": "{secret}", "answer": "7"}}\n')
+    training = [Problem(id="t-1", domain="math", prompt=f"Consider {secret}.", answer="7")]
+    assert decontaminate("gen:arith", training) == training, "the packaged sets do not hold the local question"
+    with pytest.raises(ContaminationError, match="aime25"):
+        decontaminate("gen:arith", training, data_dir=tmp_path)
+    assert decontaminate("gen:arith", training, drop=True, data_dir=tmp_path) == []
