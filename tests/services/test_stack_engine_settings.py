@@ -28,3 +28,12 @@ def test_an_explicit_slot_count_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert service_engine_settings("judge", settings).embedded.max_sequences == 4
     planner = service_engine_settings("planner", settings).embedded
     assert (planner.max_sequences, planner.n_ctx) == (1, 4096)
+
+
+def test_stack_children_hold_malloc_to_two_arenas_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.stack import LocalStack
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert LocalStack(ServiceSettings())._env()["MALLOC_ARENA_MAX"] == "2"
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert LocalStack(ServiceSettings())._env()["MALLOC_ARENA_MAX"] == "8"
