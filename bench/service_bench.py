@@ -1,10 +1,11 @@
 """Service benchmarks (not a test): what the gRPC services add, how the gateway holds 200 streaming clients, and what
 the four-process embedded stack costs in memory.
 
-- gRPC path overhead: one request at a time (N=3, plan, judge: 1 planner call, 1 solver stream, judge calls as the
-  answers require) through the gateway → planner/solver/judge services, against the same pipeline in process, both
-  over an instant engine (fixed plan, verdict and answers, no model), interleaved; latency p50/p99 and the p50/p99
-  added. The services run in a child process (``--serve-instant``), the client in this one.
+- gRPC path overhead: one request at a time (N=3, plan, judge) through the gateway → planner/solver/judge services,
+  against the same pipeline in process, both over an instant engine (fixed plan, verdict and answers, no model),
+  interleaved; latency p50/p99 and the p50/p99 added. Five RPCs in a row: the gateway's Solve, one Plan, one
+  streamed Generate carrying all three candidates, and one CompareBoth (both orders) per knockout round (two pairs,
+  four model calls). The services run in a child process (``--serve-instant``), the client in this one.
 - 200 concurrent SolveStream clients on that gateway: errors, latency p50/p99, peak RSS of the service process.
 - Memory of ``k2think up`` on the embedded model: RSS and PSS (``/proc/PID/smaps_rollup``; the GGUF is one shared
   mmap) of the planner, solver, judge and gateway processes after a solve has loaded every role's model.
@@ -290,7 +291,8 @@ def main(argv: list[str]) -> int:
         out = asyncio.run(run(args, Path(scratch)))
     workload = (
         f"instant engine (no model): {args.requests} sequential N=3 plan+judge solves in process vs through the "
-        f"gateway and planner/solver/judge services (one child process, client here), interleaved; {args.clients} "
+        "gateway and planner/solver/judge services (one child process, client here; 5 RPCs in a row: Solve, Plan, "
+        f"one Generate stream for the 3 candidates, 2 CompareBoth), interleaved; {args.clients} "
         "concurrent SolveStream clients, one channel each; memory: `k2think up` on the embedded model after one N=3 "
         "solve of 16 tokens, with the default settings (one KV slot for planner and judge) and with four for every role"
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from pydantic import BaseModel
@@ -26,6 +28,13 @@ class JudgeOutcome(BaseModel):
     usage: Usage = Usage()
 
 
+class PairOutcome(BaseModel):
+    """The judge on one pair in both orders: ``ab`` with A shown first, ``ba`` with B shown first."""
+
+    ab: JudgeOutcome
+    ba: JudgeOutcome
+
+
 class IndexedDelta(BaseModel):
     """A streamed delta of candidate ``index``."""
 
@@ -47,10 +56,25 @@ class Solver(Protocol):
 
     async def generate(self, messages: list[Message], params: SamplingParams, n: int) -> list[Completion]: ...
 
-    def stream(self, messages: list[Message], params: SamplingParams, n: int) -> AsyncIterator[IndexedDelta]: ...
+    def stream(self, messages: list[Message], params: SamplingParams, n: int) -> AsyncGenerator[IndexedDelta, None]: ...
 
 
 class Judge(Protocol):
-    """Compares two candidate answers to a problem; A is shown first."""
+    """Compares two candidate answers to a problem; A is shown first. ``compare_both`` judges both orders."""
 
     async def compare(self, problem: str, a: str, b: str) -> JudgeOutcome: ...
+
+    async def compare_both(self, problem: str, a: str, b: str) -> PairOutcome: ...
+
+
+class JudgeBase(ABC):
+    """A Judge from its ``compare``: both orders are two concurrent compares (an engine decodes them in one batch)."""
+
+    @abstractmethod
+    async def compare(self, problem: str, a: str, b: str) -> JudgeOutcome:
+        """Which of ``a`` (shown first) and ``b`` better answers ``problem``."""
+
+    async def compare_both(self, problem: str, a: str, b: str) -> PairOutcome:
+        """``a`` vs ``b`` with each shown first, at once."""
+        ab, ba = await asyncio.gather(self.compare(problem, a, b), self.compare(problem, b, a))
+        return PairOutcome(ab=ab, ba=ba)

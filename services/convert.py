@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, TypeVar, get_args
 
 from google.protobuf import json_format
@@ -21,7 +22,7 @@ from k2core.pipeline import (
     SolveRequest,
     VerdictEvent,
 )
-from k2core.roles import IndexedDelta, JudgeOutcome, PlanOutcome
+from k2core.roles import IndexedDelta, JudgeOutcome, PairOutcome, PlanOutcome
 from k2core.types import (
     Candidate,
     ChatRole,
@@ -248,15 +249,21 @@ def parse_json_schema(text: str, settings: Settings, field: str) -> dict[str, An
 # Solver
 
 
-def delta_to_proto(item: IndexedDelta) -> solver_pb2.GenerateResponse:
-    d = item.delta
-    delta = common_pb2.Delta(
-        text=d.text,
-        finish_reason=d.finish_reason or "",
-        prompt_tokens=d.prompt_tokens,
-        completion_tokens=d.completion_tokens,
-    )
-    return solver_pb2.GenerateResponse(delta=solver_pb2.CandidateDelta(index=item.index, delta=delta))
+def deltas_to_proto(items: Sequence[IndexedDelta]) -> solver_pb2.GenerateResponse:
+    """One streamed message holding ``items`` (each candidate's delta)."""
+    deltas = [
+        solver_pb2.CandidateDelta(
+            index=item.index,
+            delta=common_pb2.Delta(
+                text=item.delta.text,
+                finish_reason=item.delta.finish_reason or "",
+                prompt_tokens=item.delta.prompt_tokens,
+                completion_tokens=item.delta.completion_tokens,
+            ),
+        )
+        for item in items
+    ]
+    return solver_pb2.GenerateResponse(deltas=solver_pb2.CandidateDeltas(deltas=deltas))
 
 
 def delta_from_proto(proto: common_pb2.Delta) -> Delta:
@@ -290,6 +297,14 @@ def judge_outcome_to_proto(outcome: JudgeOutcome) -> judge_pb2.CompareResponse:
 
 def judge_outcome_from_proto(proto: judge_pb2.CompareResponse) -> JudgeOutcome:
     return from_proto(proto, JudgeOutcome)
+
+
+def pair_outcome_to_proto(pair: PairOutcome) -> judge_pb2.CompareBothResponse:
+    return judge_pb2.CompareBothResponse(ab=judge_outcome_to_proto(pair.ab), ba=judge_outcome_to_proto(pair.ba))
+
+
+def pair_outcome_from_proto(proto: judge_pb2.CompareBothResponse) -> PairOutcome:
+    return PairOutcome(ab=judge_outcome_from_proto(proto.ab), ba=judge_outcome_from_proto(proto.ba))
 
 
 # Reasoner

@@ -9,7 +9,8 @@ import itertools
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +25,8 @@ from k2core.errors import (
     UnavailableError,
 )
 from k2core.pipeline import SolveEvent, SolveRequest
-from k2core.roles import JudgeOutcome, PlanOutcome
+from k2core.pipeline.streams import merged
+from k2core.roles import IndexedDelta, JudgeOutcome, PairOutcome, PlanOutcome
 from k2core.types import Completion, Delta, Message, SamplingParams, SolveResult
 from services import calls, convert, telemetry
 from services.errors import from_grpc
@@ -139,7 +141,7 @@ class RemotePlanner:
 
 
 class RemoteJudge:
-    """The Judge role served by a judge service."""
+    """The Judge role served by a judge service; both orders of a pair are one call."""
 
     def __init__(self, address: str, settings: ServiceSettings) -> None:
         self.client = Client(address, settings, settings.judge.timeout_s)
@@ -148,6 +150,10 @@ class RemoteJudge:
     async def compare(self, problem: str, a: str, b: str) -> JudgeOutcome:
         reply = await self.client.unary(self._stub.Compare, judge_pb2.CompareRequest(problem=problem, a=a, b=b))
         return convert.judge_outcome_from_proto(reply)
+
+    async def compare_both(self, problem: str, a: str, b: str) -> PairOutcome:
+        request = judge_pb2.CompareRequest(problem=problem, a=a, b=b)
+        return convert.pair_outcome_from_proto(await self.client.unary(self._stub.CompareBoth, request))
 
 
 class _Endpoint:
@@ -193,14 +199,17 @@ class SolverEndpoints:
         remaining = calls.remaining_s()
         return time.monotonic() + (self.timeout_s if remaining is None else remaining)
 
-    async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
-        """``n`` completions, split over the healthy endpoints; each part fails over on its own."""
+    def _shares(self, n: int) -> list[tuple[int, int]]:
+        """``n`` candidates split over the endpoints not cooling down: (offset, size) of each share."""
         live = sum(e.down_until <= time.monotonic() for e in self.endpoints) or 1
         sizes = [n // live + (i < n % live) for i in range(min(n, live))]
-        offsets = list(itertools.accumulate([0, *sizes[:-1]]))
+        return list(zip(itertools.accumulate([0, *sizes[:-1]]), sizes, strict=True))
+
+    async def generate(self, messages: list[Message], params: SamplingParams, n: int = 1) -> list[Completion]:
+        """``n`` completions, split over the healthy endpoints; each part fails over on its own."""
         until = self._until()
         parts = await asyncio.gather(
-            *(self._generate_part(messages, params, o, size, until) for o, size in zip(offsets, sizes, strict=True))
+            *(self._generate_part(messages, params, offset, size, until) for offset, size in self._shares(n))
         )
         return [completion for part in parts for completion in part]
 
@@ -221,24 +230,46 @@ class SolverEndpoints:
 
     async def stream(self, messages: list[Message], params: SamplingParams) -> AsyncIterator[Delta]:
         """Deltas of one sequence; after a failover the same seed replays it and the text already sent is skipped."""
+        async with aclosing(self.stream_candidates(messages, params, 1)) as deltas:
+            async for item in deltas:
+                yield item.delta
+
+    def stream_candidates(
+        self, messages: list[Message], params: SamplingParams, n: int
+    ) -> AsyncGenerator[IndexedDelta, None]:
+        """Deltas of ``n`` sequences: one streamed Generate call per endpoint's share (as ``generate`` splits them),
+        each failing over on its own. Seeds are ``seed + index`` (a random seed when none is set), so a failover
+        replays the same text and what was already sent is skipped."""
         if params.seed is None:
             params = params.with_seed(random.randrange(2**31))
-        request = _generate_request(messages, params, 1, stream=True)
-        sent, until = 0, self._until()
+        until = self._until()
+        return merged([self._stream_part(messages, params, offset, size, until) for offset, size in self._shares(n)])
+
+    async def _stream_part(
+        self, messages: list[Message], params: SamplingParams, offset: int, n: int, until: float
+    ) -> AsyncGenerator[IndexedDelta, None]:
+        request = _generate_request(messages, params.with_seed((params.seed or 0) + offset), n, stream=True)
+        sent: dict[int, int] = {}  # characters already yielded, per sequence of this share
+        finished: set[int] = set()
         errors: list[str] = []
         for endpoint in self._order():
             async with self._call(endpoint, request, errors, until) as replies:
-                seen = 0
+                seen: dict[int, int] = {}  # characters received on this try
                 async for reply in replies:
-                    if not reply.HasField("delta"):
+                    if not reply.HasField("deltas"):
                         continue
-                    delta = convert.delta_from_proto(reply.delta.delta)
-                    skip = min(len(delta.text), max(0, sent - seen))
-                    seen += len(delta.text)
-                    delta.text = delta.text[skip:]
-                    sent += len(delta.text)
-                    if delta.text or delta.finish_reason:
-                        yield delta
+                    for proto in reply.deltas.deltas:
+                        if proto.index in finished:
+                            continue
+                        index, delta = proto.index, convert.delta_from_proto(proto.delta)
+                        before = seen.get(index, 0)
+                        seen[index] = before + len(delta.text)
+                        delta.text = delta.text[min(len(delta.text), max(0, sent.get(index, 0) - before)) :]
+                        sent[index] = sent.get(index, 0) + len(delta.text)
+                        if delta.finish_reason:
+                            finished.add(index)
+                        if delta.text or delta.finish_reason:
+                            yield IndexedDelta(index=offset + index, delta=delta)
                 return
         raise _exhausted(errors)
 
@@ -277,6 +308,25 @@ class SolverEndpoints:
 
     async def close(self) -> None:
         await asyncio.gather(*(e.client.close() for e in self.endpoints))
+
+
+class RemoteSolver:
+    """The Solver role over a pool of solver services: the ``n`` candidates of a request travel as one Generate
+    call per endpoint's share, streamed or not."""
+
+    def __init__(self, pool: SolverEndpoints) -> None:
+        self.pool = pool
+
+    @property
+    def context_tokens(self) -> int | None:
+        """The context the solver services declare."""
+        return self.pool.context_tokens
+
+    async def generate(self, messages: list[Message], params: SamplingParams, n: int) -> list[Completion]:
+        return await self.pool.generate(messages, params, n)
+
+    def stream(self, messages: list[Message], params: SamplingParams, n: int) -> AsyncGenerator[IndexedDelta, None]:
+        return self.pool.stream_candidates(messages, params, n)
 
 
 def _exhausted(errors: list[str]) -> UnavailableError:

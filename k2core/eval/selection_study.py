@@ -28,7 +28,7 @@ from k2core.eval.harness import (
     run_resumable,
 )
 from k2core.eval.reports import write_selection
-from k2core.pipeline.select import JudgeFn, pair_winner, same_answer, select
+from k2core.pipeline.select import JudgeFn, both_orders, pair_winner, same_answer, select
 from k2core.roles import Judge
 from k2core.types import Candidate, Verdict
 
@@ -129,7 +129,7 @@ async def linear_judge(candidates: Sequence[Candidate], judge: JudgeFn) -> int:
 async def pick_k2think(problem: Problem, candidates: Sequence[Candidate], judge: Judge) -> tuple[int, int, str]:
     """k2think's selector (verifier → strict majority → both-order knockout): index, judge calls, method."""
     calls = [0]
-    selection = await select(problem.domain, candidates, counting_judge(problem.prompt, judge, calls))
+    selection = await select(problem.domain, candidates, both_orders(counting_judge(problem.prompt, judge, calls)))
     return selection.selected, calls[0], selection.method
 
 

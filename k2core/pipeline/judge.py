@@ -9,7 +9,7 @@ from k2core.engines.base import Engine
 from k2core.pipeline import templates
 from k2core.pipeline.parsing import ParseError, parse_json_object
 from k2core.pipeline.usage import usage_of
-from k2core.roles import JudgeOutcome
+from k2core.roles import JudgeBase, JudgeOutcome
 from k2core.types import Message, SamplingParams, Verdict
 
 VERDICT_SCHEMA: dict[str, Any] = {
@@ -58,7 +58,7 @@ def verdict_from_text(text: str) -> Verdict:
     return Verdict(winner=winner, confidence=confidence, reason=str(obj.get("reason", "")))
 
 
-class EngineJudge:
+class EngineJudge(JudgeBase):
     """Judge role over an Engine; unusable output is a tie with the reason, never an error."""
 
     def __init__(self, engine: Engine, max_tokens: int = 192, max_answer_chars: int = 6000) -> None:

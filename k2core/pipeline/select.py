@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from k2core import verify
 from k2core.types import Candidate, Comparison, Selection, Verdict
 
-JudgeFn = Callable[[Candidate, Candidate], Awaitable[Verdict]]
+JudgeFn = Callable[[Candidate, Candidate], Awaitable[Verdict]]  # one order: ``a`` shown first
+PairJudgeFn = Callable[[Candidate, Candidate], Awaitable[tuple[Verdict, Verdict]]]  # both orders: (ab, ba)
 OnComparison = Callable[[Comparison], None]
 
 TIEBREAKS = ("verifier_score", "group_size", "completion_tokens", "index")
@@ -69,9 +70,21 @@ def pair_winner(a: int, b: int, ab: Verdict, ba: Verdict) -> int | None:
     return None
 
 
-async def judge_pair(a: Candidate, b: Candidate, round_no: int, sizes: dict[int, int], judge: JudgeFn) -> Comparison:
-    """Judge ``a`` vs ``b`` in both orders concurrently; a tie goes to the tiebreak."""
-    ab, ba = await asyncio.gather(judge(a, b), judge(b, a))
+def both_orders(judge: JudgeFn) -> PairJudgeFn:
+    """A pair judge from a one-order judge: the two orders at once."""
+
+    async def pair(a: Candidate, b: Candidate) -> tuple[Verdict, Verdict]:
+        ab, ba = await asyncio.gather(judge(a, b), judge(b, a))
+        return ab, ba
+
+    return pair
+
+
+async def judge_pair(
+    a: Candidate, b: Candidate, round_no: int, sizes: dict[int, int], judge: PairJudgeFn
+) -> Comparison:
+    """Judge ``a`` vs ``b`` in both orders; a tie goes to the tiebreak."""
+    ab, ba = await judge(a, b)
     winner, tiebreak = pair_winner(a.index, b.index, ab, ba), None
     if winner is None:
         winner, tiebreak = break_tie(a, b, sizes)
@@ -81,7 +94,7 @@ async def judge_pair(a: Candidate, b: Candidate, round_no: int, sizes: dict[int,
 
 
 async def knockout(
-    entrants: Sequence[Candidate], sizes: dict[int, int], judge: JudgeFn, on_comparison: OnComparison
+    entrants: Sequence[Candidate], sizes: dict[int, int], judge: PairJudgeFn, on_comparison: OnComparison
 ) -> tuple[int, list[Comparison]]:
     """Single elimination among ``entrants`` (seeded best first; the top seed takes any bye), rounds in parallel."""
     by_index = {c.index: c for c in entrants}
@@ -104,7 +117,10 @@ async def knockout(
 
 
 async def select(
-    domain: str, candidates: Sequence[Candidate], judge: JudgeFn | None, on_comparison: OnComparison = lambda _: None
+    domain: str,
+    candidates: Sequence[Candidate],
+    judge: PairJudgeFn | None,
+    on_comparison: OnComparison = lambda _: None,
 ) -> Selection:
     """Choose one candidate: verifier filter, candidates with a final answer, strict majority, then knockout (or the
     tiebreak without a judge)."""

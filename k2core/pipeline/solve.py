@@ -21,7 +21,7 @@ from k2core.pipeline.events import (
     VerdictEvent,
 )
 from k2core.pipeline.request import SolveRequest
-from k2core.pipeline.select import JudgeFn, group_answers, select
+from k2core.pipeline.select import PairJudgeFn, group_answers, select
 from k2core.pipeline.solver import solver_messages
 from k2core.pipeline.usage import priced, usage_of
 from k2core.roles import Judge, Planner, PlanOutcome, Solver
@@ -277,7 +277,7 @@ class Pipeline:
         texts: dict[int, list[str]] = {}
         start = time.perf_counter()
         # Role streams are async generators; closing one stops its sequences.
-        async with aclosing(self.solver.stream(wave.messages, wave.params, wave.size)) as deltas:  # type: ignore[type-var]
+        async with aclosing(self.solver.stream(wave.messages, wave.params, wave.size)) as deltas:
             async for item in deltas:
                 index, delta = wave.offset + item.index, item.delta
                 if delta.text:
@@ -322,19 +322,22 @@ class Pipeline:
         )
         return [c.model_copy(update={"verifier_score": s.score}) for c, s in zip(candidates, scores, strict=True)]
 
-    def _judge_fn(self, run: _Run) -> JudgeFn:
-        """Compare two candidates' final answers; usage is accounted, and a failed call is a tie with the reason."""
+    def _judge_fn(self, run: _Run) -> PairJudgeFn:
+        """Compare two candidates' final answers in both orders (one judge call, two model calls); usage is
+        accounted, and a failed call is a tie in both orders with the reason."""
 
-        async def judge(a: Candidate, b: Candidate) -> Verdict:
+        async def judge(a: Candidate, b: Candidate) -> tuple[Verdict, Verdict]:
             final_a, final_b = verify.final_segment(a.text).strip(), verify.final_segment(b.text).strip()
             try:
                 with tracing.span("judge", a=a.index, b=b.index):
-                    outcome = await self.judge.compare(run.request.problem, final_a, final_b)
+                    pair = await self.judge.compare_both(run.request.problem, final_a, final_b)
             except (EngineError, UnavailableError) as exc:
-                run.usage["judge"] = run.usage["judge"].add(Usage(calls=1))
-                return Verdict(winner="tie", reason=f"judge failed: {exc}")
-            run.usage["judge"] = run.usage["judge"].add(outcome.usage.model_copy(update={"calls": 1}))
-            return outcome.verdict
+                run.usage["judge"] = run.usage["judge"].add(Usage(calls=2))
+                tie = Verdict(winner="tie", reason=f"judge failed: {exc}")
+                return tie, tie
+            for outcome in (pair.ab, pair.ba):
+                run.usage["judge"] = run.usage["judge"].add(outcome.usage.model_copy(update={"calls": 1}))
+            return pair.ab.verdict, pair.ba.verdict
 
         return judge
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 
 from k2core.engines.base import Engine, seeds_for
 from k2core.pipeline import templates
+from k2core.pipeline.streams import merged
 from k2core.roles import IndexedDelta
 from k2core.types import Completion, Demonstration, Message, Plan, SamplingParams
 
@@ -43,6 +44,21 @@ def solver_messages(
     return turns + [Message(role="user", content=solver_prompt(problem, plan, domain))]
 
 
+def coalesce(deltas: Sequence[IndexedDelta]) -> list[IndexedDelta]:
+    """One delta per candidate, in order of first appearance: each candidate's texts joined, its finish reason and
+    token counts taken from its last delta (the finishing one carries them)."""
+    merged_by_index: dict[int, IndexedDelta] = {}
+    for item in deltas:
+        seen = merged_by_index.get(item.index)
+        if seen is None:
+            merged_by_index[item.index] = item
+            continue
+        last = item.delta
+        combined = last.model_copy(update={"text": seen.delta.text + last.text})
+        merged_by_index[item.index] = IndexedDelta(index=item.index, delta=combined)
+    return list(merged_by_index.values())
+
+
 class EngineSolver:
     """Solver role over an Engine: batched ``generate``, or ``n`` concurrent streams with distinct seeds."""
 
@@ -58,28 +74,16 @@ class EngineSolver:
         """``n`` completions, decoded together where the engine can."""
         return await self.engine.generate(messages, params, n)
 
-    async def stream(self, messages: list[Message], params: SamplingParams, n: int) -> AsyncIterator[IndexedDelta]:
+    async def stream(
+        self, messages: list[Message], params: SamplingParams, n: int
+    ) -> AsyncGenerator[IndexedDelta, None]:
         """Deltas of ``n`` sequences as they arrive; closing or cancelling the iterator stops every sequence."""
-        queue: asyncio.Queue[IndexedDelta | asyncio.Task[None]] = asyncio.Queue()
 
-        async def pump(index: int, seed: int | None) -> None:
-            async for delta in self.engine.stream(messages, params.with_seed(seed)):
-                queue.put_nowait(IndexedDelta(index=index, delta=delta))
+        async def sequence(index: int, seed: int | None) -> AsyncGenerator[IndexedDelta, None]:
+            async with aclosing(self.engine.stream(messages, params.with_seed(seed))) as deltas:  # type: ignore[type-var]
+                async for delta in deltas:
+                    yield IndexedDelta(index=index, delta=delta)
 
-        tasks = [asyncio.create_task(pump(i, seed)) for i, seed in enumerate(seeds_for(params, n))]
-        for task in tasks:
-            task.add_done_callback(queue.put_nowait)
-        try:
-            running = len(tasks)
-            while running:
-                item = await queue.get()
-                if isinstance(item, IndexedDelta):
-                    yield item
-                    continue
-                running -= 1
-                if not item.cancelled() and item.exception() is not None:
-                    raise item.exception()  # type: ignore[misc]
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        async with aclosing(merged([sequence(i, seed) for i, seed in enumerate(seeds_for(params, n))])) as deltas:
+            async for item in deltas:
+                yield item

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from k2core.pipeline import Pipeline
-from k2core.pipeline.solver import EngineSolver
 from services import runtime
 from services.gateway.openai_api import OpenAIFacade
 from services.gateway.reasoner import SERVICE, ReasonerServicer
 from services.gen.k2think.v1 import reasoner_pb2_grpc
-from services.remote import RemoteJudge, RemotePlanner, SolverEndpoints
+from services.remote import RemoteJudge, RemotePlanner, RemoteSolver, SolverEndpoints
 from services.settings import ServiceSettings
 
 
@@ -17,7 +16,7 @@ def remote_pipeline(settings: ServiceSettings) -> tuple[Pipeline, list[runtime.C
     server = settings.server
     planner, judge = RemotePlanner(server.planner_address, settings), RemoteJudge(server.judge_address, settings)
     solvers = SolverEndpoints(server.solver_addresses, settings)
-    pipeline = Pipeline(planner, EngineSolver(solvers), judge, settings)
+    pipeline = Pipeline(planner, RemoteSolver(solvers), judge, settings)
     pipeline.warm_up()
     return pipeline, [planner.client.close, solvers.close, judge.client.close]
 

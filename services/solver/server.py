@@ -1,12 +1,15 @@
-"""Solver.Generate: validate the request, then stream deltas or completions from the Solver role, then usage."""
+"""Solver.Generate: validate the request, then stream deltas (batched as they pile up) or completions, then usage."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import grpc
 
+from k2core.pipeline.solver import coalesce
+from k2core.pipeline.streams import ready_batches
 from k2core.pipeline.usage import usage_of
 from k2core.roles import Solver
 from k2core.types import Usage
@@ -35,18 +38,21 @@ class SolverServicer(solver_pb2_grpc.SolverServicer):
         validate_sampling(params, self.solver.context_tokens, self.settings.limits, prefix="params.")
         start, usage = time.perf_counter(), Usage(calls=1)
         if request.stream:
-            async for item in self.solver.stream(messages, params, request.n):
-                yield convert.delta_to_proto(item)
-                delta = item.delta
-                if delta.finish_reason is not None:
-                    seconds = time.perf_counter() - start
-                    usage = usage.add(
-                        Usage(
-                            prompt_tokens=delta.prompt_tokens,
-                            completion_tokens=delta.completion_tokens,
-                            seconds=seconds,
-                        )
-                    )
+            # deltas that pile up while a message is written go out together, one per candidate
+            async with aclosing(ready_batches(self.solver.stream(messages, params, request.n))) as batches:
+                async for batch in batches:
+                    deltas = coalesce(batch)
+                    yield convert.deltas_to_proto(deltas)
+                    for item in deltas:
+                        if item.delta.finish_reason is not None:
+                            seconds = time.perf_counter() - start
+                            usage = usage.add(
+                                Usage(
+                                    prompt_tokens=item.delta.prompt_tokens,
+                                    completion_tokens=item.delta.completion_tokens,
+                                    seconds=seconds,
+                                )
+                            )
         else:
             completions = await self.solver.generate(messages, params, request.n)
             for index, completion in enumerate(completions):

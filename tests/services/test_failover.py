@@ -98,3 +98,48 @@ async def test_solver_endpoints_are_an_engine_with_the_solver_services_declared_
     assert isinstance(endpoints, Engine) and endpoints.context_tokens == settings.solver.embedded.n_ctx
     await endpoints.load()
     await endpoints.close()
+
+
+async def _streamed(endpoints: SolverEndpoints, n: int, seed: int) -> dict[int, str]:
+    """Text of each candidate streamed from ``endpoints``; each must finish exactly once."""
+    texts: dict[int, str] = {}
+    finished: list[int] = []
+    async for item in endpoints.stream_candidates(MESSAGES, SamplingParams(seed=seed), n):
+        texts[item.index] = texts.get(item.index, "") + item.delta.text
+        if item.delta.finish_reason:
+            finished.append(item.index)
+    assert sorted(finished) == list(range(n))
+    return texts
+
+
+async def test_streamed_candidates_travel_as_one_call_per_replica_share() -> None:
+    stack = await start_stack(solver_replicas=2)
+    endpoints = SolverEndpoints([f"127.0.0.1:{s.port}" for s in stack.solvers], stack.settings)
+    sizes: list[int] = []
+    for endpoint in endpoints.endpoints:
+        generate = endpoint.stub.Generate
+        endpoint.stub.Generate = lambda request, _g=generate, **kw: (sizes.append(request.n), _g(request, **kw))[1]
+    try:
+        texts = await _streamed(endpoints, 3, seed=10)
+        assert texts == {i: FakeEngine().text(SamplingParams(seed=10 + i)) for i in range(3)}
+        assert sorted(e.finished for e in stack.solver_engines) == [1, 2]
+        assert sorted(sizes) == [1, 2]  # a share of 2 and a share of 1, each one Generate call
+    finally:
+        await endpoints.close()
+        await stack.stop()
+
+
+async def test_a_streamed_share_fails_over_and_replays_each_sequence_without_duplicates(two_replicas: Stack) -> None:
+    endpoints = SolverEndpoints([f"127.0.0.1:{two_replicas.solvers[0].port}",
+                                 f"127.0.0.1:{two_replicas.solvers[1].port}"], two_replicas.settings)
+    endpoints.endpoints[1].down_until = float("inf")  # one share of all three on the first replica tried
+    try:
+        streaming = asyncio.create_task(_streamed(endpoints, 3, seed=20))
+        killed = await kill_busy_replica(two_replicas)
+        endpoints.endpoints[1].down_until = 0.0
+        texts = await streaming
+    finally:
+        await endpoints.close()
+    assert texts == {i: FakeEngine().text(SamplingParams(seed=20 + i)) for i in range(3)}
+    assert two_replicas.solver_engines[killed].finished == 0
+    assert two_replicas.solver_engines[1 - killed].finished == 3

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from k2core.pipeline import CandidateDeltaEvent, CandidateDoneEvent, FinalEvent, PlanEvent, SolveRequest, VerdictEvent
 from services import convert
 from services.gen.k2think.v1 import reasoner_pb2_grpc
-from services.remote import ReasonerClient, solve_remote
+from services.remote import ReasonerClient, RemoteJudge, solve_remote
 from tests.services.harness import Stack, make_settings, start_stack
 
 
@@ -78,10 +78,12 @@ async def test_one_trace_spans_every_stage(stack: Stack, spans: InMemorySpanExpo
         "candidates",
         "/k2think.v1.Solver/Generate",
         "judge",
-        "/k2think.v1.Judge/Compare",
+        "/k2think.v1.Judge/CompareBoth",
     ):
         assert expected in names, names
-    assert names.count("candidate") == 2 and names.count("judge") == 2
+    # two candidates: one judged pair, both orders in one CompareBoth call; one Generate call carries both candidates
+    assert names.count("candidate") == 2 and names.count("judge") == 1
+    assert names.count("/k2think.v1.Judge/CompareBoth") == 1 and names.count("/k2think.v1.Solver/Generate") == 1
 
 
 async def test_fifty_concurrent_streams_all_succeed() -> None:
@@ -101,3 +103,17 @@ async def test_fifty_concurrent_streams_all_succeed() -> None:
     finally:
         await client.close()
         await stack.stop()
+
+
+async def test_compare_both_judges_the_two_orders_in_one_call(stack: Stack) -> None:
+    judge = RemoteJudge(stack.settings.server.judge_address, stack.settings)
+    try:
+        pair = await judge.compare_both("What is 2 + 2?", "first answer", "second answer")
+        shown = [m[-1].content for m in stack.engine.conversations[-2:]]
+        singles = [await judge.compare("What is 2 + 2?", *order) for order in (("first answer", "second answer"),
+                                                                                ("second answer", "first answer"))]
+    finally:
+        await judge.client.close()
+    assert [pair.ab, pair.ba] == singles and pair.ab.usage.calls == 1
+    firsts = sorted(text.index("first answer") < text.index("second answer") for text in shown)
+    assert firsts == [False, True]  # one conversation shows the first answer first, the other shows it second

@@ -125,11 +125,15 @@ async def test_undecodable_requests_are_invalid_arguments_naming_the_field(
     assert result.answer in {"4", "5"}
 
 
-async def test_judge_rejects_a_huge_candidate(stack: Stack) -> None:
+@pytest.mark.parametrize("method", ["Compare", "CompareBoth"])
+async def test_judge_rejects_a_huge_candidate(stack: Stack, method: str) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.roles['judge'].port}") as channel:
-        call = judge_pb2_grpc.JudgeStub(channel).Compare(judge_pb2.CompareRequest(problem="p", a="x", b=TEN_MB))
-        status, details, _ = await status_of(call)
-    assert status == EXHAUSTED and details.startswith("b: ")
+        compare = getattr(judge_pb2_grpc.JudgeStub(channel), method)
+        status, details, trailing = await status_of(compare(judge_pb2.CompareRequest(problem="p", a="x", b=TEN_MB)))
+        assert status == EXHAUSTED and details.startswith("b: ") and trailing["k2-field"] == "b"
+        status, details, trailing = await status_of(compare(judge_pb2.CompareRequest(problem=" ", a="x", b="y")))
+        assert status == INVALID and trailing["k2-field"] == "problem"
+    assert stack.engine.started == 0
 
 
 async def test_message_over_the_transport_limit_is_refused_by_grpc(stack: Stack) -> None:

@@ -23,7 +23,7 @@ async def test_in_process_solve_spans_plan_candidates_select_and_judge(spans: In
     by_name = {s.name: s for s in in_trace}
     names = [s.name for s in in_trace]
     assert names.count("candidate") == 2
-    assert names.count("judge") == 2 * len(result.selection.comparisons) >= 2  # each pair in both orders
+    assert names.count("judge") == len(result.selection.comparisons) >= 1  # one span per pair, both orders in it
     for stage in ("plan", "candidates", "select"):
         assert by_name[stage].parent.span_id == root.get_span_context().span_id, stage
     select = by_name["select"]

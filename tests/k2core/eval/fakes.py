@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from k2core.data.problem import Problem
 from k2core.pipeline.request import SolveRequest
-from k2core.roles import JudgeOutcome
+from k2core.roles import JudgeBase, JudgeOutcome
 from k2core.types import Candidate, Selection, SolveResult, Usage, Verdict
 
 AnswerFn = Callable[[Problem, int], Sequence[str]]
@@ -54,7 +54,7 @@ class FakeSolve:
         return result_of(self.answers(problem, len(self.calls))[: request.n])
 
 
-class TruthJudge:
+class TruthJudge(JudgeBase):
     """Prefers the answer that boxes the ground truth (whatever the order); a tie when both or neither do."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from k2core.engines.base import seeds_for
-from k2core.roles import IndexedDelta, JudgeOutcome, PlanOutcome
+from k2core.roles import IndexedDelta, JudgeBase, JudgeOutcome, PlanOutcome
 from k2core.types import Completion, Delta, Message, Plan, SamplingParams, Usage, Verdict
 
 
@@ -129,7 +129,7 @@ def _split(text: str, chunks: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
-class FakeJudge:
+class FakeJudge(JudgeBase):
     """Decides by a rule over the two shown texts; records every (a, b) call and cancellations."""
 
     def __init__(

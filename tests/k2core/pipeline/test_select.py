@@ -5,6 +5,7 @@ import itertools
 import pytest
 
 from k2core.pipeline.select import (
+    both_orders,
     break_tie,
     group_answers,
     knockout,
@@ -65,7 +66,7 @@ async def test_majority_wins_without_judge_calls() -> None:
         calls.append((a.index, b.index))
         return V["A"]
 
-    sel = await select("logic", [cand(0, "5"), cand(1, "4"), cand(2, "4", tokens=5)], judge)
+    sel = await select("logic", [cand(0, "5"), cand(1, "4"), cand(2, "4", tokens=5)], both_orders(judge))
     assert (sel.method, sel.selected, calls) == ("majority", 2, [])
     assert sel.groups == [[0], [1, 2]]
 
@@ -74,7 +75,7 @@ async def test_half_is_not_a_strict_majority() -> None:
     async def judge(a: Candidate, b: Candidate) -> Verdict:
         return V["tie"]
 
-    sel = await select("logic", [cand(0, "4"), cand(1, "4"), cand(2, "5"), cand(3, "6")], judge)
+    sel = await select("logic", [cand(0, "4"), cand(1, "4"), cand(2, "5"), cand(3, "6")], both_orders(judge))
     assert sel.method == "judge"
 
 
@@ -88,7 +89,7 @@ async def test_knockout_judges_every_pair_in_both_orders_and_records_all() -> No
 
     seen: list[Comparison] = []
     cands = [cand(i, str(i), tokens=10 + i) for i in range(5)]
-    sel = await select("logic", cands, judge, seen.append)
+    sel = await select("logic", cands, both_orders(judge), seen.append)
     assert (sel.method, sel.selected) == ("judge", best)
     assert sel.comparisons == seen and len(seen) == 4  # 5 entrants: 2 + 1 + 1 matches
     assert len(calls) == 8
@@ -102,7 +103,7 @@ async def test_position_biased_judge_falls_to_the_tiebreak() -> None:
     async def judge(a: Candidate, b: Candidate) -> Verdict:
         return V["A"]
 
-    sel = await select("logic", [cand(0, "1", tokens=50), cand(1, "2", tokens=20), cand(2, "3", tokens=30)], judge)
+    sel = await select("logic", [cand(0, "1", tokens=50), cand(1, "2", tokens=20), cand(2, "3", tokens=30)], both_orders(judge))
     assert sel.selected == 1
     assert all(c.tiebreak == "completion_tokens" for c in sel.comparisons)
 
@@ -115,7 +116,7 @@ async def test_knockout_seeds_larger_groups_first_and_byes_the_top_seed() -> Non
         return V["tie"]
 
     sizes = {0: 1, 1: 1, 2: 2}
-    winner, comps = await knockout([cand(0, "x"), cand(1, "y"), cand(2, "z")], sizes, judge, lambda _: None)
+    winner, comps = await knockout([cand(0, "x"), cand(1, "y"), cand(2, "z")], sizes, both_orders(judge), lambda _: None)
     assert (comps[0].a, comps[0].b) == (0, 1) and comps[1].a == 2
     assert winner == 2 and comps[1].tiebreak == "group_size"
 
@@ -124,7 +125,7 @@ async def test_verifier_passers_beat_failers_before_any_judge() -> None:
     async def judge(a: Candidate, b: Candidate) -> Verdict:
         raise AssertionError("no judge call expected")
 
-    sel = await select("code", [cand(0, "p", score=0.0), cand(1, "q", score=1.0), cand(2, "r", score=0.5)], judge)
+    sel = await select("code", [cand(0, "p", score=0.0), cand(1, "q", score=1.0), cand(2, "r", score=0.5)], both_orders(judge))
     assert (sel.method, sel.selected) == ("verifier", 1)
 
 
@@ -136,7 +137,7 @@ async def test_verifier_narrows_then_judge_decides_among_passers() -> None:
         return V["A"] if a.index == 2 else V["B"]
 
     cands = [cand(0, "p", score=0.0), cand(1, "q", score=1.0), cand(2, "r", score=1.0)]
-    sel = await select("code", cands, judge)
+    sel = await select("code", cands, both_orders(judge))
     assert (sel.method, sel.selected) == ("judge", 2)
     assert set(itertools.chain(*calls)) == {1, 2}
     assert "verifier" in sel.reason
@@ -161,7 +162,7 @@ async def test_the_only_answered_candidate_wins_without_judge_calls() -> None:
         calls.append((a.index, b.index))
         return Verdict(winner="A")
 
-    sel = await select("math", [cand(0, None), cand(1, "7"), cand(2, None)], judge)
+    sel = await select("math", [cand(0, None), cand(1, "7"), cand(2, None)], both_orders(judge))
     assert (sel.method, sel.selected, calls) == ("answered", 1, [])
 
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from services.gen.k2think.v1 import common_pb2 as k2think_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16k2think/v1/judge.proto\x12\nk2think.v1\x1a\x17k2think/v1/common.proto\"7\n\x0e\x43ompareRequest\x12\x0f\n\x07problem\x18\x01 \x01(\t\x12\t\n\x01\x61\x18\x02 \x01(\t\x12\t\n\x01\x62\x18\x03 \x01(\t\"w\n\x0f\x43ompareResponse\x12$\n\x07verdict\x18\x01 \x01(\x0b\x32\x13.k2think.v1.Verdict\x12\x12\n\x05\x65rror\x18\x02 \x01(\tH\x00\x88\x01\x01\x12 \n\x05usage\x18\x03 \x01(\x0b\x32\x11.k2think.v1.UsageB\x08\n\x06_error2K\n\x05Judge\x12\x42\n\x07\x43ompare\x12\x1a.k2think.v1.CompareRequest\x1a\x1b.k2think.v1.CompareResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16k2think/v1/judge.proto\x12\nk2think.v1\x1a\x17k2think/v1/common.proto\"7\n\x0e\x43ompareRequest\x12\x0f\n\x07problem\x18\x01 \x01(\t\x12\t\n\x01\x61\x18\x02 \x01(\t\x12\t\n\x01\x62\x18\x03 \x01(\t\"w\n\x0f\x43ompareResponse\x12$\n\x07verdict\x18\x01 \x01(\x0b\x32\x13.k2think.v1.Verdict\x12\x12\n\x05\x65rror\x18\x02 \x01(\tH\x00\x88\x01\x01\x12 \n\x05usage\x18\x03 \x01(\x0b\x32\x11.k2think.v1.UsageB\x08\n\x06_error\"g\n\x13\x43ompareBothResponse\x12\'\n\x02\x61\x62\x18\x01 \x01(\x0b\x32\x1b.k2think.v1.CompareResponse\x12\'\n\x02\x62\x61\x18\x02 \x01(\x0b\x32\x1b.k2think.v1.CompareResponse2\x97\x01\n\x05Judge\x12\x42\n\x07\x43ompare\x12\x1a.k2think.v1.CompareRequest\x1a\x1b.k2think.v1.CompareResponse\x12J\n\x0b\x43ompareBoth\x12\x1a.k2think.v1.CompareRequest\x1a\x1f.k2think.v1.CompareBothResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMPAREREQUEST']._serialized_end=118
   _globals['_COMPARERESPONSE']._serialized_start=120
   _globals['_COMPARERESPONSE']._serialized_end=239
-  _globals['_JUDGE']._serialized_start=241
-  _globals['_JUDGE']._serialized_end=316
+  _globals['_COMPAREBOTHRESPONSE']._serialized_start=241
+  _globals['_COMPAREBOTHRESPONSE']._serialized_end=344
+  _globals['_JUDGE']._serialized_start=347
+  _globals['_JUDGE']._serialized_end=498
 # @@protoc_insertion_point(module_scope)

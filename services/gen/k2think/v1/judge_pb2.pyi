@@ -25,3 +25,11 @@ class CompareResponse(_message.Message):
     error: str
     usage: _common_pb2.Usage
     def __init__(self, verdict: _Optional[_Union[_common_pb2.Verdict, _Mapping]] = ..., error: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ...) -> None: ...
+
+class CompareBothResponse(_message.Message):
+    __slots__ = ("ab", "ba")
+    AB_FIELD_NUMBER: _ClassVar[int]
+    BA_FIELD_NUMBER: _ClassVar[int]
+    ab: CompareResponse
+    ba: CompareResponse
+    def __init__(self, ab: _Optional[_Union[CompareResponse, _Mapping]] = ..., ba: _Optional[_Union[CompareResponse, _Mapping]] = ...) -> None: ...

@@ -40,6 +40,11 @@ class JudgeStub:
                 request_serializer=k2think_dot_v1_dot_judge__pb2.CompareRequest.SerializeToString,
                 response_deserializer=k2think_dot_v1_dot_judge__pb2.CompareResponse.FromString,
                 _registered_method=True)
+        self.CompareBoth = channel.unary_unary(
+                '/k2think.v1.Judge/CompareBoth',
+                request_serializer=k2think_dot_v1_dot_judge__pb2.CompareRequest.SerializeToString,
+                response_deserializer=k2think_dot_v1_dot_judge__pb2.CompareBothResponse.FromString,
+                _registered_method=True)
 
 
 class JudgeServicer:
@@ -52,6 +57,14 @@ class JudgeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CompareBoth(self, request, context):
+        """Both orders in one call (A first, then B first), judged concurrently: the pairwise rule of best-of-N needs
+        both, and one call saves the second round trip.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JudgeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +72,11 @@ def add_JudgeServicer_to_server(servicer, server):
                     servicer.Compare,
                     request_deserializer=k2think_dot_v1_dot_judge__pb2.CompareRequest.FromString,
                     response_serializer=k2think_dot_v1_dot_judge__pb2.CompareResponse.SerializeToString,
+            ),
+            'CompareBoth': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareBoth,
+                    request_deserializer=k2think_dot_v1_dot_judge__pb2.CompareRequest.FromString,
+                    response_serializer=k2think_dot_v1_dot_judge__pb2.CompareBothResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -89,6 +107,33 @@ class Judge:
             '/k2think.v1.Judge/Compare',
             k2think_dot_v1_dot_judge__pb2.CompareRequest.SerializeToString,
             k2think_dot_v1_dot_judge__pb2.CompareResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompareBoth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/k2think.v1.Judge/CompareBoth',
+            k2think_dot_v1_dot_judge__pb2.CompareRequest.SerializeToString,
+            k2think_dot_v1_dot_judge__pb2.CompareBothResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,6 +27,12 @@ class CandidateDelta(_message.Message):
     delta: _common_pb2.Delta
     def __init__(self, index: _Optional[int] = ..., delta: _Optional[_Union[_common_pb2.Delta, _Mapping]] = ...) -> None: ...
 
+class CandidateDeltas(_message.Message):
+    __slots__ = ("deltas",)
+    DELTAS_FIELD_NUMBER: _ClassVar[int]
+    deltas: _containers.RepeatedCompositeFieldContainer[CandidateDelta]
+    def __init__(self, deltas: _Optional[_Iterable[_Union[CandidateDelta, _Mapping]]] = ...) -> None: ...
+
 class CandidateCompletion(_message.Message):
     __slots__ = ("index", "completion")
     INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -42,11 +48,11 @@ class GenerateDone(_message.Message):
     def __init__(self, usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ...) -> None: ...
 
 class GenerateResponse(_message.Message):
-    __slots__ = ("delta", "completion", "done")
-    DELTA_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("deltas", "completion", "done")
+    DELTAS_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
-    delta: CandidateDelta
+    deltas: CandidateDeltas
     completion: CandidateCompletion
     done: GenerateDone
-    def __init__(self, delta: _Optional[_Union[CandidateDelta, _Mapping]] = ..., completion: _Optional[_Union[CandidateCompletion, _Mapping]] = ..., done: _Optional[_Union[GenerateDone, _Mapping]] = ...) -> None: ...
+    def __init__(self, deltas: _Optional[_Union[CandidateDeltas, _Mapping]] = ..., completion: _Optional[_Union[CandidateCompletion, _Mapping]] = ..., done: _Optional[_Union[GenerateDone, _Mapping]] = ...) -> None: ...
