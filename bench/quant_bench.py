@@ -2,11 +2,14 @@
 
 Speed: per variant, ``generate(n=1)`` and ``generate(n=3)`` on a GSM8K problem (temperature 1.0, top-p 0.95,
 ``--sample-tokens`` tokens, fixed seeds) and the replayed bare ``llama_decode`` floor of each, the variants
-interleaved within every rep, medians. Accuracy: the first ``--gsm8k`` GSM8K test problems through
-``k2think eval`` (greedy, ``--max-tokens``, no plan, no judge, one candidate) per variant, resumed from
-``--eval-dir/eval-<variant>`` when a run is there. Writes ``bench/results/quant.json``.
+interleaved within every rep, medians. Accuracy: the seeded GSM8K test subset of the reasoning evaluation
+(``--gsm8k`` problems drawn with seed 0, the subset the selection study uses) through ``k2think eval`` (greedy,
+``--max-tokens``, no plan, no judge, one candidate) per variant, resumed from ``--eval-dir/eval-<variant>`` when a
+run is there; each requantised variant's per-problem difference to Q4_K_M with a paired bootstrap interval.
+``--skip-speed`` keeps the speed figures of the last result file (accuracy runs can go while the box is busy).
+Writes ``bench/results/quant.json``.
 
-    python -m bench.quant_bench [--reps 2] [--sample-tokens 128] [--gsm8k 30] [--eval-dir DIR]
+    python -m bench.quant_bench [--reps 2] [--sample-tokens 128] [--gsm8k 200] [--eval-dir DIR] [--skip-speed]
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from typing import Any
 
 from bench.decode_floor import DecodeFloor, steps_of
 from bench.engine_bench import console, machine, make_engine, problem_messages, timed, write_result
+from bench.paths import RESULTS
 from k2core.config import Settings
+from k2core.eval.metrics import bootstrap_ci, paired_differences
 from k2core.engines.llamacpp import LlamaCppEngine
 from k2core.models import QUANTISATIONS, prepare_model, quantised_model
 from k2core.types import SamplingParams
@@ -89,28 +94,52 @@ async def speed(cache_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
 def accuracy(variant: str, args: argparse.Namespace, eval_dir: Path) -> dict[str, Any]:
     """GSM8K accuracy of one variant through ``k2think eval`` (resumed from an earlier run in the same folder)."""
     out = eval_dir / f"eval-{variant}"
-    command = [sys.executable, "-m", "services.cli", "eval", "--dataset", "gsm8k_test", "--limit", str(args.gsm8k),
-               "--n", "1", "--no-plan", "--no-judge", "--temperature", "0", "--max-tokens", str(args.max_tokens),
-               "--concurrency", "3", "--out", str(out), "--json"]
+    command = [sys.executable, "-m", "services.cli", "eval", "--dataset", "gsm8k_test", "--sample", str(args.gsm8k),
+               "--seed", "0", "--n", "1", "--no-plan", "--no-judge", "--temperature", "0", "--max-tokens",
+               str(args.max_tokens), "--concurrency", "3", "--out", str(out), "--json"]
     env = {**os.environ, **{f"K2_{role}__EMBEDDED__QUANTISATION": variant for role in ("SOLVER", "PLANNER", "JUDGE")}}
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
     correct = sum(bool(row["correct"]) for row in rows)
     return {"problems": len(rows), "correct": correct, "accuracy": round(correct / len(rows), 3),
-            "completion_tokens": sum(row["response_tokens"] for row in rows)}
+            "completion_tokens": sum(row["response_tokens"] for row in rows),
+            "per_problem": {row["problem_id"]: bool(row["correct"]) for row in rows}}
+
+
+def paired_to_base(variants: dict[str, Any], base: str = "q4_k_m") -> dict[str, Any]:
+    """Each variant's accuracy minus ``base``'s over the problems both answered, with a paired 95% bootstrap CI."""
+    reference = variants[base]["accuracy"]["per_problem"]
+    out = {}
+    for variant, result in variants.items():
+        if variant == base or "accuracy" not in result:
+            continue
+        mine = result["accuracy"]["per_problem"]
+        shared = sorted(set(mine) & set(reference))
+        diffs = paired_differences([float(mine[p]) for p in shared], [float(reference[p]) for p in shared])
+        low, high = bootstrap_ci(diffs)
+        out[variant] = {"problems": len(shared), "difference": round(sum(diffs) / len(diffs), 3),
+                        "ci95": [round(low, 3), round(high, 3)],
+                        "better": sum(d > 0 for d in diffs), "worse": sum(d < 0 for d in diffs)}
+    return out
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--sample-tokens", type=int, default=128)
-    parser.add_argument("--gsm8k", type=int, default=30, help="GSM8K problems per variant for accuracy (0: skip)")
+    parser.add_argument("--gsm8k", type=int, default=200, help="GSM8K problems per variant for accuracy (0: skip)")
+    parser.add_argument("--skip-speed", action="store_true", help="keep the speed figures of the last result file")
     parser.add_argument("--max-tokens", type=int, default=384)
     parser.add_argument("--eval-dir", type=Path, default=None, help="where eval runs are kept and resumed")
     args = parser.parse_args(argv)
     before = machine()
     settings = Settings()
-    variants = asyncio.run(speed(settings.cache_dir, args))
+    if args.skip_speed:
+        last = json.loads((RESULTS / "quant.json").read_text())
+        variants = {v: {"figures": last["variants"][v]["figures"], "runs": last["variants"][v]["runs"]} for v in VARIANTS}
+        before, speed_date = last["machine"], last.get("speed_date", last["date"])
+    else:
+        variants, speed_date = asyncio.run(speed(settings.cache_dir, args)), None
     if args.gsm8k:
         with tempfile.TemporaryDirectory() as scratch:
             eval_dir = args.eval_dir or Path(scratch)
@@ -122,14 +151,20 @@ def main(argv: list[str]) -> int:
                         if key in {"n1_tok_per_s", "n3_tok_per_s", "n3_over_n1_wall", "file_mib"}})
         if "accuracy" in result:
             figures[f"{variant} gsm8k accuracy"] = result["accuracy"]["accuracy"]
+    paired = paired_to_base(variants) if args.gsm8k else {}
+    for variant, diff in paired.items():
+        figures[f"{variant} - q4_k_m gsm8k (paired 95% CI)"] = f"{diff['difference']:+.3f} [{diff['ci95'][0]:+.3f}, {diff['ci95'][1]:+.3f}]"
     fastest = max(VARIANTS, key=lambda v: variants[v]["figures"]["n3_tok_per_s"])
     workload = (
         f"Qwen2.5-Coder-0.5B-Instruct as shipped (Q4_K_M) and requantised by llama.cpp to Q4_0 and Q8_0; speed: GSM8K "
         f"problem 0, temperature 1.0, top-p 0.95, {args.sample_tokens} tokens, n=1 and n=3, {args.reps} reps with the "
-        f"variants interleaved, medians; accuracy: first {args.gsm8k} GSM8K test problems, greedy, {args.max_tokens} "
-        "tokens, no plan, no judge, one candidate"
+        f"variants interleaved, medians; accuracy: the seeded subset of {args.gsm8k} GSM8K test problems (seed 0), "
+        f"greedy, {args.max_tokens} tokens, no plan, no judge, one candidate; paired differences to Q4_K_M"
     )
-    body = {"figures": {**figures, "fastest_n3": fastest}, "variants": variants}
+    body = {"figures": {**figures, "fastest_n3": fastest}, "variants": variants, "paired_to_q4_k_m": paired}
+    if speed_date is not None:
+        body["speed_date"] = speed_date  # the speed figures come from this earlier run
+        workload += f" (speed figures from the run of {speed_date})"
     write_result("quant", workload, {"reps": args.reps, "gsm8k": args.gsm8k}, body, before)
     return 0
 

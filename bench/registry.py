@@ -101,7 +101,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench(
         name="quant",
         entry="bench.quant_bench:main",
-        description="the shipped Q4_K_M vs Q4_0 and Q8_0: tokens/s at N=1 and N=3, GSM8K accuracy",
+        description="the shipped Q4_K_M vs Q4_0 and Q8_0: tokens/s at N=1 and N=3, GSM8K subset accuracy (paired)",
         writes=("quant.json",),
         needs=(Need.MODEL,),
         parts=("bench.decode_floor",),
@@ -115,6 +115,8 @@ BENCHES: tuple[Bench, ...] = (
             "q4_k_m gsm8k accuracy",
             "q4_0 gsm8k accuracy",
             "q8_0 gsm8k accuracy",
+            "q4_0 - q4_k_m gsm8k (paired 95% CI)",
+            "q8_0 - q4_k_m gsm8k (paired 95% CI)",
         ),
     ),  # fmt: skip
     Bench(
