@@ -56,63 +56,59 @@ def _bar_chart(
     plt.close(fig)
 
 
-def write_components(out: Path, summaries: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Path:
-    """``components.md`` and ``components.png`` from ``summaries[dataset][arm]`` eval summaries."""
+def write_components(out: Path, summaries: Mapping[str, Mapping[str, Any]]) -> Path:
+    """``components.md`` and ``components.png`` from ``summaries[dataset]`` component summaries."""
     out.mkdir(parents=True, exist_ok=True)
     datasets = list(summaries)
-    arms = list(next(iter(summaries.values()))) if summaries else []
-    accuracy = [[d, *(percent(summaries[d][a]["avg_pass_at_1"]) for a in arms)] for d in datasets]
-    length = [[d, *(round(summaries[d][a]["mean_response_tokens"], 1) for a in arms)] for d in datasets]
-    cost = [
-        [
-            d,
-            *(
-                f"{_total_tokens(summaries[d][a]):.0f} / {summaries[d][a]['seconds_per_stage']['total']:.1f}s"
-                for a in arms
-            ),
-        ]
+    arms = list(next(iter(summaries.values()))["arms"]) if summaries else []
+    accuracy = [
+        [f"{d} ({summaries[d]['problems']})",
+         *(f"{percent(a['accuracy'])} {_interval(a['ci95'])}" for a in summaries[d]["arms"].values())]
         for d in datasets
+    ]  # fmt: skip
+    gain = [
+        [d, *(_signed_points(a["vs_base"], a["vs_base_ci95"]) for a in summaries[d]["arms"].values())] for d in datasets
     ]
+    length = [
+        [d, *(round(a["response_tokens"], 1) for a in summaries[d]["arms"].values()),
+         _signed_percent(summaries[d]["candidate_tokens"]["plan_change"])]
+        for d in datasets
+    ]  # fmt: skip
+    calls = [[d, *(round(a["judge_calls_per_problem"], 2) for a in summaries[d]["arms"].values())] for d in datasets]
     first = next(iter(summaries.values()), {})
-    spec = next(iter(first.values()), {})
     text = "\n\n".join(
         [
             "# Component analysis",
-            f"Same problems for every arm; avg pass@1 over k={spec.get('k')} runs, N={_n_of(first)}, "
-            f"temperature {spec.get('temperature')}, top-p {spec.get('top_p')}, max tokens {spec.get('max_tokens')}.",
-            "## Accuracy (avg pass@1)",
+            f"Two selection studies on the same problems, one with the plan and one without, N={first.get('n')} "
+            f"candidates per problem each (temperature {first.get('temperature')}, top-p {first.get('top_p')}, max "
+            f"tokens {first.get('max_tokens')}, every candidate sampled to its end). base and +plan are pass@1 (the "
+            "mean correctness of the N candidates: k = N single-sample runs); +best-of-N and both are k2think's "
+            "selection (verifier → strict majority → both-order judge) among those same candidates. Intervals: "
+            "percentile bootstrap over problems (paired for the gains).",
+            "## Accuracy (problems in brackets; 95% CI)",
             markdown_table(["dataset", *arms], accuracy),
-            "## Response length (mean completion tokens of the returned answer)",
-            markdown_table(["dataset", *arms], length),
-            _plan_length_note(summaries),
-            "## Cost per request (all roles' tokens / wall seconds)",
-            markdown_table(["dataset", *arms], cost),
+            "## Gain over base (points, paired 95% CI)",
+            markdown_table(["dataset", *arms], gain),
+            "## Response length (mean completion tokens of the answer: every candidate, or the selected one)",
+            markdown_table(["dataset", *arms, "length change with the plan"], length),
+            "## Judge calls per problem",
+            markdown_table(["dataset", *arms], calls),
         ]
     )
-    series = {a: [100 * summaries[d][a]["avg_pass_at_1"] for d in datasets] for a in arms}
-    _bar_chart(out / "components.png", datasets, series, "Component analysis", "avg pass@1 (%)")
+    series = {a: [100 * summaries[d]["arms"][a]["accuracy"] for d in datasets] for a in arms}
+    _bar_chart(out / "components.png", datasets, series, "Component analysis", "accuracy (%)")
     return _write(out / "components.md", text + "\n\n![components](components.png)\n")
 
 
-def _n_of(arms: Mapping[str, Mapping[str, Any]]) -> Any:
-    """The largest N among the arms."""
-    return max((s.get("n", 1) for s in arms.values()), default=1)
+def _signed_points(value: float, ci: Sequence[float] | None) -> str:
+    """A difference in percentage points with its interval (``—`` for the reference arm)."""
+    if ci is None:
+        return "—"
+    return f"{100 * value:+.1f} [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
 
 
-def _total_tokens(summary: Mapping[str, Any]) -> float:
-    """Mean prompt + completion tokens of all roles per request."""
-    return sum(sum(kinds.values()) for kinds in summary["tokens_per_request"].values())
-
-
-def _plan_length_note(summaries: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
-    """How much shorter (or longer) answers are with a plan than without, per dataset."""
-    notes = []
-    for dataset, arms in summaries.items():
-        base, planned = arms.get("base"), arms.get("+plan")
-        if base and planned and base["mean_response_tokens"]:
-            change = planned["mean_response_tokens"] / base["mean_response_tokens"] - 1
-            notes.append(f"{dataset}: {100 * change:+.1f}%")
-    return "Length change with a plan (+plan vs base): " + (", ".join(notes) or "—")
+def _signed_percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:+.1f}%"
 
 
 def write_selection(out: Path, study: Mapping[str, Any]) -> Path:

@@ -4,15 +4,15 @@ Usage (every run appends one JSONL line per finished pair under ``--out``; rerun
 
     k2think eval --dataset gen:arith --limit 20 --k 4 --n 3 --out runs/arith [--no-plan] [--no-judge] [--json]
     k2think eval --dataset aime24 --k 16 --max-tokens 65536 --target 127.0.0.1:50051 --out runs/aime24
-    k2think eval --report components --dataset gen:arith --dataset gen:logic --limit 20 --out runs/components
+    k2think eval --report components --dataset gen:arith --dataset gen:logic --limit 20 --n 4 --out runs/components
     k2think eval --report selection --dataset gen:arith --limit 30 --n 5 --max-tokens 256 --out runs/selection
     k2think eval --report scaling --dataset gen:arith --limit 4 --ns 1,2,3,5,8 --out runs/scaling
 
 Defaults follow the paper: temperature 1.0, top-p 0.95, avg pass@1 over ``--k`` runs; ``--json`` prints only
-the summary object (for a report: the report's summary and file paths). ``components`` runs base / +plan /
-+best-of-N / both on each dataset; ``selection`` samples N candidates once per problem and compares pass@1,
-majority@N, k2think's selector, the reference linear judge and the oracle (in-process only); ``scaling`` times
-one request at a time for each N.
+the summary object (for a report: the report's summary and file paths). ``selection`` samples N candidates once
+per problem and compares pass@1, majority@N, k2think's selector, the reference linear judge and the oracle;
+``components`` runs that study with and without the plan on each dataset and reads base / +plan / +best-of-N /
+both off the same candidates (both in-process only); ``scaling`` times one request at a time for each N.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ class Report(StrEnum):
     components = "components"
     selection = "selection"
     scaling = "scaling"
+
+
+STUDIES = (Report.selection, Report.components)  # sample all N candidates once in process, then replay selection
 
 
 @dataclass
@@ -180,8 +183,8 @@ def checks(spec: EvalSpec, datasets: list[str], target: str, settings: ServiceSe
             )
     if report is not None and report is not Report.components and len(datasets) > 1:
         raise typer.BadParameter(f"--report {report.value} takes one dataset", param_hint="--dataset")
-    if report is Report.selection and target != "local":
-        raise typer.BadParameter("the selection study runs in-process: use --target local", param_hint="--target")
+    if report in STUDIES and target != "local":
+        raise typer.BadParameter(f"the {report.value} study runs in-process: use --target local", param_hint="--target")
     try:
         check_target(target)
         if spec.sample is not None and spec.limit is not None:
@@ -224,7 +227,7 @@ async def dispatch(
 ) -> dict[str, Any]:
     """Run the plain eval or the chosen study with a progress bar; return the object ``--json`` prints."""
     title = report.value if report else spec.dataset
-    if report is Report.selection:  # every selector must see all N candidates: none is cancelled by early majority
+    if report in STUDIES:  # every selector must see all N candidates: none is cancelled by early majority
         settings = settings.model_copy(deep=True)
         settings.pipeline.early_majority = False
     async with open_backend(target, settings) as backend:
@@ -234,7 +237,11 @@ async def dispatch(
             if report is None:
                 return await plain_eval(spec, backend.solve, out, concurrency, bar, settings.solver.model)
             if report is Report.components:
-                summaries = await run_components(datasets, spec, backend.solve, out, concurrency, bar)
+                if backend.judge is None:
+                    raise K2Error("the components study needs the in-process judge (--target local)")
+                summaries = await run_components(
+                    datasets, study_spec(spec), backend.solve, backend.judge, out, concurrency, bar
+                )
                 return _report_result(out, "components", summaries)
             if report is Report.scaling:
                 rows = await run_scaling(spec, backend.solve, out, ns, bar)

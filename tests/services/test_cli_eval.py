@@ -87,7 +87,7 @@ def test_reports_write_files(backend: dict, tmp_path: Path) -> None:
         data = json.loads(result.stdout)
         assert data["report"] == report and Path(data["png"]).exists() and Path(data["markdown"]).exists()
         assert (tmp_path / f"{report}.json").exists()
-        assert backend["early_majority"] is (report != "selection")  # the study's selectors see every candidate
+        assert backend["early_majority"] is (report == "scaling")  # the studies' selectors see every candidate
 
 
 def test_sample_draws_a_seeded_subset_and_excludes_limit(backend: dict, tmp_path: Path) -> None:
@@ -105,6 +105,7 @@ def test_sample_draws_a_seeded_subset_and_excludes_limit(backend: dict, tmp_path
         (("--dataset", "nope"), "--dataset"),
         (("--dataset", "gen:arith", "--target", "nohost"), "--target"),
         (("--dataset", "gen:arith", "--report", "selection", "--target", "127.0.0.1:1"), "--target"),
+        (("--dataset", "gen:arith", "--report", "components", "--target", "127.0.0.1:1"), "--target"),
         (("--dataset", "gen:arith", "--dataset", "gen:logic", "--report", "scaling"), "--dataset"),
         (("--dataset", "gen:arith", "--ns", "1,x"), "--ns"),
         (("--dataset", "gen:arith", "--max-tokens", "100000"), "--max-tokens"),

@@ -27,20 +27,32 @@ def spread(problem, call):  # noqa: ANN001, ANN201 - one right answer among thre
     return ["-1", problem.answer, "-2", "-3", "-4", "-5", "-6", "-7"]
 
 
-async def test_components_report(tmp_path: Path) -> None:
-    def planned_right(problem, call):  # noqa: ANN001, ANN201
-        return [problem.answer, "-1", problem.answer]
+async def test_components_report_reads_four_arms_off_two_studies(tmp_path: Path) -> None:
+    class PlanAwareSolve(FakeSolve):
+        async def __call__(self, request):  # noqa: ANN001, ANN204
+            self.planned = request.plan
+            return await super().__call__(request)
 
-    template = EvalSpec(dataset="gen:arith", k=1, n=3, max_tokens=64, limit=4)
-    summaries = await run_components(["gen:arith"], template, FakeSolve(PROBLEMS, planned_right), tmp_path)
-    arms = summaries["gen:arith"]
-    assert list(arms) == ["base", "+plan", "+best-of-N", "both"]
-    assert (arms["base"]["n"], arms["base"]["plan"], arms["base"]["judge"]) == (1, False, False)
-    assert (arms["both"]["n"], arms["both"]["plan"], arms["both"]["judge"]) == (3, True, True)
+    def answers(problem, call):  # noqa: ANN001, ANN201 - planned: 2 of 3 right; unplanned: 1 of 3 right
+        return [problem.answer, "-1", problem.answer] if solve.planned else ["-1", problem.answer, "-2"]
+
+    solve = PlanAwareSolve(PROBLEMS, answers)
+    judge = TruthJudge(PROBLEMS)
+    spec = StudySpec(dataset="gen:arith", limit=4, n=3, max_tokens=64)
+    summaries = await run_components(["gen:arith"], spec, solve, judge, tmp_path)
+    summary = summaries["gen:arith"]
+    arms = summary["arms"]
+    assert summary["problems"] == 4 and list(arms) == ["base", "+plan", "+best-of-N", "both"]
+    assert arms["base"]["accuracy"] == pytest.approx(1 / 3) and arms["+plan"]["accuracy"] == pytest.approx(2 / 3)
+    assert arms["+best-of-N"]["accuracy"] == 1.0 and arms["both"]["accuracy"] == 1.0  # judge, then majority
+    assert arms["+best-of-N"]["judge_calls_per_problem"] == 4 and arms["both"]["judge_calls_per_problem"] == 0
+    assert arms["+plan"]["vs_base"] == pytest.approx(1 / 3) and arms["base"]["vs_base_ci95"] is None
+    assert summary["candidate_tokens"]["plan_change"] is not None
     text = (tmp_path / "components.md").read_text()
-    assert "| gen:arith | 100.0% | 100.0% | 100.0% | 100.0% |" in text and "Response length" in text
+    assert "| gen:arith (4) | 33.3%" in text and "Gain over base" in text and "Response length" in text
     assert_png(tmp_path / "components.png")
-    assert (tmp_path / "components" / "gen-arith" / "both" / "results.jsonl").exists()
+    for folder in ("plan", "no-plan"):
+        assert (tmp_path / "components" / "gen-arith" / folder / "results.jsonl").exists()
 
 
 async def test_selection_report(tmp_path: Path) -> None:
