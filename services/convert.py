@@ -249,8 +249,8 @@ def parse_json_schema(text: str, settings: Settings, field: str) -> dict[str, An
 # Solver
 
 
-def deltas_to_proto(items: Sequence[IndexedDelta]) -> solver_pb2.GenerateResponse:
-    """One streamed message holding ``items`` (each candidate's delta)."""
+def deltas_to_proto(items: Sequence[IndexedDelta], batched: bool) -> list[solver_pb2.GenerateResponse]:
+    """Streamed messages for ``items``: one CandidateDeltas message, or one CandidateDelta message each."""
     deltas = [
         solver_pb2.CandidateDelta(
             index=item.index,
@@ -263,7 +263,9 @@ def deltas_to_proto(items: Sequence[IndexedDelta]) -> solver_pb2.GenerateRespons
         )
         for item in items
     ]
-    return solver_pb2.GenerateResponse(deltas=solver_pb2.CandidateDeltas(deltas=deltas))
+    if batched:
+        return [solver_pb2.GenerateResponse(deltas=solver_pb2.CandidateDeltas(deltas=deltas))]
+    return [solver_pb2.GenerateResponse(delta=delta) for delta in deltas]
 
 
 def delta_from_proto(proto: common_pb2.Delta) -> Delta:

@@ -26,7 +26,7 @@ from k2core.errors import (
 )
 from k2core.pipeline import SolveEvent, SolveRequest
 from k2core.pipeline.streams import merged
-from k2core.roles import IndexedDelta, JudgeOutcome, PairOutcome, PlanOutcome
+from k2core.roles import IndexedDelta, JudgeBase, JudgeOutcome, PairOutcome, PlanOutcome
 from k2core.types import Completion, Delta, Message, SamplingParams, SolveResult
 from services import calls, convert, telemetry
 from services.errors import from_grpc
@@ -93,6 +93,8 @@ class Client:
             async with self.slots:
                 return await method(request, **self.options())
         except grpc.aio.AioRpcError as exc:
+            if exc.code() is grpc.StatusCode.UNIMPLEMENTED:
+                raise Unimplemented(f"{self.address}: {exc.details() or 'method not implemented'}") from exc
             raise k2_error(exc, self.address) from exc
 
     async def healthy(self, timeout_s: float = 1.0) -> bool:
@@ -106,6 +108,13 @@ class Client:
 
     async def close(self) -> None:
         await self.channel.close()
+
+
+class Unimplemented(EngineError):
+    """The server does not know the method: a version older than this client (mid rolling upgrade)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 def _is_one_server(address: str) -> bool:
@@ -140,20 +149,27 @@ class RemotePlanner:
         return convert.plan_outcome_from_proto(reply)
 
 
-class RemoteJudge:
-    """The Judge role served by a judge service; both orders of a pair are one call."""
+class RemoteJudge(JudgeBase):
+    """The Judge role served by a judge service; both orders of a pair are one CompareBoth call (two Compare calls
+    to a judge service that predates it)."""
 
     def __init__(self, address: str, settings: ServiceSettings) -> None:
         self.client = Client(address, settings, settings.judge.timeout_s)
         self._stub = judge_pb2_grpc.JudgeStub(self.client.channel)
+        self.pair_calls = True
 
     async def compare(self, problem: str, a: str, b: str) -> JudgeOutcome:
         reply = await self.client.unary(self._stub.Compare, judge_pb2.CompareRequest(problem=problem, a=a, b=b))
         return convert.judge_outcome_from_proto(reply)
 
     async def compare_both(self, problem: str, a: str, b: str) -> PairOutcome:
-        request = judge_pb2.CompareRequest(problem=problem, a=a, b=b)
-        return convert.pair_outcome_from_proto(await self.client.unary(self._stub.CompareBoth, request))
+        if self.pair_calls:
+            request = judge_pb2.CompareRequest(problem=problem, a=a, b=b)
+            try:
+                return convert.pair_outcome_from_proto(await self.client.unary(self._stub.CompareBoth, request))
+            except Unimplemented:
+                self.pair_calls = False
+        return await super().compare_both(problem, a, b)
 
 
 class _Endpoint:
@@ -249,6 +265,7 @@ class SolverEndpoints:
         self, messages: list[Message], params: SamplingParams, offset: int, n: int, until: float
     ) -> AsyncGenerator[IndexedDelta, None]:
         request = _generate_request(messages, params.with_seed((params.seed or 0) + offset), n, stream=True)
+        request.batch_deltas = True
         sent: dict[int, int] = {}  # characters already yielded, per sequence of this share
         finished: set[int] = set()
         errors: list[str] = []
@@ -256,9 +273,10 @@ class SolverEndpoints:
             async with self._call(endpoint, request, errors, until) as replies:
                 seen: dict[int, int] = {}  # characters received on this try
                 async for reply in replies:
-                    if not reply.HasField("deltas"):
+                    event = reply.WhichOneof("event")
+                    if event not in ("deltas", "delta"):
                         continue
-                    for proto in reply.deltas.deltas:
+                    for proto in reply.deltas.deltas if event == "deltas" else [reply.delta]:
                         if proto.index in finished:
                             continue
                         index, delta = proto.index, convert.delta_from_proto(proto.delta)

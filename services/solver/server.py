@@ -11,8 +11,8 @@ import grpc
 from k2core.pipeline.solver import coalesce
 from k2core.pipeline.streams import ready_batches
 from k2core.pipeline.usage import usage_of
-from k2core.roles import Solver
-from k2core.types import Usage
+from k2core.roles import IndexedDelta, Solver
+from k2core.types import Message, SamplingParams, Usage
 from k2core.validation import validate_n, validate_sampling
 from services import calls, convert, runtime, telemetry
 from services.gen.k2think.v1 import common_pb2, solver_pb2, solver_pb2_grpc
@@ -38,21 +38,19 @@ class SolverServicer(solver_pb2_grpc.SolverServicer):
         validate_sampling(params, self.solver.context_tokens, self.settings.limits, prefix="params.")
         start, usage = time.perf_counter(), Usage(calls=1)
         if request.stream:
-            # deltas that pile up while a message is written go out together, one per candidate
-            async with aclosing(ready_batches(self.solver.stream(messages, params, request.n))) as batches:
-                async for batch in batches:
-                    deltas = coalesce(batch)
-                    yield convert.deltas_to_proto(deltas)
-                    for item in deltas:
-                        if item.delta.finish_reason is not None:
-                            seconds = time.perf_counter() - start
-                            usage = usage.add(
-                                Usage(
-                                    prompt_tokens=item.delta.prompt_tokens,
-                                    completion_tokens=item.delta.completion_tokens,
-                                    seconds=seconds,
-                                )
+            async for deltas in self._deltas(messages, params, request.n, request.batch_deltas):
+                for message in convert.deltas_to_proto(deltas, request.batch_deltas):
+                    yield message
+                for item in deltas:
+                    if item.delta.finish_reason is not None:
+                        seconds = time.perf_counter() - start
+                        usage = usage.add(
+                            Usage(
+                                prompt_tokens=item.delta.prompt_tokens,
+                                completion_tokens=item.delta.completion_tokens,
+                                seconds=seconds,
                             )
+                        )
         else:
             completions = await self.solver.generate(messages, params, request.n)
             for index, completion in enumerate(completions):
@@ -61,6 +59,19 @@ class SolverServicer(solver_pb2_grpc.SolverServicer):
         self.metrics.record_usage(usage)
         calls.annotate(n=request.n, stream=request.stream, usage=usage.model_dump())
         yield solver_pb2.GenerateResponse(done=solver_pb2.GenerateDone(usage=convert.to_proto(usage, common_pb2.Usage)))
+
+    async def _deltas(
+        self, messages: list[Message], params: SamplingParams, n: int, batched: bool
+    ) -> AsyncIterator[list[IndexedDelta]]:
+        """The solver's deltas: batched (what piled up while a message was written, one per candidate) or one by one."""
+        if not batched:
+            async with aclosing(self.solver.stream(messages, params, n)) as items:
+                async for item in items:
+                    yield [item]
+            return
+        async with aclosing(ready_batches(self.solver.stream(messages, params, n))) as batches:
+            async for batch in batches:
+                yield coalesce(batch)
 
 
 def create(solver: Solver, settings: ServiceSettings, port: int) -> runtime.GrpcServer:

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from k2core.pipeline import CandidateDeltaEvent, CandidateDoneEvent, FinalEvent, PlanEvent, SolveRequest, VerdictEvent
 from services import convert
-from services.gen.k2think.v1 import reasoner_pb2_grpc
+from services.gen.k2think.v1 import common_pb2, judge_pb2, judge_pb2_grpc, reasoner_pb2_grpc, solver_pb2, solver_pb2_grpc
 from services.remote import ReasonerClient, RemoteJudge, solve_remote
 from tests.services.harness import Stack, make_settings, start_stack
 
@@ -117,3 +117,51 @@ async def test_compare_both_judges_the_two_orders_in_one_call(stack: Stack) -> N
     assert [pair.ab, pair.ba] == singles and pair.ab.usage.calls == 1
     firsts = sorted(text.index("first answer") < text.index("second answer") for text in shown)
     assert firsts == [False, True]  # one conversation shows the first answer first, the other shows it second
+
+
+class JudgeBeforeCompareBoth(judge_pb2_grpc.JudgeServicer):
+    """A judge service of a version without CompareBoth (the generated base answers UNIMPLEMENTED)."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[str, str]] = []
+
+    async def Compare(self, request: judge_pb2.CompareRequest, context: object) -> judge_pb2.CompareResponse:
+        self.shown.append((request.a, request.b))
+        return judge_pb2.CompareResponse(verdict=common_pb2.Verdict(winner="A", confidence=0.5, reason="first"))
+
+
+async def test_an_older_judge_service_gets_two_compare_calls_per_pair() -> None:
+    old = JudgeBeforeCompareBoth()
+    server = grpc.aio.server()
+    judge_pb2_grpc.add_JudgeServicer_to_server(old, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    judge = RemoteJudge(f"127.0.0.1:{port}", make_settings())
+    try:
+        first = await judge.compare_both("What is 2 + 2?", "four", "five")
+        second = await judge.compare_both("What is 2 + 2?", "five", "six")
+    finally:
+        await judge.client.close()
+        await server.stop(0)
+    assert judge.pair_calls is False and first.ab.verdict.winner == first.ba.verdict.winner == "A"
+    assert sorted(old.shown[:2]) == [("five", "four"), ("four", "five")] and len(old.shown) == 4
+    assert second.ab.verdict.reason == "first"
+
+
+async def test_solver_streams_one_delta_per_message_to_clients_that_ask_for_no_batches(stack: Stack) -> None:
+    request = solver_pb2.GenerateRequest(
+        messages=[common_pb2.Message(role="user", content="2+2?")], params=common_pb2.SamplingParams(seed=3), n=2,
+        stream=True,
+    )  # fmt: skip
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.solvers[0].port}") as channel:
+        stub = solver_pb2_grpc.SolverStub(channel)
+        plain = [reply.WhichOneof("event") async for reply in stub.Generate(request)]
+        request.batch_deltas = True
+        batched = [reply async for reply in stub.Generate(request)]
+    assert set(plain) == {"delta", "done"} and plain[-1] == "done"
+    assert {reply.WhichOneof("event") for reply in batched} == {"deltas", "done"}
+    texts: dict[int, str] = {}
+    for reply in batched:
+        for item in reply.deltas.deltas:
+            texts[item.index] = texts.get(item.index, "") + item.delta.text
+    assert len(batched) < len(plain) and len(texts) == 2

@@ -25,25 +25,25 @@ _sym_db = _symbol_database.Default()
 from services.gen.k2think.v1 import common_pb2 as k2think_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17k2think/v1/solver.proto\x12\nk2think.v1\x1a\x17k2think/v1/common.proto\"\x7f\n\x0fGenerateRequest\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.k2think.v1.Message\x12*\n\x06params\x18\x02 \x01(\x0b\x32\x1a.k2think.v1.SamplingParams\x12\t\n\x01n\x18\x03 \x01(\x05\x12\x0e\n\x06stream\x18\x04 \x01(\x08\"A\n\x0e\x43\x61ndidateDelta\x12\r\n\x05index\x18\x01 \x01(\x05\x12 \n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\x11.k2think.v1.Delta\"=\n\x0f\x43\x61ndidateDeltas\x12*\n\x06\x64\x65ltas\x18\x01 \x03(\x0b\x32\x1a.k2think.v1.CandidateDelta\"P\n\x13\x43\x61ndidateCompletion\x12\r\n\x05index\x18\x01 \x01(\x05\x12*\n\ncompletion\x18\x02 \x01(\x0b\x32\x16.k2think.v1.Completion\"0\n\x0cGenerateDone\x12 \n\x05usage\x18\x01 \x01(\x0b\x32\x11.k2think.v1.Usage\"\xb1\x01\n\x10GenerateResponse\x12-\n\x06\x64\x65ltas\x18\x04 \x01(\x0b\x32\x1b.k2think.v1.CandidateDeltasH\x00\x12\x35\n\ncompletion\x18\x02 \x01(\x0b\x32\x1f.k2think.v1.CandidateCompletionH\x00\x12(\n\x04\x64one\x18\x03 \x01(\x0b\x32\x18.k2think.v1.GenerateDoneH\x00\x42\x07\n\x05\x65ventJ\x04\x08\x01\x10\x02\x32Q\n\x06Solver\x12G\n\x08Generate\x12\x1b.k2think.v1.GenerateRequest\x1a\x1c.k2think.v1.GenerateResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17k2think/v1/solver.proto\x12\nk2think.v1\x1a\x17k2think/v1/common.proto\"\x95\x01\n\x0fGenerateRequest\x12%\n\x08messages\x18\x01 \x03(\x0b\x32\x13.k2think.v1.Message\x12*\n\x06params\x18\x02 \x01(\x0b\x32\x1a.k2think.v1.SamplingParams\x12\t\n\x01n\x18\x03 \x01(\x05\x12\x0e\n\x06stream\x18\x04 \x01(\x08\x12\x14\n\x0c\x62\x61tch_deltas\x18\x05 \x01(\x08\"A\n\x0e\x43\x61ndidateDelta\x12\r\n\x05index\x18\x01 \x01(\x05\x12 \n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\x11.k2think.v1.Delta\"=\n\x0f\x43\x61ndidateDeltas\x12*\n\x06\x64\x65ltas\x18\x01 \x03(\x0b\x32\x1a.k2think.v1.CandidateDelta\"P\n\x13\x43\x61ndidateCompletion\x12\r\n\x05index\x18\x01 \x01(\x05\x12*\n\ncompletion\x18\x02 \x01(\x0b\x32\x16.k2think.v1.Completion\"0\n\x0cGenerateDone\x12 \n\x05usage\x18\x01 \x01(\x0b\x32\x11.k2think.v1.Usage\"\xd8\x01\n\x10GenerateResponse\x12+\n\x05\x64\x65lta\x18\x01 \x01(\x0b\x32\x1a.k2think.v1.CandidateDeltaH\x00\x12\x35\n\ncompletion\x18\x02 \x01(\x0b\x32\x1f.k2think.v1.CandidateCompletionH\x00\x12(\n\x04\x64one\x18\x03 \x01(\x0b\x32\x18.k2think.v1.GenerateDoneH\x00\x12-\n\x06\x64\x65ltas\x18\x04 \x01(\x0b\x32\x1b.k2think.v1.CandidateDeltasH\x00\x42\x07\n\x05\x65vent2Q\n\x06Solver\x12G\n\x08Generate\x12\x1b.k2think.v1.GenerateRequest\x1a\x1c.k2think.v1.GenerateResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'k2think.v1.solver_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GENERATEREQUEST']._serialized_start=64
-  _globals['_GENERATEREQUEST']._serialized_end=191
-  _globals['_CANDIDATEDELTA']._serialized_start=193
-  _globals['_CANDIDATEDELTA']._serialized_end=258
-  _globals['_CANDIDATEDELTAS']._serialized_start=260
-  _globals['_CANDIDATEDELTAS']._serialized_end=321
-  _globals['_CANDIDATECOMPLETION']._serialized_start=323
-  _globals['_CANDIDATECOMPLETION']._serialized_end=403
-  _globals['_GENERATEDONE']._serialized_start=405
-  _globals['_GENERATEDONE']._serialized_end=453
-  _globals['_GENERATERESPONSE']._serialized_start=456
-  _globals['_GENERATERESPONSE']._serialized_end=633
-  _globals['_SOLVER']._serialized_start=635
-  _globals['_SOLVER']._serialized_end=716
+  _globals['_GENERATEREQUEST']._serialized_start=65
+  _globals['_GENERATEREQUEST']._serialized_end=214
+  _globals['_CANDIDATEDELTA']._serialized_start=216
+  _globals['_CANDIDATEDELTA']._serialized_end=281
+  _globals['_CANDIDATEDELTAS']._serialized_start=283
+  _globals['_CANDIDATEDELTAS']._serialized_end=344
+  _globals['_CANDIDATECOMPLETION']._serialized_start=346
+  _globals['_CANDIDATECOMPLETION']._serialized_end=426
+  _globals['_GENERATEDONE']._serialized_start=428
+  _globals['_GENERATEDONE']._serialized_end=476
+  _globals['_GENERATERESPONSE']._serialized_start=479
+  _globals['_GENERATERESPONSE']._serialized_end=695
+  _globals['_SOLVER']._serialized_start=697
+  _globals['_SOLVER']._serialized_end=778
 # @@protoc_insertion_point(module_scope)

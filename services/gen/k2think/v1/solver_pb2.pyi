@@ -8,16 +8,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("messages", "params", "n", "stream")
+    __slots__ = ("messages", "params", "n", "stream", "batch_deltas")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     N_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
+    BATCH_DELTAS_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
     params: _common_pb2.SamplingParams
     n: int
     stream: bool
-    def __init__(self, messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., params: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., n: _Optional[int] = ..., stream: _Optional[bool] = ...) -> None: ...
+    batch_deltas: bool
+    def __init__(self, messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., params: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., n: _Optional[int] = ..., stream: _Optional[bool] = ..., batch_deltas: _Optional[bool] = ...) -> None: ...
 
 class CandidateDelta(_message.Message):
     __slots__ = ("index", "delta")
@@ -48,11 +50,13 @@ class GenerateDone(_message.Message):
     def __init__(self, usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ...) -> None: ...
 
 class GenerateResponse(_message.Message):
-    __slots__ = ("deltas", "completion", "done")
-    DELTAS_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("delta", "completion", "done", "deltas")
+    DELTA_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
-    deltas: CandidateDeltas
+    DELTAS_FIELD_NUMBER: _ClassVar[int]
+    delta: CandidateDelta
     completion: CandidateCompletion
     done: GenerateDone
-    def __init__(self, deltas: _Optional[_Union[CandidateDeltas, _Mapping]] = ..., completion: _Optional[_Union[CandidateCompletion, _Mapping]] = ..., done: _Optional[_Union[GenerateDone, _Mapping]] = ...) -> None: ...
+    deltas: CandidateDeltas
+    def __init__(self, delta: _Optional[_Union[CandidateDelta, _Mapping]] = ..., completion: _Optional[_Union[CandidateCompletion, _Mapping]] = ..., done: _Optional[_Union[GenerateDone, _Mapping]] = ..., deltas: _Optional[_Union[CandidateDeltas, _Mapping]] = ...) -> None: ...
