@@ -36,6 +36,7 @@ from k2core.data import list_datasets
 from k2core.errors import K2Error, ValidationError
 from k2core.eval.components import run_components
 from k2core.eval.harness import SUMMARY_FILE, EvalSpec, SolveFn, run_eval
+from k2core.eval.identity import check_model, model_identity
 from k2core.eval.published import published_figure
 from k2core.eval.reports import percent, write_eval
 from k2core.eval.scaling import run_scaling
@@ -160,6 +161,10 @@ def eval_command(
         data_dir=None if settings.data_dir is None else str(settings.data_dir),
     )
     checks(spec, dataset, target, settings, report)
+    try:
+        check_model(out, model_identity(settings, target))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from exc
     try:
         result = asyncio.run(dispatch(report, spec, dataset, _parse_ns(ns), target, settings, concurrency, out))
     except ValidationError as exc:

@@ -182,3 +182,11 @@ def test_the_data_folder_setting_reaches_the_evaluated_problems(
     assert result.exit_code == 0, result.output
     assert len(seen) == 1 and seen[0].startswith("What is 1 + 1?")
     assert json.loads(result.stdout)["avg_pass_at_1"] == 1.0
+
+
+def test_resuming_with_another_model_names_out(backend: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ("--dataset", "gen:arith", "--limit", "2", "--out", str(tmp_path))
+    assert invoke(*args).exit_code == 0
+    monkeypatch.setenv("K2_SOLVER__EMBEDDED__QUANTISATION", "q8_0")
+    again = invoke(*args)
+    assert again.exit_code != 0 and "--out" in again.output and "q8_0" in again.output
