@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from k2core.data.decontam import check_source_name
+from k2core.training.precision import Precision
 
 JobKind = Literal["sft", "rlvr"]
 JOB_KINDS: tuple[str, ...] = ("sft", "rlvr")
@@ -156,6 +157,11 @@ class LocalConfig(_Strict):
     lora: LoraConfig = Field(default_factory=LoraConfig)
     rollout_workers: int = Field(default=2, ge=1)
     threads: int = Field(default=2, ge=1)
+    precision: Precision = Field(
+        default="auto",
+        description="bf16: frozen weights in bfloat16, matmuls under CPU autocast, trained weights fp32; "
+        "auto: bf16 where the CPU has native bfloat16 (AVX512-BF16, AMX), else fp32",
+    )
     out: str = "runs"
     checkpoint: CheckpointConfig = Field(default_factory=lambda: CheckpointConfig(every=5))
     fewshot: list[Turn] = Field(default_factory=list)

@@ -1,4 +1,5 @@
-"""Forward passes that only project the positions that matter through the 152K-token LM head."""
+"""Forward passes that only project the positions that matter through the 152K-token LM head; logits come back
+in fp32 whatever precision the forward ran in."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def response_logits(
     """Logits (batch, response_len, vocab) that predict the last ``response_len`` tokens, divided by the sampling
     temperature as verl does before taking log-probabilities."""
     hidden = hidden_states(model, input_ids, attention_mask)[:, -response_len - 1 : -1]
-    return causal_lm(model).lm_head(hidden) / temperature
+    return causal_lm(model).lm_head(hidden).float() / temperature
 
 
 def next_token_logits(
@@ -39,4 +40,4 @@ def next_token_logits(
     """Logits (n, vocab) for the tokens where ``target_mask`` is 1, and those tokens (for SFT losses)."""
     hidden = hidden_states(model, input_ids, attention_mask)[:, :-1]
     keep = target_mask[:, 1:].bool()
-    return causal_lm(model).lm_head(hidden[keep]), input_ids[:, 1:][keep]
+    return causal_lm(model).lm_head(hidden[keep]).float(), input_ids[:, 1:][keep]

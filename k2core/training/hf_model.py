@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from k2core.config import Settings
 from k2core.models import DEFAULT_MODEL, ensure_embedded_model
 from k2core.training.config import LoraConfig
+from k2core.training.precision import lower_frozen
 
 EMBEDDED = "embedded"
 CACHE_SUBDIR = f"hf/{DEFAULT_MODEL.label}-fp32"
@@ -107,17 +108,18 @@ def lora_adapter(lora: LoraConfig) -> Any:
     )
 
 
-def load_policy(model_dir: Path, lora: LoraConfig) -> Any:
-    """The fp32 model with LoRA adapters (only they train) or, when LoRA is off, every weight trainable."""
+def load_policy(model_dir: Path, lora: LoraConfig, precision: Literal["fp32", "bf16"] = "fp32") -> Any:
+    """The model with LoRA adapters (only they train) or, when LoRA is off, every weight trainable; trainable
+    weights are fp32, frozen ones are stored in ``precision`` (run its forward under ``precision.compute``)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    if not lora.enabled:
-        return model
-    from peft import get_peft_model
+    if lora.enabled:
+        from peft import get_peft_model
 
-    return get_peft_model(model, lora_adapter(lora))
+        model = get_peft_model(model, lora_adapter(lora))
+    return lower_frozen(model, precision)
 
 
 def trainable_state(model: Any) -> dict[str, Any]:

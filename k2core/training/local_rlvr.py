@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from rich.console import Console
@@ -21,6 +21,7 @@ from k2core.training.grpo import build_batch, grpo_loss
 from k2core.training.hf_model import load_policy, load_tokenizer, resolve_model_dir, stop_token_ids, trainable_state
 from k2core.training.local_run import LocalRun, seed_everything, start_ray, take
 from k2core.training.metrics import thirds
+from k2core.training.precision import compute, lower_frozen
 from k2core.training.rollout import RolloutWorker
 from k2core.training.verl_config import build_verl_config
 
@@ -42,9 +43,10 @@ class Setup:
     model: Any
     reference: Any
     optimizer: torch.optim.Optimizer
+    precision: Literal["fp32", "bf16"]
 
 
-def _setup(config: TrainConfig, model_dir: Path, data_dir: Path | None) -> Setup:
+def _setup(config: TrainConfig, model_dir: Path, data_dir: Path | None, precision: Literal["fp32", "bf16"]) -> Setup:
     from verl.utils.config import omega_conf_to_dataclass
 
     local = config.local
@@ -55,10 +57,11 @@ def _setup(config: TrainConfig, model_dir: Path, data_dir: Path | None) -> Setup
     tokenizer = load_tokenizer(model_dir)
     loaded = load_dataset(local.dataset, local.limit, local.seed, data_dir)
     problems = decontaminate(local.dataset, loaded, config.data.drop_overlaps, data_dir)
-    model = load_policy(model_dir, local.lora)
+    model = load_policy(model_dir, local.lora, precision)
     reference = None
     if not local.lora.enabled and actor.use_kl_loss:
         reference = load_policy(model_dir, LoraConfig(enabled=False)).eval().requires_grad_(False)
+        reference = lower_frozen(reference, precision)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
         lr=local.lr,
@@ -77,6 +80,7 @@ def _setup(config: TrainConfig, model_dir: Path, data_dir: Path | None) -> Setup
         model=model,
         reference=reference,
         optimizer=optimizer,
+        precision=precision,
     )
 
 
@@ -91,7 +95,7 @@ def _start_workers(setup: Setup) -> list[Any]:
     actor = ray.remote(num_cpus=1)(RolloutWorker)
     lora = local.lora.model_dump()
     return [
-        actor.remote(str(setup.model_dir), lora, threads, stop_ids, tokenizer.pad_token_id)
+        actor.remote(str(setup.model_dir), lora, threads, stop_ids, tokenizer.pad_token_id, setup.precision)
         for _ in range(local.rollout_workers)
     ]
 
@@ -138,9 +142,10 @@ def _step(setup: Setup, workers: list[Any], chosen: list[int], step: int) -> dic
     prompts = [setup.prompts[chosen[g]] for g in groups]
     batch = build_batch(prompts, responses, [s[0] for s in scored], groups, tokenizer.pad_token_id)
     setup.model.train()
-    loss, metrics = grpo_loss(
-        setup.model, setup.reference, batch, setup.actor, setup.algorithm, setup.rollout.temperature
-    )
+    with compute(setup.precision):
+        loss, metrics = grpo_loss(
+            setup.model, setup.reference, batch, setup.actor, setup.algorithm, setup.rollout.temperature
+        )
     setup.optimizer.zero_grad()
     loss.backward()
     params = [p for p in setup.model.parameters() if p.requires_grad]
@@ -178,7 +183,7 @@ def run_local_rlvr(
     run = LocalRun(config, model_dir, steps, Path(out or local.out), console or Console(stderr=True))
     seed_everything(local.seed)
     torch.set_num_threads(local.threads)
-    setup = _setup(config, model_dir, data_dir(settings))
+    setup = _setup(config, model_dir, data_dir(settings), run.precision)
     start, position = run.resume(setup.model, setup.optimizer)
     workers = _start_workers(setup) if start < steps else []
     try:

@@ -20,6 +20,7 @@ from k2core.training.checkpoint import CheckpointStore, rng_state, set_rng_state
 from k2core.training.config import TrainConfig
 from k2core.training.hf_model import EMBEDDED, load_trainable_state, trainable_state
 from k2core.training.metrics import MetricsLog, plot_curve
+from k2core.training.precision import resolve as resolve_precision
 
 
 def seed_everything(seed: int) -> None:
@@ -88,8 +89,9 @@ class LocalRun:
         self.store = CheckpointStore(local.checkpoint.uri or str(out / "checkpoints"), local.checkpoint.keep)
         self.console = console
         base = "Qwen2.5-Coder-0.5B-Instruct" if local.model == EMBEDDED else f"{model_dir.parent.name}/{model_dir.name}"
-        self.model_label = f"{base}, {'LoRA' if local.lora.enabled else 'full'}"
-        record = {"kind": config.kind, "model_dir": str(model_dir.resolve()),
+        self.precision = resolve_precision(local.precision)
+        self.model_label = f"{base}, {'LoRA' if local.lora.enabled else 'full'}, {self.precision}"
+        record = {"kind": config.kind, "model_dir": str(model_dir.resolve()), "precision": self.precision,
                   "checkpoints": str(self.store.root.resolve()), "config": config.model_dump(mode="json")}  # fmt: skip
         (out / RUN_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
@@ -130,6 +132,7 @@ class LocalRun:
             "metrics": str(self.metrics.path),
             "curve": str(curve) if curve else None,
             "checkpoint": str(self.store.path(latest[-1])) if latest else None,
+            "precision": self.precision,
             "records": records,
         }
 

@@ -20,6 +20,7 @@ from k2core.training.forward import next_token_logits
 from k2core.training.hf_model import load_policy, load_tokenizer, resolve_model_dir
 from k2core.training.local_run import LocalRun, seed_everything, take
 from k2core.training.metrics import thirds
+from k2core.training.precision import compute
 from k2core.training.sft_data import clean_traces, read_traces, worked_solution
 
 CURVE_KEYS = ("loss", "tokens_per_s")
@@ -82,7 +83,7 @@ def run_local_sft(
     tokenizer = load_tokenizer(model_dir)
     found = conversations(config, data_dir(settings))
     examples = [sft_ids_and_mask(tokenizer, messages, local.max_length) for messages in found]
-    model = load_policy(model_dir, local.lora)
+    model = load_policy(model_dir, local.lora, run.precision)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=local.lr)
     start, position = run.resume(model, optimizer)
@@ -93,7 +94,8 @@ def run_local_sft(
             chosen = take(len(examples), position, local.batch, local.seed)
             position += local.batch
             ids, attention, loss_mask = right_pad([examples[i] for i in chosen], tokenizer.pad_token_id)
-            loss = sft_loss(model, ids, attention, loss_mask)
+            with compute(run.precision):
+                loss = sft_loss(model, ids, attention, loss_mask)
             optimizer.zero_grad()
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0)

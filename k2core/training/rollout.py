@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from k2core.training.config import LoraConfig
 from k2core.training.hf_model import load_policy, load_trainable_state
+from k2core.training.precision import torch_dtype
 
 
 def left_pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,9 +34,18 @@ def cut_at_stop(tokens: list[int], stop_ids: set[int]) -> list[int]:
 class RolloutWorker:
     """Samples responses with the current policy weights, pushed by the trainer before each step."""
 
-    def __init__(self, model_dir: str, lora: dict[str, Any], threads: int, stop_ids: list[int], pad_id: int) -> None:
+    def __init__(
+        self,
+        model_dir: str,
+        lora: dict[str, Any],
+        threads: int,
+        stop_ids: list[int],
+        pad_id: int,
+        precision: Literal["fp32", "bf16"] = "fp32",
+    ) -> None:
         torch.set_num_threads(threads)
-        self.model = load_policy(Path(model_dir), LoraConfig(**lora))
+        # Sampling needs no fp32 master weights: the whole copy, adapters too, is stored in ``precision``.
+        self.model = load_policy(Path(model_dir), LoraConfig(**lora)).to(torch_dtype(precision))
         self.model.eval()
         self.stop_ids = stop_ids
         self.pad_id = pad_id
