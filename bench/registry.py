@@ -153,6 +153,14 @@ BENCHES: tuple[Bench, ...] = (
         ),
     ),  # fmt: skip
     Bench(
+        name="training",
+        entry="bench.training_bench:main",
+        description="local SFT step and rollouts on the embedded model with LoRA: fp32 vs bf16 mixed precision",
+        writes=("training.json",),
+        needs=(Need.MODEL,),
+        headlines=("sft step bf16 speedup", "sft loss bf16 relative difference", "rollout bf16 speedup"),
+    ),
+    Bench(
         name="headtohead",
         entry="bench.headtohead_bench:main",
         description="k2think vs the K2-Think reference flow vs optillm best-of-n on one concurrent backend, GSM8K",
