@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 Row = Sequence[Any]
 
 
-def _pyplot() -> ModuleType:
+def pyplot() -> ModuleType:
     """matplotlib's pyplot on the Agg backend, imported on first use (commands that draw nothing skip it)."""
     import matplotlib
 
@@ -39,7 +39,7 @@ def _bar_chart(
     path: Path, groups: Sequence[str], series: Mapping[str, Sequence[float]], title: str, ylabel: str
 ) -> None:
     """A grouped bar chart of percentages: one group per x label, one bar per series."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(groups) * max(1, len(series)) / 2), 3.6))
     width = 0.8 / max(1, len(series))
     for i, (name, values) in enumerate(series.items()):
@@ -222,7 +222,7 @@ def write_scaling(out: Path, rows: Sequence[Mapping[str, Any]], about: str) -> P
     ]  # fmt: skip
     text = "\n\n".join(["# Scaling with N", about, markdown_table(headers, table)])
     ns = [r["n"] for r in rows]
-    plt = _pyplot()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.4))
     left.plot(ns, [r["wall_s_per_request"] for r in rows], marker="o")
     left.set(xlabel="N (candidates)", ylabel="wall seconds / request", title="Wall time")
