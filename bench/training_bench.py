@@ -18,11 +18,12 @@ import time
 from typing import Any
 
 from bench.engine_bench import console, machine, write_result
+from k2core.training.precision import Resolved
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS: tuple[Resolved, ...] = ("fp32", "bf16")
 
 
-def sft_step(model_dir: Any, precision: str, args: argparse.Namespace) -> dict[str, float]:
+def sft_step(model_dir: Any, precision: Resolved, args: argparse.Namespace) -> dict[str, float]:
     """Seconds of one forward+backward and its loss."""
     import torch
 
@@ -36,20 +37,20 @@ def sft_step(model_dir: Any, precision: str, args: argparse.Namespace) -> dict[s
     attention = torch.ones_like(ids)
     loss_mask = attention.clone()
     loss_mask[:, : args.prompt] = 0
-    model = load_policy(model_dir, LoraConfig(rank=16, alpha=32), precision)  # type: ignore[arg-type]
+    model = load_policy(model_dir, LoraConfig(rank=16, alpha=32), precision)
     began = time.perf_counter()
-    with mixed.compute(precision):  # type: ignore[arg-type]
+    with mixed.compute(precision):
         loss = sft_loss(model, ids, attention, loss_mask)
     loss.backward()
     return {"seconds": time.perf_counter() - began, "loss": loss.item()}
 
 
-def rollouts(model_dir: Any, precision: str, args: argparse.Namespace) -> dict[str, float]:
+def rollouts(model_dir: Any, precision: Resolved, args: argparse.Namespace) -> dict[str, float]:
     """Tokens/s of one batch of sampled responses."""
     from k2core.training.config import LoraConfig
     from k2core.training.rollout import RolloutWorker
 
-    worker = RolloutWorker(str(model_dir), LoraConfig(rank=16, alpha=32).model_dump(), args.threads, [], 0, precision)  # type: ignore[arg-type]
+    worker = RolloutWorker(str(model_dir), LoraConfig(rank=16, alpha=32).model_dump(), args.threads, [], 0, precision)
     prompt = list(range(1000, 1000 + args.prompt))
     began = time.perf_counter()
     out = worker.generate([prompt, prompt], n=4, max_new_tokens=args.gen_tokens, temperature=1.0, top_p=1.0, seed=0)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from k2core.config import Settings
 from k2core.models import DEFAULT_MODEL, ensure_embedded_model
 from k2core.training.config import LoraConfig
-from k2core.training.precision import lower_frozen
+from k2core.training.precision import Resolved, lower_frozen
 
 EMBEDDED = "embedded"
 CACHE_SUBDIR = f"hf/{DEFAULT_MODEL.label}-fp32"
@@ -108,7 +108,7 @@ def lora_adapter(lora: LoraConfig) -> Any:
     )
 
 
-def load_policy(model_dir: Path, lora: LoraConfig, precision: Literal["fp32", "bf16"] = "fp32") -> Any:
+def load_policy(model_dir: Path, lora: LoraConfig, precision: Resolved = "fp32") -> Any:
     """The model with LoRA adapters (only they train) or, when LoRA is off, every weight trainable; trainable
     weights are fp32, frozen ones are stored in ``precision`` (run its forward under ``precision.compute``)."""
     import torch

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from rich.console import Console
@@ -21,7 +21,7 @@ from k2core.training.grpo import build_batch, grpo_loss
 from k2core.training.hf_model import load_policy, load_tokenizer, resolve_model_dir, stop_token_ids, trainable_state
 from k2core.training.local_run import LocalRun, seed_everything, start_ray, take
 from k2core.training.metrics import thirds
-from k2core.training.precision import compute, lower_frozen
+from k2core.training.precision import Resolved, compute, lower_frozen
 from k2core.training.rollout import RolloutWorker
 from k2core.training.verl_config import build_verl_config
 
@@ -43,10 +43,10 @@ class Setup:
     model: Any
     reference: Any
     optimizer: torch.optim.Optimizer
-    precision: Literal["fp32", "bf16"]
+    precision: Resolved
 
 
-def _setup(config: TrainConfig, model_dir: Path, data_dir: Path | None, precision: Literal["fp32", "bf16"]) -> Setup:
+def _setup(config: TrainConfig, model_dir: Path, data_dir: Path | None, precision: Resolved) -> Setup:
     from verl.utils.config import omega_conf_to_dataclass
 
     local = config.local

@@ -12,7 +12,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any, Literal
 
-Precision = Literal["auto", "fp32", "bf16"]
+Precision = Literal["auto", "fp32", "bf16"]  # as a job file names it
+Resolved = Literal["fp32", "bf16"]  # as a run uses it
 
 
 def native_bf16() -> bool:
@@ -23,14 +24,14 @@ def native_bf16() -> bool:
     return any(bool(getattr(torch.cpu, probe, lambda: False)()) for probe in probes)
 
 
-def resolve(precision: Precision) -> Literal["fp32", "bf16"]:
+def resolve(precision: Precision) -> Resolved:
     """``auto`` made concrete for this CPU; ``fp32`` and ``bf16`` as given."""
     if precision == "auto":
         return "bf16" if native_bf16() else "fp32"
     return precision
 
 
-def torch_dtype(precision: Literal["fp32", "bf16"]) -> Any:
+def torch_dtype(precision: Resolved) -> Any:
     """The torch dtype of a resolved precision."""
     import torch
 
@@ -38,7 +39,7 @@ def torch_dtype(precision: Literal["fp32", "bf16"]) -> Any:
 
 
 @contextlib.contextmanager
-def compute(precision: Literal["fp32", "bf16"]) -> Iterator[None]:
+def compute(precision: Resolved) -> Iterator[None]:
     """Run forward passes in ``precision``: CPU autocast to bfloat16, or nothing for fp32."""
     import torch
 
@@ -46,7 +47,7 @@ def compute(precision: Literal["fp32", "bf16"]) -> Iterator[None]:
         yield
 
 
-def lower_frozen(model: Any, precision: Literal["fp32", "bf16"]) -> Any:
+def lower_frozen(model: Any, precision: Resolved) -> Any:
     """Store the weights that do not train in ``precision`` (halving their memory and the casts autocast would
     otherwise repeat on every call); trainable weights keep fp32. Returns ``model``."""
     if precision == "fp32":

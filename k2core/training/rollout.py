@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
 from k2core.training.config import LoraConfig
 from k2core.training.hf_model import load_policy, load_trainable_state
-from k2core.training.precision import torch_dtype
+from k2core.training.precision import Resolved, torch_dtype
 
 
 def left_pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,7 +41,7 @@ class RolloutWorker:
         threads: int,
         stop_ids: list[int],
         pad_id: int,
-        precision: Literal["fp32", "bf16"] = "fp32",
+        precision: Resolved = "fp32",
     ) -> None:
         torch.set_num_threads(threads)
         # Sampling needs no fp32 master weights: the whole copy, adapters too, is stored in ``precision``.
