@@ -46,12 +46,12 @@ def _with_image(config: TrainConfig, overrides: dict[str, str | None]) -> TrainC
     return config.model_copy(update={"cluster": cluster})
 
 
-def _with_local(config: TrainConfig, overrides: dict[str, str | None]) -> TrainConfig:
-    """The job with the local run's starting model or traces file replaced."""
+def _with_local(config: TrainConfig, overrides: dict[str, str | int | None]) -> TrainConfig:
+    """The job with the local run's starting model, traces file or CPU threads replaced."""
     given = {k: v for k, v in overrides.items() if v is not None}
     if not given:
         return config
-    if given.get("traces") and not Path(given["traces"]).is_file():
+    if given.get("traces") and not Path(str(given["traces"])).is_file():
         raise typer.BadParameter(f"{given['traces']} does not exist", param_hint="--traces")
     return config.model_copy(update={"local": config.local.model_copy(update=given)})
 
@@ -128,6 +128,7 @@ def train(
     out: Path | None = typer.Option(None, "--out", help="Local run: folder for metrics, curve and checkpoints."),
     model: str | None = typer.Option(None, "--model", help="Local run: 'embedded' or an HF folder (runs/sft/hf)."),
     traces: Path | None = typer.Option(None, "--traces", help="Local SFT: traces.jsonl written by `k2think traces`."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="Local run: CPU threads (default: config)."),
     image_registry: str | None = typer.Option(None, "--image-registry", help="Cluster: registry of k2think-train."),
     image_tag: str | None = typer.Option(None, "--image-tag", help="Cluster: tag of k2think-train."),
     image_digest: str | None = typer.Option(None, "--image-digest", help="Cluster: sha256:... digest pinning it."),
@@ -137,11 +138,11 @@ def train(
     chosen = [name for name, on in modes if on]
     if len(chosen) > 1:
         raise typer.BadParameter(f"choose one of {', '.join(chosen)}", param_hint="mode")
-    if not local and any(v is not None for v in (steps, out, model, traces)):
-        message = "--steps, --out, --model and --traces apply to --local runs only"
+    if not local and any(v is not None for v in (steps, out, model, traces, threads)):
+        message = "--steps, --out, --model, --traces and --threads apply to --local runs only"
         raise typer.BadParameter(message, param_hint="--local")
     job = _load(kind, config)
-    job = _with_local(job, {"model": model, "traces": str(traces) if traces else None})
+    job = _with_local(job, {"model": model, "traces": str(traces) if traces else None, "threads": threads})
     job = _with_image(job, {"registry": image_registry, "tag": image_tag, "digest": image_digest})
     if local:
         _local(job, steps, out, json_output)

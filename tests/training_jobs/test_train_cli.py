@@ -83,6 +83,10 @@ def test_mismatched_kind_and_mixed_modes_are_errors():
     assert result.exit_code == 2 and "--local runs only" in result.output
     result = train("sft", "--config", config, "--emit", "--model", "runs/sft/hf")
     assert result.exit_code == 2 and "--local runs only" in result.output
+    result = train("sft", "--config", config, "--emit", "--threads", "1")
+    assert result.exit_code == 2 and "--local runs only" in result.output
+    result = train("sft", "--config", config, "--local", "--threads", "0")
+    assert result.exit_code == 2 and "--threads" in result.output
     result = train("sft", "--config", config, "--local", "--traces", "/nonexistent.jsonl")
     assert result.exit_code == 2 and "/nonexistent.jsonl does not exist" in result.output
     result = train("sft", "--config", "/nonexistent.yaml", "--emit")
@@ -92,3 +96,13 @@ def test_mismatched_kind_and_mixed_modes_are_errors():
 def test_submit_without_a_cluster_says_so(tmp_path):
     result = train("sft", "--config", str(JOBS / "sft" / "config.yaml"), "--submit", KUBECONFIG=str(tmp_path / "none"))
     assert result.exit_code == 2 and "kubeconfig" in result.output
+
+
+def test_local_overrides_replace_only_what_is_given():
+    from k2core.training.config import parse_config
+    from services.commands.train import _with_local
+
+    job = parse_config((JOBS / "gain" / "sft-tabular.yaml").read_text())
+    changed = _with_local(job, {"threads": 1, "model": None, "traces": None})
+    assert changed.local.threads == 1 and job.local.threads == 2
+    assert changed.local.traces == job.local.traces and changed.local.steps == job.local.steps
