@@ -17,12 +17,11 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
+from k2core.eval.harness import CONFIG_FILE, RESULTS_FILE
 from k2core.eval.identity import MODEL_FILE
 from k2core.eval.metrics import bootstrap_ci, paired_differences
 from k2core.eval.reports import markdown_table, pyplot
 
-CONFIG_FILE = "config.json"
-RESULTS_FILE = "results.jsonl"
 GAIN_FILES = ("gain.json", "gain.md", "gain.png")
 # What must match for two folders to measure the same thing (the model may differ; where data came from may too).
 PROTOCOL_KEYS = ("dataset", "k", "n", "plan", "judge", "max_tokens", "temperature", "top_p", "seed", "limit",
