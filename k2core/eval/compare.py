@@ -17,7 +17,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from k2core.eval.harness import CONFIG_FILE, RESULTS_FILE
+from k2core.eval.harness import CONFIG_FILE, RESULTS_FILE, RunRecord, latest_records, read_records
 from k2core.eval.identity import MODEL_FILE
 from k2core.eval.metrics import bootstrap_ci, paired_differences
 from k2core.eval.reports import markdown_table, pyplot
@@ -48,10 +48,8 @@ def load_evaluation(folder: Path) -> Evaluation:
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
     models = json.loads(model_path.read_text()) if model_path.is_file() else {}
     outcomes: dict[str, list[float]] = defaultdict(list)
-    for line in results.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            outcomes[row["problem_id"]].append(1.0 if row.get("correct") else 0.0)
+    for record in latest_records(read_records(results, RunRecord)).values():  # a retried pair counts once
+        outcomes[record.problem_id].append(1.0 if record.correct else 0.0)
     if not outcomes:
         raise ValueError(f"{folder}: {RESULTS_FILE} holds no results yet")
     protocol = {key: config.get(key) for key in PROTOCOL_KEYS}

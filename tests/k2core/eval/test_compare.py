@@ -21,7 +21,8 @@ def write_eval(folder: Path, outcomes: dict[str, list[bool]], solver: str, **pro
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps({**PROTOCOL, **protocol, "data_dir": None}))
     (folder / "model.json").write_text(json.dumps({"solver": solver}))
-    rows = [{"problem_id": p, "run": r, "correct": ok} for p, runs in outcomes.items() for r, ok in enumerate(runs)]
+    rows = [{"problem_id": p, "run": r, "domain": "tabular", "correct": ok}
+            for p, runs in outcomes.items() for r, ok in enumerate(runs)]  # fmt: skip
     (folder / "results.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     return folder
 
@@ -36,6 +37,12 @@ def test_scores_average_each_problems_runs_and_pair_them(tmp_path):
     before = write_eval(tmp_path / "b", {"a": [True, False], "b": [False, False], "c": [True, True]}, "base")
     after = write_eval(tmp_path / "a", {"a": [True, True], "b": [True, False], "c": [True, True], "d": [True]}, "new")
     assert load_evaluation(before).scores == {"a": 0.5, "b": 0.0, "c": 1.0}
+    with (before / "results.jsonl").open("a") as results:  # a retried pair's newer record wins; a torn line is skipped
+        results.write(json.dumps({"problem_id": "b", "run": 1, "domain": "tabular", "correct": True}) + "\n")
+        results.write('{"problem_id": "c", "ru')
+    assert load_evaluation(before).scores == {"a": 0.5, "b": 0.5, "c": 1.0}
+    (before / "results.jsonl").write_text("".join(
+        line + "\n" for line in (before / "results.jsonl").read_text().splitlines()[:-2]))  # fmt: skip
     row = compare(load_evaluation(before), load_evaluation(after))
     assert row["problems"] == 3, "only problems both sides finished"
     assert row["before"]["accuracy"] == pytest.approx(0.5)
