@@ -1,10 +1,10 @@
-"""Peer benchmark (not a test): llama.cpp's own Python server (``python -m llama_cpp.server``) against the embedded
-engine, same GGUF, same box, same decode thread count.
+"""Peer benchmark (not a test): llama.cpp's own C++ server (``llama-server``, built from the pinned
+llama-cpp-python release's source by ``bench/peers/setup_llama_server.sh``) against the embedded engine, same GGUF,
+same box, same thread count.
 
-llama-cpp-python's server holds one ``Llama`` behind a lock: it has no parallel slots (no ``n_parallel``, the
-OpenAI ``n`` is not honoured), so N=3 there is three concurrent requests served one after another; it is started
-with ``--interrupt_requests False`` so that a new request does not cut off the one being served. Workload: a
-GSM8K problem with the solver's instruction, temperature 1.0, top-p 0.95, ``--sample-tokens`` tokens, fixed seeds;
+llama-server runs with three parallel slots (continuous batching: the three sequences of N=3 decode together, as
+the embedded engine's ``generate(n=3)`` does), each slot with the engine's context length. Workload: a GSM8K
+problem with the solver's instruction, temperature 1.0, top-p 0.95, ``--sample-tokens`` tokens, fixed seeds;
 single request and N=3 (three concurrent requests to the server; ``generate(n=3)`` in the engine), the two
 systems interleaved per rep (each idle while the other runs), medians. Writes ``bench/results/peer.json``.
 
@@ -19,28 +19,18 @@ import statistics
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.engine_bench import console, machine, make_engine, problem_messages, timed, write_result
-from bench.peers.processes import HOST, Child, free_port, http_ok
+from bench.peers.processes import HOST, free_port, llama_server, setup_llama_server
 from k2core.config import Settings
 from k2core.engines.llamacpp import decode_threads
 from k2core.models import resolve_model_path
 from k2core.types import SamplingParams
-
-
-def start_server(model: Path, threads: int, n_ctx: int, log: Path) -> tuple[Child, str]:
-    """llama-cpp-python's OpenAI server on a free loopback port; its base URL."""
-    port = free_port()
-    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", HOST, "--port", str(port),
-            "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--n_threads_batch", str(threads),
-            "--interrupt_requests", "False", "--verbose", "False"]  # chat format: the GGUF's template
-    child = Child("llama_cpp.server", argv, log)
-    child.wait_ready(http_ok(f"http://{HOST}:{port}/v1/models"), timeout_s=180)
-    return child, f"http://{HOST}:{port}/v1"
 
 
 async def server_requests(client: httpx.AsyncClient, base: str, params: SamplingParams, n: int) -> tuple[float, int]:
@@ -67,7 +57,10 @@ async def run(args: argparse.Namespace, settings: Settings, log: Path) -> dict[s
     await engine.load()
     messages = problem_messages(0)
     await engine.generate(messages, SamplingParams(temperature=0, max_tokens=4))  # warm-up
-    server, base = start_server(model, decode_threads(cfg), cfg.n_ctx, log)
+    port = free_port()
+    threads = decode_threads(cfg)
+    server = llama_server(setup_llama_server(), model, port, log, slots=3, n_ctx=cfg.n_ctx, threads=threads)
+    base = f"http://{HOST}:{port}/v1"
     rates: dict[str, list[float]] = {"server_n1": [], "server_n3": [], "engine_n1": [], "engine_n3": []}
     try:
         async with httpx.AsyncClient(timeout=600) as client:
@@ -101,8 +94,9 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         body = asyncio.run(run(args, settings, Path(scratch) / "server.log"))
     workload = (
-        f"llama_cpp.server (llama-cpp-python, one model behind a lock: no parallel slots) vs the embedded engine, "
-        f"same GGUF, {decode_threads(settings.solver.embedded)} decode thread(s), "
+        f"llama.cpp's llama-server (C++, built from llama-cpp-python {version('llama-cpp-python')}'s source, "
+        f"3 parallel slots) vs the embedded engine, "
+        f"same GGUF, {decode_threads(settings.solver.embedded)} thread(s) each, "
         f"n_ctx {settings.solver.embedded.n_ctx}; "
         f"GSM8K problem 0, temperature 1.0, top-p 0.95, {args.sample_tokens} tokens; N=1 and N=3 (three concurrent "
         f"requests to the server, generate(n=3) in the engine); {args.reps} interleaved reps, medians of tokens/s"

@@ -29,8 +29,8 @@ from bench.decode_floor import DecodeFloor, steps_of
 from bench.engine_bench import console, machine, make_engine, problem_messages, timed, write_result
 from bench.paths import RESULTS
 from k2core.config import Settings
-from k2core.eval.metrics import bootstrap_ci, paired_differences
 from k2core.engines.llamacpp import LlamaCppEngine
+from k2core.eval.compare import compare, load_evaluation
 from k2core.models import QUANTISATIONS, prepare_model, quantised_model
 from k2core.types import SamplingParams
 
@@ -100,26 +100,25 @@ def accuracy(variant: str, args: argparse.Namespace, eval_dir: Path) -> dict[str
     env = {**os.environ, **{f"K2_{role}__EMBEDDED__QUANTISATION": variant for role in ("SOLVER", "PLANNER", "JUDGE")}}
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
-    correct = sum(bool(row["correct"]) for row in rows)
-    return {"problems": len(rows), "correct": correct, "accuracy": round(correct / len(rows), 3),
+    scores = load_evaluation(out).scores  # one greedy run per problem: each score is 0 or 1
+    correct = sum(score == 1.0 for score in scores.values())
+    return {"problems": len(scores), "correct": correct, "accuracy": round(correct / len(scores), 3),
             "completion_tokens": sum(row["response_tokens"] for row in rows),
-            "per_problem": {row["problem_id"]: bool(row["correct"]) for row in rows}}
+            "per_problem": {problem: score == 1.0 for problem, score in scores.items()}}
 
 
-def paired_to_base(variants: dict[str, Any], base: str = "q4_k_m") -> dict[str, Any]:
-    """Each variant's accuracy minus ``base``'s over the problems both answered, with a paired 95% bootstrap CI."""
-    reference = variants[base]["accuracy"]["per_problem"]
+def paired_to_base(folders: dict[str, Path], base: str = "q4_k_m") -> dict[str, Any]:
+    """Each variant's accuracy minus ``base``'s over the problems both answered, with a paired 95% bootstrap CI
+    (``k2think compare`` on the two evaluation folders)."""
+    reference = load_evaluation(folders[base])
     out = {}
-    for variant, result in variants.items():
-        if variant == base or "accuracy" not in result:
+    for variant, folder in folders.items():
+        if variant == base:
             continue
-        mine = result["accuracy"]["per_problem"]
-        shared = sorted(set(mine) & set(reference))
-        diffs = paired_differences([float(mine[p]) for p in shared], [float(reference[p]) for p in shared])
-        low, high = bootstrap_ci(diffs)
-        out[variant] = {"problems": len(shared), "difference": round(sum(diffs) / len(diffs), 3),
-                        "ci95": [round(low, 3), round(high, 3)],
-                        "better": sum(d > 0 for d in diffs), "worse": sum(d < 0 for d in diffs)}
+        paired = compare(reference, load_evaluation(folder))
+        out[variant] = {"problems": paired["problems"], "difference": round(paired["gain"], 3),
+                        "ci95": [round(x, 3) for x in paired["gain_ci95"]],
+                        "better": paired["better"], "worse": paired["worse"]}
     return out
 
 
@@ -145,13 +144,15 @@ def main(argv: list[str]) -> int:
             eval_dir = args.eval_dir or Path(scratch)
             for variant in VARIANTS:
                 variants[variant]["accuracy"] = accuracy(variant, args, eval_dir)
+            paired = paired_to_base({variant: eval_dir / f"eval-{variant}" for variant in VARIANTS})
+    else:
+        paired = {}
     figures: dict[str, Any] = {}
     for variant, result in variants.items():
         figures.update({f"{variant} {key}": value for key, value in result["figures"].items()
                         if key in {"n1_tok_per_s", "n3_tok_per_s", "n3_over_n1_wall", "file_mib"}})
         if "accuracy" in result:
             figures[f"{variant} gsm8k accuracy"] = result["accuracy"]["accuracy"]
-    paired = paired_to_base(variants) if args.gsm8k else {}
     for variant, diff in paired.items():
         figures[f"{variant} - q4_k_m gsm8k (paired 95% CI)"] = f"{diff['difference']:+.3f} [{diff['ci95'][0]:+.3f}, {diff['ci95'][1]:+.3f}]"
     fastest = max(VARIANTS, key=lambda v: variants[v]["figures"]["n3_tok_per_s"])

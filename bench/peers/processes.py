@@ -103,6 +103,28 @@ def setup_optillm() -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
+def setup_llama_server() -> Path:
+    """llama.cpp's ``llama-server``, built on first use by ``setup_llama_server.sh`` from the pinned
+    llama-cpp-python release's source, so it is the llama.cpp the embedded engine links."""
+    done = subprocess.run(["bash", str(PEERS / "setup_llama_server.sh")], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"setup_llama_server.sh failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def llama_server(executable: Path, model: Path, port: int, log: Path, slots: int, n_ctx: int, threads: int) -> Child:
+    """``llama-server`` on ``port`` with ``slots`` parallel slots (continuous batching), each with an ``n_ctx``
+    context, ``threads`` threads for decode and prompt, CPU only, the GGUF's own chat template."""
+    argv = [
+        str(executable), "--model", str(model), "--host", HOST, "--port", str(port), "--parallel", str(slots),
+        "--ctx-size", str(n_ctx * slots), "--threads", str(threads), "--threads-batch", str(threads),
+        "--n-gpu-layers", "0", "--no-webui",
+    ]  # fmt: skip
+    child = Child("llama-server", argv, log)
+    child.wait_ready(http_ok(f"http://{HOST}:{port}/v1/models"), timeout_s=180)
+    return child
+
+
 def optillm_proxy(executable: Path, backend_url: str, port: int, n: int, log: Path) -> Child:
     """optillm's proxy with its best-of-n approach in front of ``backend_url``; the key is a placeholder."""
     argv = [
