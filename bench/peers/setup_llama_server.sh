@@ -13,7 +13,7 @@ if [ ! -x "$binary" ]; then
   mkdir -p "$root"
   if [ ! -d "$root/src" ]; then
     # pip (not uv) can fetch a source distribution without building it; it honours $PIP_FIND_LINKS.
-    python3 -m pip download --quiet --no-deps --no-binary :all: --dest "$root/sdist" "llama-cpp-python==$version"
+    python3 -m pip download --quiet --no-deps --no-binary llama-cpp-python --dest "$root/sdist" "llama-cpp-python==$version"
     mkdir -p "$root/src"
     tar -xzf "$root"/sdist/llama_cpp_python-"$version".tar.gz -C "$root/src" --strip-components=1
   fi
