@@ -151,6 +151,12 @@ class LocalConfig(_Strict):
     steps: int = Field(default=20, ge=1)
     batch: int = Field(default=4, ge=1)
     n: int = Field(default=4, ge=1)
+    micro_batch: int | None = Field(
+        default=None,
+        ge=1,
+        description="RLVR: sampled responses per forward/backward of the GRPO update, the gradient accumulated over "
+        "the batch's batch×n responses (advantages and loss normalisers from the whole batch); None: all at once",
+    )
     max_new_tokens: int = Field(default=32, ge=1)
     max_length: int = Field(default=384, ge=16)
     lr: float = 1e-4

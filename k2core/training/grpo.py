@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,33 +81,96 @@ def reference_log_probs(model: Any, reference: Any, batch: RolloutBatch, tempera
         return token_log_probs(reference, batch, temperature)[0]
 
 
+def grpo_advantages(batch: RolloutBatch, algorithm: Any) -> torch.Tensor:
+    """verl's GRPO outcome advantages, normalised within each prompt's group over the whole batch."""
+    from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
+
+    advantages, _ = compute_grpo_outcome_advantage(
+        outcome_rewards(batch), batch.response_mask.float(), batch.group,
+        norm_adv_by_std_in_grpo=algorithm.norm_adv_by_std_in_grpo,
+    )  # fmt: skip
+    return advantages
+
+
+def rows(batch: RolloutBatch, part: slice) -> RolloutBatch:
+    """The rows ``part`` of a batch (same padding, so the response positions line up)."""
+    return RolloutBatch(batch.input_ids[part], batch.attention_mask[part], batch.response_mask[part],
+                        batch.rewards[part], batch.group[part])  # fmt: skip
+
+
+def global_batch_info(batch: RolloutBatch) -> dict[str, int]:
+    """What verl's ``agg_loss`` needs to aggregate a micro-batch as its share of the whole batch's loss."""
+    tokens = batch.response_mask.sum(-1)
+    return {"dp_size": 1, "batch_num_tokens": int(tokens.sum()), "global_batch_size": int((tokens > 0).sum())}
+
+
 def grpo_loss(
-    model: Any, reference: Any, batch: RolloutBatch, actor: Any, algorithm: Any, temperature: float
+    model: Any,
+    reference: Any,
+    batch: RolloutBatch,
+    actor: Any,
+    algorithm: Any,
+    temperature: float,
+    advantages: torch.Tensor | None = None,
+    whole: dict[str, int] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The actor loss (clipped policy loss + KL loss - entropy bonus) and its metrics; ``actor`` and
-    ``algorithm`` are verl's ActorConfig and AlgoConfig built from the resolved verl config."""
-    from verl.trainer.ppo.core_algos import agg_loss, compute_grpo_outcome_advantage, get_policy_loss_fn, kl_penalty
-    from verl.utils.torch_functional import masked_mean
+    ``algorithm`` are verl's ActorConfig and AlgoConfig built from the resolved verl config. For a micro-batch,
+    ``advantages`` come from the whole batch and ``whole`` (``global_batch_info`` of it) makes the loss this
+    part's share of the whole batch's, so the parts' gradients add up to the whole batch's."""
+    from verl.trainer.ppo.core_algos import agg_loss, get_policy_loss_fn, kl_penalty
+    from verl.utils.torch_functional import masked_sum
 
     mask = batch.response_mask.float()
-    advantages, _ = compute_grpo_outcome_advantage(
-        outcome_rewards(batch), mask, batch.group, norm_adv_by_std_in_grpo=algorithm.norm_adv_by_std_in_grpo
-    )
-    log_prob, entropy = token_log_probs(model, batch, temperature, entropy_grad=bool(actor.entropy_coeff))
-    policy_loss = get_policy_loss_fn(actor.policy_loss.loss_mode)
-    # One update per batch of fresh rollouts: the behaviour policy is the current one (ratio 1, as verl's
-    # first mini-batch), so the old log-probabilities are the current ones without gradient.
-    pg_loss, pg_metrics = policy_loss(log_prob.detach(), log_prob, advantages, mask, actor.loss_agg_mode, actor)
+    advantages = grpo_advantages(batch, algorithm) if advantages is None else advantages
+    info = whole if whole is not None else global_batch_info(batch)
+    saved = dict(actor.global_batch_info)
+    actor.global_batch_info.clear()
+    actor.global_batch_info.update(info)  # verl's policy losses aggregate with these
+    try:
+        log_prob, entropy = token_log_probs(model, batch, temperature, entropy_grad=bool(actor.entropy_coeff))
+        policy_loss = get_policy_loss_fn(actor.policy_loss.loss_mode)
+        # One update per batch of fresh rollouts: the behaviour policy is the current one (ratio 1, as verl's
+        # first mini-batch), so the old log-probabilities are the current ones without gradient.
+        pg_loss, pg_metrics = policy_loss(log_prob.detach(), log_prob, advantages, mask, actor.loss_agg_mode, actor)
+    finally:
+        actor.global_batch_info.clear()
+        actor.global_batch_info.update(saved)
+    tokens = max(info["batch_num_tokens"], 1)
+    share = float(mask.sum()) / tokens  # this part's share of the whole batch's response tokens
     loss = pg_loss
-    metrics = {"pg_loss": pg_loss.item(), "entropy": masked_mean(entropy, mask).item()}
+    metrics = {"pg_loss": pg_loss.item(), "entropy": (masked_sum(entropy, mask) / tokens).item(),
+               "pg_clipfrac": float(pg_metrics.get("actor/pg_clipfrac", 0.0)) * share}  # fmt: skip
     if actor.use_kl_loss:
         ref = reference_log_probs(model, reference, batch, temperature)
         penalty = kl_penalty(log_prob, ref, actor.kl_loss_type)  # type: ignore[arg-type]  # verl's FloatTensor hint
-        kl = agg_loss(penalty, mask, actor.loss_agg_mode)
+        kl = agg_loss(penalty, mask, actor.loss_agg_mode, **info)
         loss = loss + actor.kl_loss_coef * kl
         metrics["kl"] = kl.item()
     if actor.entropy_coeff:
-        loss = loss - actor.entropy_coeff * agg_loss(entropy, mask, actor.loss_agg_mode)
+        loss = loss - actor.entropy_coeff * agg_loss(entropy, mask, actor.loss_agg_mode, **info)
     metrics["loss"] = loss.item()
-    metrics["pg_clipfrac"] = pg_metrics.get("actor/pg_clipfrac", 0.0)
     return loss, metrics
+
+
+def grpo_backward(
+    model: Any, reference: Any, batch: RolloutBatch, actor: Any, algorithm: Any, temperature: float,
+    micro_rows: int | None = None, forward_context: Callable[[], AbstractContextManager[Any]] = nullcontext,
+) -> dict[str, float]:  # fmt: skip
+    """Accumulate the GRPO loss's gradient over micro-batches of ``micro_rows`` rows (all at once when None):
+    advantages and the loss's normalisers come from the whole batch, so the gradient is the whole batch's while
+    only one micro-batch's activations and logits are alive at a time. Forwards run inside ``forward_context()``
+    (CPU autocast for bf16), backwards outside it. Returns the whole batch's metrics."""
+    advantages, whole = grpo_advantages(batch, algorithm), global_batch_info(batch)
+    size = len(batch.rewards)
+    step = size if micro_rows is None else max(1, micro_rows)
+    totals: dict[str, float] = {}
+    for begin in range(0, size, step):
+        part = slice(begin, min(begin + step, size))
+        with forward_context():
+            loss, metrics = grpo_loss(model, reference, rows(batch, part), actor, algorithm, temperature,
+                                      advantages=advantages[part], whole=whole)  # fmt: skip
+        loss.backward()
+        for key, value in metrics.items():  # every metric is this part's share of the whole batch's
+            totals[key] = totals.get(key, 0.0) + value
+    return totals

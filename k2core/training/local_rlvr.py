@@ -17,7 +17,7 @@ from k2core.data.decontam import decontaminate
 from k2core.rewards import compute_score, score_details
 from k2core.training.chat import prompt_ids, prompt_messages
 from k2core.training.config import LoraConfig, TrainConfig
-from k2core.training.grpo import build_batch, grpo_loss
+from k2core.training.grpo import build_batch, grpo_backward
 from k2core.training.hf_model import load_policy, load_tokenizer, resolve_model_dir, stop_token_ids, trainable_state
 from k2core.training.local_run import LocalRun, seed_everything, start_ray, take
 from k2core.training.metrics import thirds
@@ -142,12 +142,11 @@ def _step(setup: Setup, workers: list[Any], chosen: list[int], step: int) -> dic
     prompts = [setup.prompts[chosen[g]] for g in groups]
     batch = build_batch(prompts, responses, [s[0] for s in scored], groups, tokenizer.pad_token_id)
     setup.model.train()
-    with compute(setup.precision):
-        loss, metrics = grpo_loss(
-            setup.model, setup.reference, batch, setup.actor, setup.algorithm, setup.rollout.temperature
-        )
     setup.optimizer.zero_grad()
-    loss.backward()
+    metrics = grpo_backward(
+        setup.model, setup.reference, batch, setup.actor, setup.algorithm, setup.rollout.temperature,
+        micro_rows=local.micro_batch, forward_context=lambda: compute(setup.precision),
+    )  # fmt: skip
     params = [p for p in setup.model.parameters() if p.requires_grad]
     grad_norm = torch.nn.utils.clip_grad_norm_(params, setup.actor.optim.clip_grad)
     setup.optimizer.step()

@@ -83,3 +83,53 @@ def test_full_fine_tuning_uses_a_frozen_reference_copy(tiny_model, verl_parts):
     loss.backward()
     assert metrics["kl"] == pytest.approx(0.0, abs=1e-6)
     assert tiny_model.lm_head.weight.grad is not None and reference.lm_head.weight.grad is None
+
+
+def _gradients(model) -> dict[str, torch.Tensor]:
+    return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("agg_mode", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"])
+def test_micro_batches_accumulate_the_whole_batchs_gradient(tiny_model, verl_parts, agg_mode):
+    from k2core.training.grpo import grpo_backward
+
+    import dataclasses
+
+    actor, algorithm = verl_parts
+    actor = dataclasses.replace(actor, loss_agg_mode=agg_mode)
+    model = lora_model(tiny_model)
+    with torch.no_grad():  # LoRA B starts at 0: move off the reference so the KL term has a gradient too
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(std=0.05)
+    prompts = [[2, 105, 40, 41]] * 3 + [[2, 7, 8]] * 3
+    responses = [[50, 51, 52], [60], [50, 51], [61, 62, 63, 64], [70, 71], [72]]
+    batch = build_batch(prompts, responses, [1.0, 0.0, 1.0, 0.0, 0.0, 1.0], [0, 0, 0, 1, 1, 1], 0)
+    whole = grpo_backward(model, None, batch, actor, algorithm, temperature=1.0)
+    expected = _gradients(model)
+    model.zero_grad()
+    parts = grpo_backward(model, None, batch, actor, algorithm, temperature=1.0, micro_rows=4)
+    got = _gradients(model)
+    assert expected and got.keys() == expected.keys()
+    for name, grad in expected.items():
+        assert torch.allclose(got[name], grad, rtol=1e-4, atol=1e-7), name
+    for key in ("loss", "pg_loss", "kl", "entropy"):
+        assert parts[key] == pytest.approx(whole[key], rel=1e-4, abs=1e-7), key
+    assert whole["kl"] > 0 and actor.global_batch_info == {}, "the actor's batch info is restored"
+
+
+def test_micro_batched_loss_matches_the_single_call(tiny_model, verl_parts):
+    from k2core.training.grpo import grpo_backward
+
+    actor, algorithm = verl_parts
+    batch = build_batch([[2, 105, 40]] * 4, [[50, 51], [60], [52], [61, 62]], [1.0, 0.0, 0.0, 1.0], [0] * 4, 0)
+    loss, metrics = grpo_loss(tiny_model, copy_of(tiny_model), batch, actor, algorithm, temperature=1.0)
+    summed = grpo_backward(tiny_model, copy_of(tiny_model), batch, actor, algorithm, temperature=1.0, micro_rows=1)
+    assert summed["loss"] == pytest.approx(loss.item(), rel=1e-5)
+    assert summed["entropy"] == pytest.approx(metrics["entropy"], rel=1e-5)
+
+
+def copy_of(model):
+    import copy
+
+    return copy.deepcopy(model).eval().requires_grad_(False)

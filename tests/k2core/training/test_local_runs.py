@@ -28,6 +28,7 @@ local:
   steps: 3
   batch: 2
   n: 2
+  micro_batch: 2  # the update's four responses in two forward/backward passes
   max_new_tokens: 8
   lr: 5.0e-4
   rollout_workers: 1
