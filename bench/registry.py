@@ -122,7 +122,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench(
         name="peer",
         entry="bench.peer_bench:main",
-        description="llama.cpp's own Python server vs the embedded engine, same GGUF and threads, N=1 and N=3",
+        description="llama.cpp's llama-server (3 parallel slots) vs the embedded engine, same GGUF and threads, N=1, N=3",
         writes=("peer.json",),
         needs=(Need.MODEL, Need.PEER),
         parts=("bench.peers",),
