@@ -95,21 +95,23 @@ def backend_server(model: Path, port: int, alias: str, log: Path, slots: int, n_
     return child
 
 
+def _run_setup(script: str) -> Path:
+    """Run one of the peers' idempotent ``setup_*.sh`` scripts; the path it prints last."""
+    done = subprocess.run(["bash", str(PEERS / script)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{script} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
 def setup_optillm() -> Path:
     """optillm's executable in its own virtualenv (made by ``setup_optillm.sh`` on first use)."""
-    done = subprocess.run(["bash", str(PEERS / "setup_optillm.sh")], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"setup_optillm.sh failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-    return Path(done.stdout.strip().splitlines()[-1])
+    return _run_setup("setup_optillm.sh")
 
 
 def setup_llama_server() -> Path:
     """llama.cpp's ``llama-server``, built on first use by ``setup_llama_server.sh`` from the pinned
     llama-cpp-python release's source, so it is the llama.cpp the embedded engine links."""
-    done = subprocess.run(["bash", str(PEERS / "setup_llama_server.sh")], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"setup_llama_server.sh failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-    return Path(done.stdout.strip().splitlines()[-1])
+    return _run_setup("setup_llama_server.sh")
 
 
 def llama_server(executable: Path, model: Path, port: int, log: Path, slots: int, n_ctx: int, threads: int) -> Child:
