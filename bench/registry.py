@@ -145,6 +145,7 @@ BENCHES: tuple[Bench, ...] = (
         headlines=(
             "grpc added p50 ms",
             "grpc added p99 ms",
+            "grpc floor p50 ms (5 bare unary calls)",
             "200 SolveStream errors",
             "200 SolveStream p99 ms",
             "services peak RSS MiB",

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import psutil
 
 from bench.engine_bench import console, machine, write_result
@@ -40,6 +41,8 @@ from services.remote import ReasonerClient
 from services.settings import ServiceSettings
 
 PROBLEM = "What is 2 + 2? Put the final answer in \\boxed{}."
+HOPS = 5  # sequential RPCs of one N=3 plan+judge solve: Solve, Plan, Generate (one stream), 2 CompareBoth
+ECHO = "/k2think.bench.Echo/Echo"
 
 
 class InstantEngine:
@@ -81,8 +84,14 @@ def instant_settings(clients: int) -> ServiceSettings:
     """Defaults with free ports and room for ``clients`` requests in flight."""
     settings = ServiceSettings()
     limits = settings.limits.model_copy(update={"max_inflight": max(settings.limits.max_inflight, 2 * clients)})
-    ports = {"planner_port": 0, "solver_port": 0, "judge_port": 0, "gateway_grpc_port": 0, "gateway_http_port": 0,
-             "host": HOST}
+    ports = {
+        "planner_port": 0,
+        "solver_port": 0,
+        "judge_port": 0,
+        "gateway_grpc_port": 0,
+        "gateway_http_port": 0,
+        "host": HOST,
+    }
     return settings.model_copy(update={"limits": limits, "server": settings.server.model_copy(update=ports)})
 
 
@@ -91,8 +100,21 @@ def in_process_pipeline(settings: ServiceSettings) -> Pipeline:
     return Pipeline(EnginePlanner(engine), EngineSolver(engine), EngineJudge(engine), settings)
 
 
+def echo_server() -> grpc.aio.Server:
+    """A bare grpc.aio server (no interceptor, no servicer code) whose one method returns its request: the floor."""
+
+    async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        return request
+
+    server = grpc.aio.server()
+    handler = grpc.unary_unary_rpc_method_handler(echo)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("k2think.bench.Echo", {"Echo": handler}),))
+    return server
+
+
 async def serve_instant(clients: int) -> None:
-    """Planner, solver, judge and gateway servers over the instant engine in this process; prints the gateway port."""
+    """Planner, solver, judge and gateway servers over the instant engine in this process, and the bare echo server
+    of the floor; prints both ports."""
     from services.gateway import server as gateway
     from services.judge import server as judge
     from services.planner import server as planner
@@ -100,17 +122,26 @@ async def serve_instant(clients: int) -> None:
 
     settings = instant_settings(clients)
     engine = InstantEngine()
-    roles = {"planner": planner.create(EnginePlanner(engine), settings, 0),
-             "judge": judge.create(EngineJudge(engine), settings, 0),
-             "solver": solver.create(EngineSolver(engine), settings, 0)}
+    roles = {
+        "planner": planner.create(EnginePlanner(engine), settings, 0),
+        "judge": judge.create(EngineJudge(engine), settings, 0),
+        "solver": solver.create(EngineSolver(engine), settings, 0),
+    }
     for server in roles.values():
         await server.start()
-    addresses = {"planner_address": f"{HOST}:{roles['planner'].port}", "judge_address": f"{HOST}:{roles['judge'].port}",
-                 "solver_addresses": [f"{HOST}:{roles['solver'].port}"]}
+    addresses = {
+        "planner_address": f"{HOST}:{roles['planner'].port}",
+        "judge_address": f"{HOST}:{roles['judge'].port}",
+        "solver_addresses": [f"{HOST}:{roles['solver'].port}"],
+    }
     settings = settings.model_copy(update={"server": settings.server.model_copy(update=addresses)})
     pipeline, closers = gateway.remote_pipeline(settings)
     service = gateway.create(pipeline, settings, 0, 0)
     await service.start()
+    echo = echo_server()
+    echo_port = echo.add_insecure_port(f"{HOST}:0")
+    await echo.start()
+    print(f"echo {echo_port}", flush=True)
     print(f"gateway {service.grpc.port}", flush=True)
     await asyncio.Event().wait()
 
@@ -122,17 +153,26 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50_ms": round(pick(0.5) * 1e3, 3), "p99_ms": round(pick(0.99) * 1e3, 3)}
 
 
-async def overhead(target: str, settings: ServiceSettings, requests: int) -> dict[str, Any]:
-    """Sequential requests in process and through the gateway, interleaved; latencies and judge calls."""
+async def overhead(target: str, echo_target: str, settings: ServiceSettings, requests: int) -> dict[str, Any]:
+    """Sequential requests in process and through the gateway, and the floor (``HOPS`` bare unary calls in a row to
+    the echo server in the same process as the services), interleaved; latencies and judge calls."""
     pipeline = in_process_pipeline(settings)
     client = ReasonerClient(target, settings)
+    echo_channel = grpc.aio.insecure_channel(echo_target)
+    echo = echo_channel.unary_unary(ECHO)
+    payload = PROBLEM.encode()
     request = SolveRequest(problem=PROBLEM, n=3, params=SamplingParams(max_tokens=64, seed=1))
-    local, remote, judge_calls = [], [], 0
+    local, remote, floor, judge_calls = [], [], [], 0
     try:
         for _ in range(10):  # warm-up: connections, caches
             await pipeline.solve(request)
             await client.solve(request)
+            await echo(payload)
         for _ in range(requests):
+            start = time.perf_counter()
+            for _ in range(HOPS):
+                await echo(payload)
+            floor.append(time.perf_counter() - start)
             start = time.perf_counter()
             result = await pipeline.solve(request)
             local.append(time.perf_counter() - start)
@@ -142,18 +182,22 @@ async def overhead(target: str, settings: ServiceSettings, requests: int) -> dic
             judge_calls += result.usage["judge"].calls
     finally:
         await client.close()
+        await echo_channel.close()
     in_process, grpc_path = percentiles(local), percentiles(remote)
     return {
         "in_process": in_process,
         "grpc_path": grpc_path,
         "added_p50_ms": round(grpc_path["p50_ms"] - in_process["p50_ms"], 3),
         "added_p99_ms": round(grpc_path["p99_ms"] - in_process["p99_ms"], 3),
+        "floor": {"hops": HOPS, **percentiles(floor)},
         "judge_calls_per_request": judge_calls / requests,
         "requests": requests,
     }
 
 
-async def concurrent_streams(target: str, settings: ServiceSettings, clients: int, service: psutil.Process) -> dict[str, Any]:
+async def concurrent_streams(
+    target: str, settings: ServiceSettings, clients: int, service: psutil.Process
+) -> dict[str, Any]:
     """``clients`` SolveStream calls at once, each on its own channel; errors, latency, peak RSS of the services."""
     request = SolveRequest(problem=PROBLEM, n=3, params=SamplingParams(max_tokens=64, seed=1))
 
@@ -171,8 +215,13 @@ async def concurrent_streams(target: str, settings: ServiceSettings, clients: in
     outcomes = await asyncio.gather(*(one() for _ in range(clients)), return_exceptions=True)
     latencies = [o for o in outcomes if isinstance(o, float)]
     errors = [repr(o) for o in outcomes if not isinstance(o, float)]
-    return {"clients": clients, "errors": len(errors), "first_errors": errors[:3], **percentiles(latencies),
-            "service_peak_rss_mib": round(_peak_rss(service.pid) / 2**20, 1)}
+    return {
+        "clients": clients,
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        **percentiles(latencies),
+        "service_peak_rss_mib": round(_peak_rss(service.pid) / 2**20, 1),
+    }
 
 
 def _peak_rss(pid: int) -> int:
@@ -191,6 +240,22 @@ def memory_of(pid: int) -> dict[str, float]:
         if key in {"Rss", "Pss"}:
             fields[key.lower() + "_mib"] = round(int(rest.split()[0]) / 1024, 1)
     return fields
+
+
+def mapped_models(pid: int) -> set[str]:
+    """GGUF files a process maps (empty when it is gone or not ours to read)."""
+    try:
+        lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    except OSError:
+        return set()
+    return {line.split(maxsplit=5)[5] for line in lines if line.endswith(".gguf") and len(line.split(maxsplit=5)) == 6}
+
+
+def outside_sharers(stack: set[int]) -> list[int]:
+    """Processes outside ``stack`` that map one of its GGUF files: each takes a share of the file's pages, so the
+    stack's PSS reads low while they run (the figure is only clean when this list is empty)."""
+    models = set().union(*(mapped_models(pid) for pid in stack))
+    return sorted(p.pid for p in psutil.process_iter() if p.pid not in stack and mapped_models(p.pid) & models)
 
 
 # The default stack gives planner and judge one KV slot each (services.stack.SINGLE_SEQUENCE_ROLES); the comparison
@@ -222,6 +287,7 @@ async def embedded_stack_memory(log: Path, settings_env: dict[str, str]) -> dict
             if role is not None:
                 roles[role] = {"pid": process.pid, **memory_of(process.pid)}
         supervisor = memory_of(child.process.pid)
+        sharers = outside_sharers({r["pid"] for r in roles.values()})
     return {
         "roles": roles,
         "supervisor": supervisor,
@@ -229,6 +295,7 @@ async def embedded_stack_memory(log: Path, settings_env: dict[str, str]) -> dict
         "total_pss_mib": round(sum(r["pss_mib"] for r in roles.values()), 1),
         "calls": {role: usage.calls for role, usage in result.usage.items()},
         "settings_env": settings_env,
+        "outside_model_sharers": sharers,
     }
 
 
@@ -244,12 +311,15 @@ async def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         return out
     with Child("instant services", argv, scratch / "services.log") as child:
         child.wait_ready(lambda: "gateway " in child.log.read_text(errors="replace"), timeout_s=60)
-        port = child.log.read_text().split("gateway ", 1)[1].split()[0]
-        target = f"{HOST}:{port}"
-        out["grpc_overhead"] = await overhead(target, settings, args.requests)
+        ports = dict(
+            line.split() for line in child.log.read_text().splitlines() if line.startswith(("gateway ", "echo "))
+        )
+        target = f"{HOST}:{ports['gateway']}"
+        out["grpc_overhead"] = await overhead(target, f"{HOST}:{ports['echo']}", settings, args.requests)
         console.print(f"gRPC path overhead: {out['grpc_overhead']}")
-        out["concurrent_streams"] = await concurrent_streams(target, settings, args.clients,
-                                                             psutil.Process(child.process.pid))
+        out["concurrent_streams"] = await concurrent_streams(
+            target, settings, args.clients, psutil.Process(child.process.pid)
+        )
         console.print(f"concurrent SolveStream: {out['concurrent_streams']}")
     return out
 
@@ -262,16 +332,24 @@ def figures(out: dict[str, Any]) -> dict[str, Any]:
             "grpc added p50 ms": grpc_path["added_p50_ms"],
             "grpc added p99 ms": grpc_path["added_p99_ms"],
             "grpc added target met (<= 2 ms p50)": grpc_path["added_p50_ms"] <= 2.0,
+            f"grpc floor p50 ms ({grpc_path['floor']['hops']} bare unary calls)": grpc_path["floor"]["p50_ms"],
             f"{streams['clients']} SolveStream errors": streams["errors"],
             f"{streams['clients']} SolveStream p50 ms": streams["p50_ms"],
             f"{streams['clients']} SolveStream p99 ms": streams["p99_ms"],
             "services peak RSS MiB": streams["service_peak_rss_mib"],
         }
-    for name, label in (("embedded_stack_memory", "embedded stack"), ("embedded_stack_memory_four_slots", "four-slot stack")):
+    for name, label in (
+        ("embedded_stack_memory", "embedded stack"),
+        ("embedded_stack_memory_four_slots", "four-slot stack"),
+    ):
         if name in out:
             memory = out[name]
-            result |= {f"{label} RSS MiB": memory["total_rss_mib"], f"{label} PSS MiB": memory["total_pss_mib"],
-                       f"{label} target met (PSS <= 1536 MiB)": memory["total_pss_mib"] <= 1536}
+            result |= {
+                f"{label} RSS MiB": memory["total_rss_mib"],
+                f"{label} PSS MiB": memory["total_pss_mib"],
+                f"{label} target met (PSS <= 1536 MiB)": memory["total_pss_mib"] <= 1536,
+                f"{label} processes outside it sharing the model": len(memory["outside_model_sharers"]),
+            }
     return result
 
 
@@ -292,12 +370,18 @@ def main(argv: list[str]) -> int:
     workload = (
         f"instant engine (no model): {args.requests} sequential N=3 plan+judge solves in process vs through the "
         "gateway and planner/solver/judge services (one child process, client here; 5 RPCs in a row: Solve, Plan, "
-        f"one Generate stream for the 3 candidates, 2 CompareBoth), interleaved; {args.clients} "
+        f"one Generate stream for the 3 candidates, 2 CompareBoth), interleaved with the floor: {HOPS} bare grpc.aio "
+        f"unary calls in a row to an echo server (no interceptor) in the same child process; {args.clients} "
         "concurrent SolveStream clients, one channel each; memory: `k2think up` on the embedded model after one N=3 "
         "solve of 16 tokens, with the default settings (one KV slot for planner and judge) and with four for every role"
     )
-    write_result("services", workload, {"requests": args.requests, "clients": args.clients},
-                 {"figures": figures(out), **out}, before)
+    write_result(
+        "services",
+        workload,
+        {"requests": args.requests, "clients": args.clients},
+        {"figures": figures(out), **out},
+        before,
+    )
     return 0
 
 
