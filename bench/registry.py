@@ -120,6 +120,22 @@ BENCHES: tuple[Bench, ...] = (
         ),
     ),  # fmt: skip
     Bench(
+        name="kv_cache",
+        entry="bench.kv_cache_bench:main",
+        description="the KV cache in f16 vs q8_0: the solver context's memory, tokens/s at N=1 and N=3, GSM8K (paired)",
+        writes=("kv_cache.json",),
+        needs=(Need.MODEL,),
+        headlines=(
+            "f16 context_mib",
+            "q8_0 context_mib",
+            "f16 n3_tok_per_s",
+            "q8_0 n3_tok_per_s",
+            "f16 gsm8k accuracy",
+            "q8_0 gsm8k accuracy",
+            "q8_0 - f16 gsm8k (paired 95% CI)",
+        ),
+    ),  # fmt: skip
+    Bench(
         name="peer",
         entry="bench.peer_bench:main",
         description="llama.cpp's llama-server (3 parallel slots) vs the embedded engine, same GGUF and threads, N=1, N=3",

@@ -261,6 +261,13 @@ def outside_sharers(stack: set[int]) -> list[int]:
 # The default stack gives planner and judge one KV slot each (services.stack.SINGLE_SEQUENCE_ROLES); the comparison
 # gives them the solver's four, as every role had before.
 FOUR_SLOT_ROLES = {f"K2_{role}__EMBEDDED__MAX_SEQUENCES": "4" for role in ("PLANNER", "JUDGE")}
+# The same stack with the KV cache in f16 in every role, against the default's type (bench.kv_cache_bench).
+F16_KV_ROLES = {f"K2_{role}__EMBEDDED__KV_CACHE_TYPE": "f16" for role in ("PLANNER", "SOLVER", "JUDGE")}
+MEMORY_VARIANTS = (
+    ("embedded_stack_memory", "embedded stack", {}),
+    ("embedded_stack_memory_f16_kv", "f16-KV stack", F16_KV_ROLES),
+    ("embedded_stack_memory_four_slots", "four-slot stack", FOUR_SLOT_ROLES),
+)
 
 
 async def embedded_stack_memory(log: Path, settings_env: dict[str, str]) -> dict[str, Any]:
@@ -304,7 +311,7 @@ async def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     argv = [sys.executable, "-m", "bench.service_bench", "--serve-instant", "--clients", str(args.clients)]
     out: dict[str, Any] = {}
     if not args.skip_memory:
-        for name, env in (("embedded_stack_memory", {}), ("embedded_stack_memory_four_slots", FOUR_SLOT_ROLES)):
+        for name, _, env in MEMORY_VARIANTS:
             out[name] = await embedded_stack_memory(scratch / f"{name}.log", env)
             console.print(f"{name}: {out[name]}")
     if args.skip_grpc:
@@ -338,10 +345,7 @@ def figures(out: dict[str, Any]) -> dict[str, Any]:
             f"{streams['clients']} SolveStream p99 ms": streams["p99_ms"],
             "services peak RSS MiB": streams["service_peak_rss_mib"],
         }
-    for name, label in (
-        ("embedded_stack_memory", "embedded stack"),
-        ("embedded_stack_memory_four_slots", "four-slot stack"),
-    ):
+    for name, label, _ in MEMORY_VARIANTS:
         if name in out:
             memory = out[name]
             result |= {
@@ -373,7 +377,8 @@ def main(argv: list[str]) -> int:
         f"one Generate stream for the 3 candidates, 2 CompareBoth), interleaved with the floor: {HOPS} bare grpc.aio "
         f"unary calls in a row to an echo server (no interceptor) in the same child process; {args.clients} "
         "concurrent SolveStream clients, one channel each; memory: `k2think up` on the embedded model after one N=3 "
-        "solve of 16 tokens, with the default settings (one KV slot for planner and judge) and with four for every role"
+        "solve of 16 tokens, with the default settings (one KV slot for planner and judge), with the KV cache in "
+        "f16 in every role, and with four slots for every role"
     )
     write_result(
         "services",

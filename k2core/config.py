@@ -105,6 +105,10 @@ class EmbeddedSettings(BaseModel):
     prefix_reuse: bool = Field(
         default=True, description="a prompt starts from the KV of the longest prefix any sequence slot holds"
     )
+    kv_cache_type: Literal["f16", "q8_0"] = Field(
+        default="f16",
+        description="KV cache element type; q8_0 halves the cache's memory (with flash attention, which it needs)",
+    )
     quantisation: Literal["q4_k_m", "q4_0", "q8_0"] = Field(
         default="q4_k_m", description="default model's quantisation; q4_0 and q8_0 are made from the shipped Q4_K_M"
     )

@@ -238,6 +238,10 @@ def decode_threads(cfg: EmbeddedSettings) -> int:
     return cfg.n_threads or max(1, len(os.sched_getaffinity(0)) // 2)
 
 
+KV_CACHE_TYPES = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0}
+"""The ggml element type of the KV cache for each ``kv_cache_type`` setting."""
+
+
 def context_params(cfg: EmbeddedSettings) -> llama_cpp.llama_context_params:
     """The llama.cpp context of a runtime: one KV stream of ``n_ctx`` cells per sequence slot."""
     slots = cfg.max_sequences if cfg.parallel_sequences else 1
@@ -248,6 +252,9 @@ def context_params(cfg: EmbeddedSettings) -> llama_cpp.llama_context_params:
     params.kv_unified = False
     params.swa_full = False
     params.n_threads = params.n_threads_batch = decode_threads(cfg)
+    params.type_k = params.type_v = KV_CACHE_TYPES[cfg.kv_cache_type]
+    if cfg.kv_cache_type != "f16":  # llama.cpp keeps a quantised V cache only under flash attention
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
     return params
 
 

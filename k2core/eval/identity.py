@@ -13,13 +13,15 @@ ROLES = ("planner", "solver", "judge")
 
 
 def engine_identity(engine: EngineSettings) -> str:
-    """One role's model: the backend and what it loads (the embedded GGUF file or quantisation, a served name)."""
+    """One role's model: the backend and what it loads (the embedded GGUF file or quantisation and a quantised KV
+    cache, a served name)."""
     if engine.engine != "embedded":
         return f"{engine.engine}:{engine.model}"
     embedded = engine.embedded
+    kv = "" if embedded.kv_cache_type == "f16" else f":kv-{embedded.kv_cache_type}"  # a quantised cache changes output
     if embedded.model_path:
-        return f"embedded:{Path(embedded.model_path).name}"
-    return f"embedded:{engine.model}:{embedded.quantisation}"
+        return f"embedded:{Path(embedded.model_path).name}{kv}"
+    return f"embedded:{engine.model}:{embedded.quantisation}{kv}"
 
 
 def model_identity(settings: Settings, target: str = "local") -> dict[str, str]:

@@ -79,3 +79,13 @@ def test_figures_report_the_floor_next_to_the_added_time() -> None:
     assert figures["grpc added target met (<= 2 ms p50)"] is False
     assert figures["embedded stack target met (PSS <= 1536 MiB)"] is False
     assert figures["embedded stack processes outside it sharing the model"] == 1
+
+
+def test_figures_put_the_f16_kv_stack_beside_the_default() -> None:
+    memory = {"total_rss_mib": 2400.0, "total_pss_mib": 1360.0, "outside_model_sharers": []}
+    f16 = {"total_rss_mib": 2679.1, "total_pss_mib": 1635.3, "outside_model_sharers": []}
+    figures = service_bench.figures({"embedded_stack_memory": memory, "embedded_stack_memory_f16_kv": f16})
+    assert figures["embedded stack target met (PSS <= 1536 MiB)"] is True
+    assert figures["f16-KV stack PSS MiB"] == 1635.3 and figures["f16-KV stack target met (PSS <= 1536 MiB)"] is False
+    assert all(env[key] == "f16" for env in [service_bench.F16_KV_ROLES] for key in env)
+    assert {key.split("__")[0] for key in service_bench.F16_KV_ROLES} == {"K2_PLANNER", "K2_SOLVER", "K2_JUDGE"}

@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 from llama_cpp import _internals as llama_internals
 
+from k2core import verify
 from k2core.config import EngineSettings
 from k2core.engines.llamacpp import LlamaCppEngine, _Drafter, chat_prompt, context_params
 from k2core.errors import ValidationError
+from k2core.pipeline.solver import solver_messages
 from k2core.types import Message, SamplingParams
 
 CODE = (
@@ -291,3 +293,30 @@ async def test_cancelling_one_request_leaves_the_others_in_the_batch_intact(engi
     assert doomed.cancelled()
     assert kept.completion_tokens == alone.completion_tokens and kept.finish_reason == alone.finish_reason
     assert kept.text == alone.text  # batched with another sequence, then alone: the same seeded sample
+
+
+def test_a_q8_0_kv_cache_turns_flash_attention_on() -> None:
+    settings = EngineSettings().embedded
+    plain, quantised = context_params(settings), context_params(settings.model_copy(update={"kv_cache_type": "q8_0"}))
+    assert (plain.type_k, plain.type_v) == (llama_cpp.GGML_TYPE_F16,) * 2
+    assert (quantised.type_k, quantised.type_v) == (llama_cpp.GGML_TYPE_Q8_0,) * 2
+    assert quantised.flash_attn_type == llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+
+
+@pytest.mark.slow
+async def test_a_q8_0_kv_cache_halves_the_cache_and_still_answers(embedded_model_path: Path) -> None:
+    question = solver_messages("What is 37 * 23?", None, "math")  # the solver's own prompt, as the guard test
+    greedy = SamplingParams(temperature=0, max_tokens=384)
+    sizes, texts = {}, {}
+    for kind in ("f16", "q8_0"):
+        engine = embedded(embedded_model_path, n_ctx=1024, max_sequences=1, kv_cache_type=kind)
+        [completion] = await engine.generate(question, greedy)
+        runtime = engine._runtime
+        assert runtime is not None
+        sizes[kind] = llama_cpp.llama_state_seq_get_size(runtime.ctx.ctx, 0)  # the slot keeps its KV for reuse
+        texts[kind] = completion.text
+        if kind == "q8_0":  # the engine's batched path equals a bare loop on the same quantised context
+            assert completion.text.startswith(await asyncio.to_thread(bare_greedy, engine, question, 64))
+        await engine.close()
+    assert verify.grade("math", texts["q8_0"], "851").correct, texts["q8_0"][-300:]
+    assert sizes["q8_0"] < 0.6 * sizes["f16"]  # 34 bytes per 32 values instead of 64

@@ -11,13 +11,15 @@ from k2core.config import Settings
 from k2core.eval.identity import MODEL_FILE, check_model, model_identity
 
 
-def test_identity_names_each_roles_model_and_quantisation() -> None:
+def test_identity_names_each_roles_model_quantisation_and_kv_cache() -> None:
     settings = Settings()
     assert model_identity(settings)["solver"] == "embedded:qwen2.5-coder-0.5b-instruct:q4_k_m"
     settings.solver.embedded.quantisation = "q4_0"
     settings.judge.embedded.model_path = "runs/gain/export/model-q4_k_m.gguf"
     identity = model_identity(settings)
     assert identity["solver"].endswith(":q4_0") and identity["judge"] == "embedded:model-q4_k_m.gguf"
+    settings.judge.embedded.kv_cache_type = "q8_0"  # a quantised KV cache is another model's output
+    assert model_identity(settings)["judge"] == "embedded:model-q4_k_m.gguf:kv-q8_0"
     settings.planner.engine = "openai"
     assert model_identity(settings)["planner"] == "openai:qwen2.5-coder-0.5b-instruct"
     assert model_identity(settings, "127.0.0.1:50051") == {"target": "127.0.0.1:50051"}
