@@ -36,10 +36,12 @@ def steps_of(completion: Completion) -> int:
 class DecodeFloor:
     """A second context with the engine's parameters, for timing bare ``llama_decode`` replays."""
 
-    def __init__(self, model: llama_internals.LlamaModel, cfg: EmbeddedSettings) -> None:
+    def __init__(self, model: llama_internals.LlamaModel, cfg: EmbeddedSettings,
+                 split_rows: frozenset[int] = frozenset()) -> None:
         self.ctx = llama_internals.LlamaContext(model=model, params=context_params(cfg), verbose=False)
         self.batch = llama_internals.LlamaBatch(n_tokens=cfg.n_batch, embd=0, n_seq_max=1, verbose=False)
         self.n_batch = cfg.n_batch
+        self.split_rows = split_rows  # live-sequence counts decoded one call per sequence, as the engine does
 
     def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
         batch = self.batch.batch
@@ -52,7 +54,7 @@ class DecodeFloor:
     def replay(self, prompt: list[int], steps: list[int], reused: int = 0, token: int = 100) -> Timing:
         """Time the prefill of ``prompt`` after its first ``reused`` tokens (kept in slot 0 from the last replay of
         the same prompt, as the engine keeps them) and ``steps[i]`` one-token decodes of sequence ``i``, batched
-        per step."""
+        per step (one call per sequence where the live count is in ``split_rows``)."""
         self.ctx.kv_cache_seq_rm(0, reused, -1)
         for slot in range(1, len(steps)):
             self.ctx.kv_cache_seq_rm(slot, -1, -1)
@@ -63,7 +65,9 @@ class DecodeFloor:
         for slot in range(1, len(steps)):
             self.ctx.kv_cache_seq_cp(0, slot, -1, -1)
         for step in range(max(steps, default=0)):
-            self._decode([(token, len(prompt) + step, slot, True) for slot, n in enumerate(steps) if n > step])
+            rows = [(token, len(prompt) + step, slot, True) for slot, n in enumerate(steps) if n > step]
+            for part in ([[row] for row in rows] if len(rows) in self.split_rows else [rows]):
+                self._decode(part)
         wall = time.perf_counter() - start
         return Timing(wall, time.process_time() - cpu, wall)
 

@@ -6,9 +6,11 @@ Workloads, each ``--reps`` times with the variants interleaved (background load 
   seeds, ``--sample-tokens`` new tokens. ``generate(n=1)``, ``generate(n=3)`` and three ``generate(n=1)`` one
   after another (the same three seeds), each next to its floor: the same prefill and the same number of decode
   steps per sequence replayed through bare ``llama_decode`` on a second context with the engine's parameters
-  (``bench.decode_floor``). Per-token overhead = the engine's wall time outside ``llama_decode`` over its time
-  inside it, in the same calls (the engine counts its decode time), which background load disturbs least; the
-  floor ratios (wall and process CPU time) compare with a separate replay and carry the machine's noise.
+  (``bench.decode_floor``), one call per sequence at the sequence counts the engine measured faster that way
+  (``embedded.decode_rows``), and n=3 replayed as one batched call per step beside it. Per-token overhead = the
+  engine's wall time outside ``llama_decode`` over its time inside it, in the same calls (the engine counts its
+  decode time), which background load disturbs least; the floor ratios (wall and process CPU time) compare with a
+  separate replay and carry the machine's noise.
 - prompt lookup on reasoning: ``--lookup-problems`` GSM8K problems, greedy, ``--lookup-tokens`` tokens, lookup off
   and on: acceptance, speed-up, identical text. And on a copy task (a code rewrite), where lookup is known to pay.
 - prefix reuse: the judge's four calls for N=3 (both orders of each pair, one problem) and three candidates
@@ -92,8 +94,10 @@ def problem_messages(index: int) -> list[Message]:
     return solver_messages(problem.prompt, None, problem.domain)
 
 
-async def batching(engine: LlamaCppEngine, floor: DecodeFloor, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Interleaved reps of n=1, n=3 and three sequential n=1, each with its replayed floor."""
+async def batching(engine: LlamaCppEngine, floor: DecodeFloor, batched: DecodeFloor,
+                   args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Interleaved reps of n=1, n=3 and three sequential n=1, each with its replayed floor (the decode calls the
+    engine makes), and n=3's replay as one batched call per step (what batching would cost here)."""
     messages = problem_messages(0)
     prompt = engine._runtime.prompt(messages)  # the bench reads the engine's tokenisation to replay it
     runs = []
@@ -107,6 +111,8 @@ async def batching(engine: LlamaCppEngine, floor: DecodeFloor, args: argparse.Na
             run[name] = {**asdict(timing), "tokens": [c.completion_tokens for c in completions], "reused": reused}
             floor_timing = await asyncio.to_thread(floor.replay, prompt, [steps_of(c) for c in completions], reused)
             run[f"floor_{name}"] = asdict(floor_timing)
+        steps = [steps_of(c) for c in completions]
+        run["batched_floor_n3"] = asdict(await asyncio.to_thread(batched.replay, prompt, steps, run["n3"]["reused"]))
         sequential = [await timed(engine, messages, params.with_seed(params.seed + i), 1) for i in range(3)]
         run["seq3"] = {"wall_s": sum(t.wall_s for t, _ in sequential), "cpu_s": sum(t.cpu_s for t, _ in sequential),
                        "decode_s": sum(t.decode_s for t, _ in sequential),
@@ -143,6 +149,8 @@ def batching_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "n3_over_n1_wall": ratio("n3", "n1", "wall_s"),
         "n3_over_floor_wall": ratio("n3", "floor_n3", "wall_s"),
         "floor_n3_over_n1_wall": ratio("floor_n3", "floor_n1", "wall_s"),
+        "batched_floor_n3_wall_s": round(med("batched_floor_n3", "wall_s"), 3),
+        "n3_over_batched_floor_wall": ratio("n3", "batched_floor_n3", "wall_s"),
         "n3_over_3_sequential_wall": ratio("n3", "seq3", "wall_s"),
         "n3_over_3_sequential_cpu": ratio("n3", "seq3", "cpu_s"),
         "n1_tok_per_s": round(n1_tokens / med("n1", "wall_s"), 2),
@@ -236,12 +244,16 @@ async def run(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
     await plain.load()
     await looking.load()  # the same process-wide model as ``plain``, its own context
     await plain.generate(problem_messages(0), SamplingParams(temperature=0, max_tokens=8))  # warm-up
-    floor = DecodeFloor(plain._runtime.model, plain._cfg)
-    floor.replay(plain._runtime.prompt(problem_messages(0)), [1])  # holds the prompt, as the warmed engine does
+    split_rows = plain._runtime.split_rows  # the sequence counts the engine decodes one call per sequence
+    floor = DecodeFloor(plain._runtime.model, plain._cfg, split_rows)
+    batched = DecodeFloor(plain._runtime.model, plain._cfg)
+    for replay in (floor, batched):  # each holds the prompt, as the warmed engine does
+        replay.replay(plain._runtime.prompt(problem_messages(0)), [1])
     try:
-        runs = await batching(plain, floor, args)
+        runs = await batching(plain, floor, batched, args)
     finally:
         floor.close()
+        batched.close()
     reasoning = [(f"gsm8k_{i}", problem_messages(i)) for i in range(args.lookup_problems)]
     lookups = await lookup(plain, looking, [*reasoning, ("copy_code", COPY_PROMPT)], args.lookup_tokens, args.reps)
     await looking.close()
@@ -253,6 +265,7 @@ async def run(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
     return {
         "figures": {
             **batching_figures(runs),
+            "decode_rows_split": ",".join(map(str, sorted(split_rows))) or "none",
             "lookup_reasoning_speedup": round(statistics.median(reasoning_speedups), 3),
             "lookup_reasoning_acceptance": round(
                 sum(lookups[n]["accepted_tokens"] for n, _ in reasoning)
@@ -319,7 +332,9 @@ def main(argv: list[str]) -> int:
     workload = (
         f"embedded {args.model_path or 'Qwen2.5-Coder-0.5B-Instruct Q4_K_M'}, {decode_threads(embedded)} decode "
         f"thread(s); batching: GSM8K problem 0, temperature 1.0, top-p 0.95, {args.sample_tokens} tokens, n=1, "
-        f"n=3, 3 x n=1, each against its replayed llama_decode floor; prompt lookup: {args.lookup_problems} GSM8K "
+        f"n=3, 3 x n=1, each against its replayed llama_decode floor (the engine's decode calls: one per sequence "
+        f"for {body['figures']['decode_rows_split']} live sequences), n=3 also against one batched call per step; "
+        f"prompt lookup: {args.lookup_problems} GSM8K "
         f"problems and a code rewrite, greedy, {args.lookup_tokens} tokens; prefix reuse: 4 judge calls (48 "
         f"tokens) and 3 streamed candidates ({args.stream_tokens} tokens) per GSM8K problem; {args.reps} interleaved "
         "reps, medians"

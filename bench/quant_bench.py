@@ -5,7 +5,8 @@ Speed: per variant, ``generate(n=1)`` and ``generate(n=3)`` on a GSM8K problem (
 interleaved within every rep, medians. Accuracy: the seeded GSM8K test subset of the reasoning evaluation
 (``--gsm8k`` problems drawn with seed 0, the subset the selection study uses) through ``k2think eval`` (greedy,
 ``--max-tokens``, no plan, no judge, one candidate) per variant, resumed from ``--eval-dir/eval-<variant>`` when a
-run is there; each requantised variant's per-problem difference to Q4_K_M with a paired bootstrap interval.
+run is there; each requantised variant's per-problem difference to Q4_K_M with a paired bootstrap interval. Every
+variant runs with an f16 KV cache (``bench.kv_cache_bench`` measures the cache type).
 ``--skip-speed`` keeps the speed figures of the last result file (accuracy runs can go while the box is busy).
 Writes ``bench/results/quant.json``.
 
@@ -35,6 +36,7 @@ from k2core.models import QUANTISATIONS, prepare_model, quantised_model
 from k2core.types import SamplingParams
 
 VARIANTS = ("q4_k_m", *QUANTISATIONS)
+KV_CACHE = "f16"  # the weights are compared with the cache they were first measured with (docs/eval/quant-gsm8k)
 
 
 def variant_path(cache_dir: Path, variant: str) -> Path:
@@ -43,7 +45,9 @@ def variant_path(cache_dir: Path, variant: str) -> Path:
 
 async def speed(cache_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Per variant: n=1 and n=3 tokens/s and each against its decode floor."""
-    engines: dict[str, LlamaCppEngine] = {v: make_engine(str(variant_path(cache_dir, v)), cache_dir) for v in VARIANTS}
+    engines: dict[str, LlamaCppEngine] = {
+        v: make_engine(str(variant_path(cache_dir, v)), cache_dir, kv_cache_type=KV_CACHE) for v in VARIANTS
+    }
     messages = problem_messages(0)
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     floors: dict[str, DecodeFloor] = {}
@@ -97,7 +101,8 @@ def accuracy(variant: str, args: argparse.Namespace, eval_dir: Path) -> dict[str
     command = [sys.executable, "-m", "services.cli", "eval", "--dataset", "gsm8k_test", "--sample", str(args.gsm8k),
                "--seed", "0", "--n", "1", "--no-plan", "--no-judge", "--temperature", "0", "--max-tokens",
                str(args.max_tokens), "--concurrency", "3", "--out", str(out), "--json"]
-    env = {**os.environ, **{f"K2_{role}__EMBEDDED__QUANTISATION": variant for role in ("SOLVER", "PLANNER", "JUDGE")}}
+    env = {**os.environ, **{f"K2_{role}__EMBEDDED__{key}": value for role in ("SOLVER", "PLANNER", "JUDGE")
+                            for key, value in (("QUANTISATION", variant), ("KV_CACHE_TYPE", KV_CACHE))}}
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
     scores = load_evaluation(out).scores  # one greedy run per problem: each score is 0 or 1

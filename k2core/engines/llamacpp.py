@@ -261,11 +261,17 @@ def context_params(cfg: EmbeddedSettings) -> llama_cpp.llama_context_params:
 class _Runtime:
     """A multi-sequence context over a shared model, and the worker thread that decodes it."""
 
-    def __init__(self, model: llama_internals.LlamaModel, cfg: EmbeddedSettings) -> None:
+    def __init__(
+        self, model: llama_internals.LlamaModel, cfg: EmbeddedSettings, measured: frozenset[int] | None = None
+    ) -> None:
         self.model = model
         slots = cfg.max_sequences if cfg.parallel_sequences else 1
         self.ctx = llama_internals.LlamaContext(model=self.model, params=context_params(cfg), verbose=False)
         self.batch = llama_internals.LlamaBatch(n_tokens=cfg.n_batch, embd=0, n_seq_max=1, verbose=False)
+        if cfg.decode_rows == "auto":
+            self.split_rows = measured if measured is not None else self._measure_split_rows(slots)
+        else:
+            self.split_rows = frozenset(range(2, slots + 1)) if cfg.decode_rows == "split" else frozenset()
         self.n_ctx = llama_cpp.llama_n_ctx_seq(self.ctx.ctx)
         self.n_batch = cfg.n_batch
         self.top_k = cfg.top_k
@@ -286,6 +292,32 @@ class _Runtime:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="k2-llamacpp-decode", daemon=True)
         self._thread.start()
+
+    def _measure_split_rows(self, slots: int, trials: int = 3) -> frozenset[int]:
+        """The sequence counts (2 .. ``slots``) for which one ``llama_decode`` per sequence is faster than one
+        batched call on this machine: a CPU's kernels for several rows can cost more per row than its one-row path
+        (on AVX-512 Zen 5 with Q4_K_M weights, 3 rows batched took 1.6x three one-row calls). Best of ``trials``
+        timings each, on the context's own empty slots, which are cleared after."""
+        if slots < 2:
+            return frozenset()
+        token, positions = self.model.token_bos(), [0] * slots
+
+        def timed(seqs: range) -> float:
+            self._fill([(token, positions[s], s, True) for s in seqs])
+            start = time.perf_counter()
+            self.ctx.decode(self.batch)
+            for s in seqs:
+                positions[s] += 1
+            return time.perf_counter() - start
+
+        one: list[float] = []
+        batched: dict[int, list[float]] = {rows: [] for rows in range(2, slots + 1)}
+        for _ in range(trials):
+            one.append(timed(range(1)))
+            for rows, times in batched.items():
+                times.append(timed(range(rows)))
+        self.ctx.kv_cache_clear()
+        return frozenset(rows for rows, times in batched.items() if rows * min(one) < min(times))
 
     # --- called from the event loop side -------------------------------------------------------------
 
@@ -472,7 +504,8 @@ class _Runtime:
         return seq.drafter.propose(np.array(seq.job.prompt + seq.tokens, dtype=np.intc), room)
 
     def _step(self) -> None:
-        """Feed every active sequence's pending token (plus drafts), decode once, verify and sample."""
+        """Feed every active sequence's pending token (plus drafts), decode once (or once per sequence where the
+        load-time measurement found that faster), verify and sample."""
         entries: list[tuple[int, int, int, bool]] = []
         plan: list[tuple[_Sequence, int, list[int]]] = []
         room = self.n_batch - len(self._active)
@@ -482,6 +515,12 @@ class _Runtime:
             plan.append((seq, len(entries), drafts))
             for offset, token in enumerate([seq.pending, *drafts]):
                 entries.append((token, seq.n_past + offset, seq.slot, True))
+        if len(entries) in self.split_rows and len(entries) == len(plan):  # one row per sequence, no drafts
+            for (seq, _, drafts), entry in zip(plan, entries, strict=True):
+                self._fill([entry])
+                self._decode()
+                self._verify(seq, 0, drafts)
+            return
         self._fill(entries)
         self._decode()
         for seq, start, drafts in plan:
@@ -593,6 +632,7 @@ class _Registry:
         self._models: dict[str, llama_internals.LlamaModel] = {}
         self._runtimes: dict[tuple[Any, ...], _Runtime] = {}
         self._refs: dict[_Runtime, int] = {}
+        self._split_rows: dict[tuple[Any, ...], frozenset[int]] = {}  # a shape's measured decode choice, kept
 
     def acquire(self, path: Path, cfg: EmbeddedSettings) -> _Runtime:
         """The runtime for this model and context shape, loading what is missing."""
@@ -606,6 +646,8 @@ class _Registry:
             cfg.parallel_sequences,
             cfg.top_k,
             cfg.prefix_reuse,
+            cfg.kv_cache_type,
+            cfg.decode_rows,
         )
         with self._lock:
             runtime = self._runtimes.get(key)
@@ -619,7 +661,8 @@ class _Registry:
                     model = self._models[model_key] = llama_internals.LlamaModel(
                         path_model=model_key, params=llama_cpp.llama_model_default_params(), verbose=False
                     )
-                runtime = self._runtimes[key] = _Runtime(model, cfg)
+                runtime = self._runtimes[key] = _Runtime(model, cfg, self._split_rows.get(key))
+                self._split_rows[key] = runtime.split_rows
             self._refs[runtime] = self._refs.get(runtime, 0) + 1
             return runtime
 

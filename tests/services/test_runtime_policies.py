@@ -109,7 +109,9 @@ async def test_client_deadline_is_enforced_and_propagated_downstream() -> None:
             await asyncio.sleep(0.05)
         assert engine.active == 0 and engine.cancelled >= 1
         seen = [r for r in engine.remaining if r is not None]
-        assert seen and all(0 < r <= 1.0 for r in seen)
+        # gRPC core's grpc-timeout encoding "may round up" (timeout_encoding.h): a hop can see a little more than
+        # the caller's 1 s, never the server's default of minutes
+        assert seen and all(0 < r <= 1.1 for r in seen)
     finally:
         await stack.stop()
 
@@ -143,7 +145,7 @@ async def test_metrics_expose_calls_inflight_tokens_and_stage_timings(stack: Sta
         'k2think_gateway_request_seconds_count{stage="total"}',
         'k2think_gateway_calls_total{code="OK",method="/k2think.v1.Reasoner/Solve"}',
         'k2think_solver_calls_total{code="OK",method="/k2think.v1.Solver/Generate"}',
-        'k2think_judge_call_seconds_bucket{le="0.005",method="/k2think.v1.Judge/Compare"}',
+        'k2think_judge_call_seconds_bucket{le="0.005",method="/k2think.v1.Judge/CompareBoth"}',
         "k2think_solver_inflight_requests 0.0",
         "k2think_solver_completion_tokens_total",
         "k2think_planner_prompt_tokens_total",

@@ -297,7 +297,8 @@ async def test_cancelling_one_request_leaves_the_others_in_the_batch_intact(engi
 
 def test_a_q8_0_kv_cache_turns_flash_attention_on() -> None:
     settings = EngineSettings().embedded
-    plain, quantised = context_params(settings), context_params(settings.model_copy(update={"kv_cache_type": "q8_0"}))
+    assert settings.kv_cache_type == "q8_0"  # the default (bench/results/kv_cache.json)
+    plain, quantised = (context_params(settings.model_copy(update={"kv_cache_type": kind})) for kind in ("f16", "q8_0"))
     assert (plain.type_k, plain.type_v) == (llama_cpp.GGML_TYPE_F16,) * 2
     assert (quantised.type_k, quantised.type_v) == (llama_cpp.GGML_TYPE_Q8_0,) * 2
     assert quantised.flash_attn_type == llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
@@ -320,3 +321,36 @@ async def test_a_q8_0_kv_cache_halves_the_cache_and_still_answers(embedded_model
         await engine.close()
     assert verify.grade("math", texts["q8_0"], "851").correct, texts["q8_0"][-300:]
     assert sizes["q8_0"] < 0.6 * sizes["f16"]  # 34 bytes per 32 values instead of 64
+
+
+@pytest.mark.slow
+async def test_split_decoding_gives_each_candidate_its_one_sequence_sample(embedded_model_path: Path) -> None:
+    engine = embedded(embedded_model_path, n_ctx=1024, decode_rows="split")
+    assert engine._runtime is None
+    params = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=24, seed=40)
+    together = [c.text for c in await engine.generate(COUNT, params, n=3)]
+    assert engine._runtime is not None and engine._runtime.split_rows == frozenset({2, 3, 4})
+    alone = [(await engine.generate(COUNT, params.with_seed(40 + i)))[0].text for i in range(3)]
+    assert together == alone  # one llama_decode per sequence: the numbers of a sample decoded on its own
+    assert len(set(together)) > 1
+    await engine.close()
+
+
+@pytest.mark.slow
+async def test_auto_decode_rows_are_measured_once_per_shape(embedded_model_path: Path) -> None:
+    batched = embedded(embedded_model_path, n_ctx=512, decode_rows="batched")
+    await batched.load()
+    assert batched._runtime is not None and batched._runtime.split_rows == frozenset()
+    await batched.close()
+    first = embedded(embedded_model_path, n_ctx=512, max_sequences=3)
+    await first.load()
+    assert first._runtime is not None
+    measured = first._runtime.split_rows
+    assert measured <= {2, 3}
+    [completion] = await first.generate(COUNT, GREEDY)  # the measurement left no KV behind: a clean greedy answer
+    assert completion.text == await asyncio.to_thread(bare_greedy, first, COUNT, GREEDY.max_tokens)
+    await first.close()
+    again = embedded(embedded_model_path, n_ctx=512, max_sequences=3)
+    await again.load()
+    assert again._runtime is not None and again._runtime.split_rows is measured  # kept, not measured again
+    await again.close()

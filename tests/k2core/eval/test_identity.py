@@ -13,13 +13,13 @@ from k2core.eval.identity import MODEL_FILE, check_model, model_identity
 
 def test_identity_names_each_roles_model_quantisation_and_kv_cache() -> None:
     settings = Settings()
+    assert model_identity(settings)["solver"] == "embedded:qwen2.5-coder-0.5b-instruct:q4_k_m:kv-q8_0"
+    settings.solver.embedded.kv_cache_type = "f16"  # the cache before it was quantised names no cache
     assert model_identity(settings)["solver"] == "embedded:qwen2.5-coder-0.5b-instruct:q4_k_m"
     settings.solver.embedded.quantisation = "q4_0"
     settings.judge.embedded.model_path = "runs/gain/export/model-q4_k_m.gguf"
     identity = model_identity(settings)
-    assert identity["solver"].endswith(":q4_0") and identity["judge"] == "embedded:model-q4_k_m.gguf"
-    settings.judge.embedded.kv_cache_type = "q8_0"  # a quantised KV cache is another model's output
-    assert model_identity(settings)["judge"] == "embedded:model-q4_k_m.gguf:kv-q8_0"
+    assert identity["solver"].endswith(":q4_0") and identity["judge"] == "embedded:model-q4_k_m.gguf:kv-q8_0"
     settings.planner.engine = "openai"
     assert model_identity(settings)["planner"] == "openai:qwen2.5-coder-0.5b-instruct"
     assert model_identity(settings, "127.0.0.1:50051") == {"target": "127.0.0.1:50051"}
@@ -31,7 +31,7 @@ def test_a_folder_keeps_its_model_and_refuses_another(tmp_path: Path) -> None:
     recorded = json.loads((tmp_path / MODEL_FILE).read_text())
     check_model(tmp_path, model_identity(settings))  # the same model resumes
     settings.solver.embedded.quantisation = "q8_0"
-    with pytest.raises(ValueError, match=r"^model: .*solver='embedded:qwen2.5-coder-0.5b-instruct:q4_k_m'.*q8_0"):
+    with pytest.raises(ValueError, match=r"^model: .*solver='embedded:qwen2.5-coder-0.5b-instruct:q4_k_m:kv-q8_0'.*q8_0:kv-q8_0"):
         check_model(tmp_path, model_identity(settings))
     assert json.loads((tmp_path / MODEL_FILE).read_text()) == recorded
 
