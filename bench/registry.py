@@ -88,6 +88,7 @@ BENCHES: tuple[Bench, ...] = (
             "n1_overhead",
             "n3_overhead",
             "n3_over_floor_wall",
+            "n3_over_batched_floor_wall",
             "n3_over_3_sequential_wall",
             "n3_over_n1_wall",
             "n1_tok_per_s",
@@ -166,6 +167,7 @@ BENCHES: tuple[Bench, ...] = (
             "200 SolveStream p99 ms",
             "services peak RSS MiB",
             "embedded stack PSS MiB",
+            "f16-KV stack PSS MiB",
             "four-slot stack PSS MiB",
         ),
     ),  # fmt: skip
