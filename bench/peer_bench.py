@@ -59,7 +59,8 @@ async def run(args: argparse.Namespace, settings: Settings, log: Path) -> dict[s
     await engine.generate(messages, SamplingParams(temperature=0, max_tokens=4))  # warm-up
     port = free_port()
     threads = decode_threads(cfg)
-    server = llama_server(setup_llama_server(), model, port, log, slots=3, n_ctx=cfg.n_ctx, threads=threads)
+    server = llama_server(setup_llama_server(), model, port, log, slots=3, n_ctx=cfg.n_ctx, threads=threads,
+                          kv_cache_type=cfg.kv_cache_type)
     base = f"http://{HOST}:{port}/v1"
     rates: dict[str, list[float]] = {"server_n1": [], "server_n3": [], "engine_n1": [], "engine_n3": []}
     try:
@@ -97,7 +98,7 @@ def main(argv: list[str]) -> int:
         f"llama.cpp's llama-server (C++, built from llama-cpp-python {version('llama-cpp-python')}'s source, "
         f"3 parallel slots) vs the embedded engine, "
         f"same GGUF, {decode_threads(settings.solver.embedded)} thread(s) each, "
-        f"n_ctx {settings.solver.embedded.n_ctx}; "
+        f"n_ctx {settings.solver.embedded.n_ctx}, {settings.solver.embedded.kv_cache_type} KV cache; "
         f"GSM8K problem 0, temperature 1.0, top-p 0.95, {args.sample_tokens} tokens; N=1 and N=3 (three concurrent "
         f"requests to the server, generate(n=3) in the engine); {args.reps} interleaved reps, medians of tokens/s"
     )

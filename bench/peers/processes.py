@@ -114,14 +114,18 @@ def setup_llama_server() -> Path:
     return _run_setup("setup_llama_server.sh")
 
 
-def llama_server(executable: Path, model: Path, port: int, log: Path, slots: int, n_ctx: int, threads: int) -> Child:
+def llama_server(executable: Path, model: Path, port: int, log: Path, slots: int, n_ctx: int, threads: int,
+                 kv_cache_type: str = "f16") -> Child:
     """``llama-server`` on ``port`` with ``slots`` parallel slots (continuous batching), each with an ``n_ctx``
-    context, ``threads`` threads for decode and prompt, CPU only, the GGUF's own chat template."""
+    context, ``threads`` threads for decode and prompt, a ``kv_cache_type`` KV cache (flash attention on for a
+    quantised one, as the embedded engine does), CPU only, the GGUF's own chat template."""
     argv = [
         str(executable), "--model", str(model), "--host", HOST, "--port", str(port), "--parallel", str(slots),
         "--ctx-size", str(n_ctx * slots), "--threads", str(threads), "--threads-batch", str(threads),
-        "--n-gpu-layers", "0", "--no-webui",
+        "--n-gpu-layers", "0", "--no-webui", "--cache-type-k", kv_cache_type, "--cache-type-v", kv_cache_type,
     ]  # fmt: skip
+    if kv_cache_type != "f16":
+        argv += ["--flash-attn", "on"]
     child = Child("llama-server", argv, log)
     child.wait_ready(http_ok(f"http://{HOST}:{port}/v1/models"), timeout_s=180)
     return child
