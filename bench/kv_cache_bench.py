@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,10 +26,9 @@ from typing import Any
 from llama_cpp import _internals as llama_internals
 
 from bench.engine_bench import console, machine, make_engine, problem_messages, timed, write_result
-from bench.quant_bench import paired_to_base
+from bench.quant_bench import greedy_gsm8k, paired_to_base
 from k2core.config import EmbeddedSettings, Settings
 from k2core.engines.llamacpp import LlamaCppEngine, context_params
-from k2core.eval.compare import load_evaluation
 from k2core.types import SamplingParams
 
 KINDS = ("f16", "q8_0")
@@ -95,16 +92,9 @@ async def speed(cache_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def accuracy(kind: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """GSM8K accuracy with a ``kind`` cache in every role through ``k2think eval`` (resumed in ``out``)."""
-    command = [sys.executable, "-m", "services.cli", "eval", "--dataset", "gsm8k_test", "--sample", str(args.gsm8k),
-               "--seed", "0", "--n", "1", "--no-plan", "--no-judge", "--temperature", "0", "--max-tokens",
-               str(args.max_tokens), "--concurrency", "3", "--out", str(out), "--json"]
-    env = {**os.environ, **{f"K2_{role}__EMBEDDED__KV_CACHE_TYPE": kind for role in ROLES}}
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
-    scores = load_evaluation(out).scores  # one greedy run per problem: each score is 0 or 1
-    correct = sum(score == 1.0 for score in scores.values())
-    accuracy = round(correct / len(scores), 3)
-    return {"problems": len(scores), "correct": correct, "accuracy": accuracy, "folder": str(out)}
+    """GSM8K accuracy with a ``kind`` cache in every role (resumed in ``out``)."""
+    env = {f"K2_{role}__EMBEDDED__KV_CACHE_TYPE": kind for role in ROLES}
+    return {**greedy_gsm8k(out, env, args.gsm8k, args.max_tokens), "folder": str(out)}
 
 
 def main(argv: list[str]) -> int:

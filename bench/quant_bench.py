@@ -95,21 +95,26 @@ async def speed(cache_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def accuracy(variant: str, args: argparse.Namespace, eval_dir: Path) -> dict[str, Any]:
-    """GSM8K accuracy of one variant through ``k2think eval`` (resumed from an earlier run in the same folder)."""
-    out = eval_dir / f"eval-{variant}"
-    command = [sys.executable, "-m", "services.cli", "eval", "--dataset", "gsm8k_test", "--sample", str(args.gsm8k),
+def greedy_gsm8k(out: Path, settings_env: dict[str, str], problems: int, max_tokens: int) -> dict[str, Any]:
+    """Greedy accuracy on the seeded GSM8K test subset (no plan, no judge, one candidate) through ``k2think eval``
+    with ``settings_env`` over the environment, resumed from an earlier run in ``out``."""
+    command = [sys.executable, "-m", "services.cli", "eval", "--dataset", "gsm8k_test", "--sample", str(problems),
                "--seed", "0", "--n", "1", "--no-plan", "--no-judge", "--temperature", "0", "--max-tokens",
-               str(args.max_tokens), "--concurrency", "3", "--out", str(out), "--json"]
-    env = {**os.environ, **{f"K2_{role}__EMBEDDED__{key}": value for role in ("SOLVER", "PLANNER", "JUDGE")
-                            for key, value in (("QUANTISATION", variant), ("KV_CACHE_TYPE", KV_CACHE))}}
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+               str(max_tokens), "--concurrency", "3", "--out", str(out), "--json"]
+    subprocess.run(command, env={**os.environ, **settings_env}, check=True, stdout=subprocess.DEVNULL)
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
     scores = load_evaluation(out).scores  # one greedy run per problem: each score is 0 or 1
     correct = sum(score == 1.0 for score in scores.values())
     return {"problems": len(scores), "correct": correct, "accuracy": round(correct / len(scores), 3),
             "completion_tokens": sum(row["response_tokens"] for row in rows),
             "per_problem": {problem: score == 1.0 for problem, score in scores.items()}}
+
+
+def accuracy(variant: str, args: argparse.Namespace, eval_dir: Path) -> dict[str, Any]:
+    """GSM8K accuracy of one variant (every role on it, with the f16 cache) in ``eval_dir/eval-<variant>``."""
+    env = {f"K2_{role}__EMBEDDED__{key}": value for role in ("SOLVER", "PLANNER", "JUDGE")
+           for key, value in (("QUANTISATION", variant), ("KV_CACHE_TYPE", KV_CACHE))}
+    return greedy_gsm8k(eval_dir / f"eval-{variant}", env, args.gsm8k, args.max_tokens)
 
 
 def paired_to_base(folders: dict[str, Path], base: str = "q4_k_m") -> dict[str, Any]:
