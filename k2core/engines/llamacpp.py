@@ -632,7 +632,7 @@ class _Registry:
         self._models: dict[str, llama_internals.LlamaModel] = {}
         self._runtimes: dict[tuple[Any, ...], _Runtime] = {}
         self._refs: dict[_Runtime, int] = {}
-        self._split_rows: dict[tuple[Any, ...], frozenset[int]] = {}  # a shape's measured decode choice, kept
+        self._split_rows: dict[tuple[Any, ...], frozenset[int]] = {}  # measured decode choice per decode shape
 
     def acquire(self, path: Path, cfg: EmbeddedSettings) -> _Runtime:
         """The runtime for this model and context shape, loading what is missing."""
@@ -661,8 +661,11 @@ class _Registry:
                     model = self._models[model_key] = llama_internals.LlamaModel(
                         path_model=model_key, params=llama_cpp.llama_model_default_params(), verbose=False
                     )
-                runtime = self._runtimes[key] = _Runtime(model, cfg, self._split_rows.get(key))
-                self._split_rows[key] = runtime.split_rows
+                # what decode costs depends on the model, the context's shape and the cache, not on sampling knobs
+                shape = (*key[:6], cfg.kv_cache_type)
+                runtime = self._runtimes[key] = _Runtime(model, cfg, self._split_rows.get(shape))
+                if cfg.decode_rows == "auto":
+                    self._split_rows[shape] = runtime.split_rows
             self._refs[runtime] = self._refs.get(runtime, 0) + 1
             return runtime
 

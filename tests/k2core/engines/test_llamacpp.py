@@ -354,3 +354,7 @@ async def test_auto_decode_rows_are_measured_once_per_shape(embedded_model_path:
     await again.load()
     assert again._runtime is not None and again._runtime.split_rows is measured  # kept, not measured again
     await again.close()
+    unshared = embedded(embedded_model_path, n_ctx=512, max_sequences=3, prefix_reuse=False)  # another runtime
+    await unshared.load()
+    assert unshared._runtime is not None and unshared._runtime.split_rows is measured  # the same decode shape
+    await unshared.close()
