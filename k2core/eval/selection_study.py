@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from k2core import verify
+from k2core.data.files import FILE_DATASETS
 from k2core.data.problem import Problem
 from k2core.eval import metrics
 from k2core.eval.harness import (
@@ -104,6 +105,16 @@ class StudySpec:
         fields = asdict(self)
         fields.pop("probes")
         return EvalSpec(**fields, k=1, judge=False)
+
+
+def study_limit(dataset: str, limit: int | None, sample: int | None) -> int | None:
+    """Problems a study takes: none when ``sample`` draws them, else ``limit``, else every row of a file dataset and
+    StudySpec.limit problems of a generated one."""
+    if sample is not None:
+        return None
+    if limit is not None:
+        return limit
+    return None if dataset in FILE_DATASETS else StudySpec.limit
 
 
 def counting_judge(problem: str, judge: Judge, calls: list[int]) -> JudgeFn:

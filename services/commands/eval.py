@@ -40,7 +40,7 @@ from k2core.eval.identity import check_model, model_identity
 from k2core.eval.published import published_figure
 from k2core.eval.reports import percent, write_eval
 from k2core.eval.scaling import run_scaling
-from k2core.eval.selection_study import StudySpec, run_selection_report
+from k2core.eval.selection_study import StudySpec, run_selection_report, study_limit
 from k2core.eval.summary import summarize
 from k2core.pipeline import Pipeline, SolveRequest
 from k2core.roles import Judge
@@ -258,9 +258,10 @@ async def dispatch(
 
 
 def study_spec(spec: EvalSpec) -> StudySpec:
-    """The selection study's workload from the eval options (30 problems unless ``--limit``)."""
+    """The selection study's workload from the eval options: ``--limit`` or ``--sample`` when given, else every row of
+    a file dataset and 30 problems of a generated one."""
     return StudySpec(
-        dataset=spec.dataset, limit=None if spec.sample else spec.limit or StudySpec.limit, sample=spec.sample,
+        dataset=spec.dataset, limit=study_limit(spec.dataset, spec.limit, spec.sample), sample=spec.sample,
         n=spec.n, plan=spec.plan, max_tokens=spec.max_tokens,
         temperature=spec.temperature, top_p=spec.top_p, seed=spec.seed, fewshot=spec.fewshot, data_dir=spec.data_dir,
     )  # fmt: skip

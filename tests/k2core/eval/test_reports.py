@@ -11,7 +11,7 @@ from k2core.data import load_dataset
 from k2core.eval.components import run_components
 from k2core.eval.harness import EvalSpec
 from k2core.eval.scaling import run_scaling
-from k2core.eval.selection_study import StudySpec, run_selection_report
+from k2core.eval.selection_study import StudySpec, run_selection_report, study_limit
 from tests.k2core.eval.fakes import FakeSolve, TruthJudge
 
 PROBLEMS = load_dataset("gen:arith", 4, seed=0)
@@ -111,3 +111,23 @@ def test_eval_report_sits_next_to_the_published_figure(tmp_path: Path) -> None:
     assert "| k2think harness | 55.0% | [47.0%, 63.0%] | 164 problems × k=1, N=1, greedy |" in text
     assert "61.6%" in text and "2409.12186" in text
     assert_png(tmp_path / "eval.png")
+
+
+@pytest.mark.parametrize(
+    ("dataset", "limit", "sample", "expected"),
+    [
+        ("humaneval", None, None, None),  # a file dataset: every row (HumanEval's 164), not a silent 30
+        ("humaneval", 40, None, 40),
+        ("gsm8k_test", None, 200, None),  # the seeded sample decides
+        ("gen:arith", None, None, StudySpec.limit),  # a generator has no end: the study's default count
+        ("gen:arith", 12, None, 12),
+    ],
+)
+def test_a_study_takes_a_whole_file_unless_told_otherwise(
+    dataset: str, limit: int | None, sample: int | None, expected: int | None
+) -> None:
+    assert study_limit(dataset, limit, sample) == expected
+    spec = StudySpec(dataset=dataset, limit=study_limit(dataset, limit, sample), sample=sample)
+    problems = spec.eval_spec().problems()
+    if dataset == "humaneval" and limit is None:
+        assert len(problems) == 164
