@@ -169,7 +169,7 @@ def export_run(
         "gguf": gguf.name,
         "files": {str(p.relative_to(out)): file_entry(p) for p in files},
         "curve": str(plot_lineage(entries, out / "curve.png").relative_to(out)),
-        "serve": f"K2_SOLVER__EMBEDDED__MODEL_PATH={gguf.resolve()}",
+        "serve": f"K2_SOLVER__EMBEDDED__MODEL_PATH={gguf}",  # as --out was given: no machine path in a manifest
     }
     tmp = out / f".{MANIFEST_FILE}.tmp"
     tmp.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
