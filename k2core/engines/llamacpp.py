@@ -637,18 +637,10 @@ class _Registry:
     def acquire(self, path: Path, cfg: EmbeddedSettings) -> _Runtime:
         """The runtime for this model and context shape, loading what is missing."""
         model_key = str(path.resolve())
-        key = (
-            model_key,
-            cfg.n_ctx,
-            cfg.n_batch,
-            cfg.n_threads,
-            cfg.max_sequences,
-            cfg.parallel_sequences,
-            cfg.top_k,
-            cfg.prefix_reuse,
-            cfg.kv_cache_type,
-            cfg.decode_rows,
-        )
+        # what decode costs depends on the model, the context's shape and the cache, not on sampling knobs
+        shape = (model_key, cfg.n_ctx, cfg.n_batch, cfg.n_threads, cfg.max_sequences, cfg.parallel_sequences,
+                 cfg.kv_cache_type)  # fmt: skip
+        key = (*shape, cfg.top_k, cfg.prefix_reuse, cfg.decode_rows)
         with self._lock:
             runtime = self._runtimes.get(key)
             if runtime is None:
@@ -661,8 +653,6 @@ class _Registry:
                     model = self._models[model_key] = llama_internals.LlamaModel(
                         path_model=model_key, params=llama_cpp.llama_model_default_params(), verbose=False
                     )
-                # what decode costs depends on the model, the context's shape and the cache, not on sampling knobs
-                shape = (*key[:6], cfg.kv_cache_type)
                 runtime = self._runtimes[key] = _Runtime(model, cfg, self._split_rows.get(shape))
                 if cfg.decode_rows == "auto":
                     self._split_rows[shape] = runtime.split_rows
