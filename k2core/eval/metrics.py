@@ -107,6 +107,34 @@ def bootstrap_ci(
     return low, high
 
 
+def bootstrap_gap_ci(
+    score: Sequence[float],
+    base: Sequence[float],
+    ceiling: Sequence[float],
+    level: float = 0.95,
+    resamples: int = 4000,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of ``gap_closed`` over problems, resampled jointly (one index set for the three
+    per-problem series); resamples without a gap are skipped, None when fewer than half have one."""
+    if not (len(score) == len(base) == len(ceiling)) or not score:
+        raise ValueError("gap interval needs three non-empty series over the same problems")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    rng = random.Random(seed)
+    size, shares = len(score), []
+    for _ in range(resamples):
+        rows = rng.choices(range(size), k=size)
+        share = gap_closed(*(fmean(series[i] for i in rows) for series in (score, base, ceiling)))
+        if share is not None:
+            shares.append(share)
+    if 2 * len(shares) < resamples:
+        return None
+    shares.sort()
+    tail = (1.0 - level) / 2.0
+    return shares[int(tail * (len(shares) - 1))], shares[int(round((1.0 - tail) * (len(shares) - 1)))]
+
+
 def paired_differences(a: Sequence[float], b: Sequence[float]) -> list[float]:
     """Per-problem ``a - b`` of two systems scored on the same problems in the same order."""
     if len(a) != len(b):

@@ -111,13 +111,16 @@ def _signed_percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:+.1f}%"
 
 
+SELECTION_COLUMNS = ["selector", "accuracy", "95% CI", "gap closed", "gap 95% CI", "vs majority@N", "judge calls"]
+
+
 def write_selection(out: Path, study: Mapping[str, Any]) -> Path:
     """``selection.md`` and ``selection.png`` from a selection-study summary."""
     out.mkdir(parents=True, exist_ok=True)
     selectors = study["selectors"]
     rows = [
         [name, percent(s["accuracy"]), _interval(s.get("ci95")), percent(s["gap_closed"]),
-         round(s["judge_calls_per_problem"], 2)]
+         _interval(s.get("gap_closed_ci95")), _versus(s.get("vs_majority")), round(s["judge_calls_per_problem"], 2)]
         for name, s in selectors.items()
     ]  # fmt: skip
     headline = ", ".join(
@@ -130,11 +133,12 @@ def write_selection(out: Path, study: Mapping[str, Any]) -> Path:
             f"every selector (max tokens {study['max_tokens']}, plan {'on' if study['plan'] else 'off'}).",
             f"**Share of the pass@1 → oracle gap closed:** {headline}.",
             _range_note(selectors["pass@1"]["accuracy"]),
-            markdown_table(["selector", "accuracy", "95% CI", "gap closed", "judge calls / problem"], rows),
+            markdown_table(SELECTION_COLUMNS, rows),
             "pass@1 is the mean correctness of single candidates; majority ties score the share of correct leaders; "
             "k2think = verifier (public tests for code) → strict majority → both-order knockout judge; linear judge = "
             "the reference chain (incumbent vs next, N-1 calls, ties keep the incumbent); oracle = any candidate "
-            "correct. Intervals: percentile bootstrap over problems.",
+            "correct. Intervals: percentile bootstrap over problems (the gap's resamples the three series together); "
+            "vs majority@N: accuracy difference in points with a paired interval; judge calls are per problem.",
             _judge_quality_section(study.get("judge_quality")),
         ]
     )
@@ -168,6 +172,11 @@ def write_eval(out: Path, summary: Mapping[str, Any], model: str, published: Any
     labels = ["measured"] + (["published"] if published else [])
     _bar_chart(out / "eval.png", labels, series, f"{summary['dataset']} ({model})", "pass@1 (%)")
     return _write(out / "eval.md", "\n\n".join(lines) + "\n\n![eval](eval.png)\n")
+
+
+def _versus(versus: Mapping[str, Any] | None) -> str:
+    """A paired difference in points with its interval, or an em dash."""
+    return "—" if not versus else _signed_points(versus["difference"], versus["ci95"])
 
 
 def _interval(ci: Sequence[float] | None) -> str:

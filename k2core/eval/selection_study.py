@@ -257,12 +257,31 @@ def summarize_study(records: Sequence[StudyRecord], spec: StudySpec) -> dict[str
                 "accuracy": accuracy[name],
                 "ci95": list(metrics.bootstrap_ci(scores[name])) if ok else None,
                 "gap_closed": metrics.gap_closed(accuracy[name], pass1, ceiling),
+                "gap_closed_ci95": _gap_interval(scores, name),
+                "vs_majority": _vs_majority(scores, name),
                 "judge_calls_per_problem": calls.get(name, 0.0),
             }
             for name in SELECTORS
         },
         "judge_quality": judge_quality(ok),
     }
+
+
+def _gap_interval(scores: dict[str, list[float]], name: str) -> list[float] | None:
+    """The bootstrap interval of a selector's share of the pass@1 → oracle gap (None for the two ends, or no gap)."""
+    if name in ("pass@1", "oracle") or not scores[name]:
+        return None
+    ci = metrics.bootstrap_gap_ci(scores[name], scores["pass@1"], scores["oracle"])
+    return list(ci) if ci else None
+
+
+def _vs_majority(scores: dict[str, list[float]], name: str) -> dict[str, Any] | None:
+    """A judged selector's accuracy minus majority@N's on the same problems, with a paired bootstrap interval (the
+    floor a selector must beat); None for the other selectors."""
+    if name not in ("k2think", "linear judge") or not scores[name]:
+        return None
+    differences = metrics.paired_differences(scores[name], scores["majority@N"])
+    return {"difference": metrics.mean_or_zero(differences), "ci95": list(metrics.bootstrap_ci(differences))}
 
 
 async def run_selection_report(

@@ -102,3 +102,22 @@ def test_paired_differences_need_the_same_problems() -> None:
     assert metrics.bootstrap_ci(metrics.paired_differences([1.0, 0.0], [1.0, 0.0])) == (0.0, 0.0)
     with pytest.raises(ValueError, match="same problems"):
         metrics.paired_differences([1.0], [1.0, 0.0])
+
+
+def test_bootstrap_gap_ci_brackets_the_share_and_is_reproducible() -> None:
+    base = [0.25, 0.0, 0.5, 0.25] * 10
+    ceiling = [1.0, 0.0, 1.0, 1.0] * 10
+    score = [1.0, 0.0, 0.0, 1.0] * 10
+    share = metrics.gap_closed(0.5, 0.25, 0.75)
+    low, high = metrics.bootstrap_gap_ci(score, base, ceiling)
+    assert low <= share <= high and low < high
+    assert metrics.bootstrap_gap_ci(score, base, ceiling, seed=3) == metrics.bootstrap_gap_ci(
+        score, base, ceiling, seed=3
+    )
+    assert metrics.bootstrap_gap_ci(ceiling, base, ceiling) == (1.0, 1.0)
+
+
+def test_bootstrap_gap_ci_without_a_gap_is_none_and_mismatched_series_are_rejected() -> None:
+    assert metrics.bootstrap_gap_ci([0.5] * 4, [0.5] * 4, [0.5] * 4) is None
+    with pytest.raises(ValueError, match="same problems"):
+        metrics.bootstrap_gap_ci([1.0], [0.5, 0.5], [1.0])

@@ -66,6 +66,10 @@ async def test_selection_report(tmp_path: Path) -> None:
     assert selectors["oracle"]["accuracy"] == 1.0
     assert selectors["k2think"]["gap_closed"] == selectors["linear judge"]["gap_closed"] == 1.0
     assert selectors["majority@N"]["gap_closed"] == pytest.approx(0.0)
+    assert selectors["k2think"]["gap_closed_ci95"] == [1.0, 1.0]  # the truth judge closes the gap in every resample
+    assert selectors["pass@1"]["gap_closed_ci95"] is None and selectors["oracle"]["vs_majority"] is None
+    versus = selectors["k2think"]["vs_majority"]
+    assert versus["difference"] == pytest.approx(2 / 3) and versus["ci95"] == pytest.approx([2 / 3, 2 / 3])
     assert selectors["k2think"]["judge_calls_per_problem"] == 4  # both orders, two rounds
     assert selectors["linear judge"]["judge_calls_per_problem"] == 2
     assert judge.calls == 4 * (6 + 2)  # 4 + 2 selection calls and one probe pair in both orders per problem
@@ -74,7 +78,8 @@ async def test_selection_report(tmp_path: Path) -> None:
     low, high = selectors["pass@1"]["ci95"]
     assert low <= 1 / 3 <= high and selectors["oracle"]["ci95"] == [1.0, 1.0]
     text = (tmp_path / "selection.md").read_text()
-    assert "gap closed" in text and "95% CI" in text and "## Judge quality" in text
+    assert "gap closed" in text and "gap 95% CI" in text and "## Judge quality" in text
+    assert "| k2think | 100.0% |" in text and "+66.7 [+66.7, +66.7]" in text
     assert_png(tmp_path / "selection.png")
     again = FakeSolve(PROBLEMS, spread)
     await run_selection_report(spec, again, judge, tmp_path)
