@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
     """Run the bench (resuming a journal of the same settings) and write the results."""
     cli = parser()
     args = cli.parse_args(argv)
-    journal_path = args.out / f"{args.name}.journal.tmp"
+    journal_path = args.out / f"{args.name}.journal.jsonl"
     if args.fresh:
         journal_path.unlink(missing_ok=True)
     try:

@@ -23,6 +23,7 @@ from bench.headtohead.workload import Workload, sampling_seed
 from bench.peers import processes
 from k2core.config import Settings
 from k2core.data import Problem
+from k2core.eval.harness import drop_torn_tail
 from k2core.models import ensure_embedded_model
 from k2core.pipeline import SolveRequest
 from k2core.types import SolveResult
@@ -45,12 +46,15 @@ class Lineup:
 
 class Journal:
     """Outcomes as JSON lines after a header line holding the settings; a journal whose header differs is
-    started over, unless it is only ``read``."""
+    started over, unless it is only ``read``. A last line torn by a kill mid-write is cut off (that run is redone)."""
 
     def __init__(self, path: Path, header: dict[str, Any], read: bool = False) -> None:
         self.path = path
         self.done: dict[str, list[Outcome]] = {}
-        lines = path.read_text().splitlines() if path.exists() else []
+        if not read:
+            drop_torn_tail(path)
+        text = path.read_text() if path.exists() else ""
+        lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]  # read only: a line in writing
         if lines and json.loads(lines[0]) == header:
             for line in lines[1:]:
                 row = json.loads(line)

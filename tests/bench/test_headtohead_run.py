@@ -87,7 +87,7 @@ def test_results_can_be_written_from_the_journal_of_a_run_still_going(tmp_path: 
     with pytest.raises(SystemExit):
         cli.main([*argv, "--from-journal"])  # no journal yet: nothing to write from
     settings = cli.settings_of(cli.parser().parse_args(argv))
-    journal = Journal(tmp_path / "h2h.journal.tmp", cli.journal_header(settings))
+    journal = Journal(tmp_path / "h2h.journal.jsonl", cli.journal_header(settings))
     problem = load_problems("gen:arith", 2, seed=0)[0]
     journal.add("reference", Outcome(correct=True, seconds=9.0, completion_tokens=900, problem_id=problem.id))
     journal.add("k2think", Outcome(correct=True, seconds=3.0, completion_tokens=300, problem_id=problem.id))
@@ -95,3 +95,16 @@ def test_results_can_be_written_from_the_journal_of_a_run_still_going(tmp_path: 
     doc = json.loads((tmp_path / "h2h.json").read_text())
     assert doc["notes"]["partial"] == "written from the journal: 2 of 4 runs"
     assert doc["targets"]["speedup"] == pytest.approx(3.0) and doc["targets"]["token_saving"] == pytest.approx(2 / 3)
+
+
+def test_a_journal_line_torn_by_a_kill_is_dropped_and_its_run_redone(tmp_path: Path) -> None:
+    header = {"dataset": "gen:arith", "limit": 2}
+    journal = Journal(tmp_path / "h2h.journal.jsonl", header)
+    journal.add("k2think", Outcome(correct=True, seconds=3.0, problem_id="a"))
+    with journal.path.open("a") as sink:
+        sink.write('{"system": "k2think", "problem_id": "b", "cor')  # the kill came mid-write
+    assert Journal(journal.path, header, read=True).done["k2think"][0].problem_id == "a"  # a reader skips it
+    resumed = Journal(journal.path, header)
+    assert resumed.has("k2think", "a", 0) and not resumed.has("k2think", "b", 0)
+    resumed.add("k2think", Outcome(correct=False, seconds=4.0, problem_id="b"))
+    assert [o.problem_id for o in Journal(journal.path, header).done["k2think"]] == ["a", "b"]
