@@ -100,11 +100,7 @@ def bootstrap_ci(
         raise ValueError(f"level must lie in (0, 1), got {level}")
     rng = random.Random(seed)
     size = len(values)
-    means = sorted(fmean(rng.choices(values, k=size)) for _ in range(resamples))
-    tail = (1.0 - level) / 2.0
-    low = means[int(tail * (resamples - 1))]
-    high = means[int(round((1.0 - tail) * (resamples - 1)))]
-    return low, high
+    return _percentile_interval([fmean(rng.choices(values, k=size)) for _ in range(resamples)], level)
 
 
 def bootstrap_gap_ci(
@@ -128,11 +124,14 @@ def bootstrap_gap_ci(
         share = gap_closed(*(fmean(series[i] for i in rows) for series in (score, base, ceiling)))
         if share is not None:
             shares.append(share)
-    if 2 * len(shares) < resamples:
-        return None
-    shares.sort()
+    return None if 2 * len(shares) < resamples else _percentile_interval(shares, level)
+
+
+def _percentile_interval(estimates: list[float], level: float) -> tuple[float, float]:
+    """The central ``level`` interval of bootstrap estimates (sorted here)."""
+    estimates = sorted(estimates)
     tail = (1.0 - level) / 2.0
-    return shares[int(tail * (len(shares) - 1))], shares[int(round((1.0 - tail) * (len(shares) - 1)))]
+    return estimates[int(tail * (len(estimates) - 1))], estimates[int(round((1.0 - tail) * (len(estimates) - 1)))]
 
 
 def paired_differences(a: Sequence[float], b: Sequence[float]) -> list[float]:
