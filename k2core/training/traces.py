@@ -1,6 +1,8 @@
 """Solver traces for SFT by rejection sampling: the solver engine (embedded by default) answers training problems
-in the AM-Thinking chat format and ``k2core.verify`` keeps the correct answers. Resumable: one metrics line per
-problem marks it done, and a rerun skips what is done."""
+in the AM-Thinking chat format and ``k2core.verify`` keeps the correct answers. Adaptive when asked: a problem is
+sampled in rounds until it has ``keep`` verified answers or ``max_samples`` were drawn, so hard problems get more
+tries and easy ones do not crowd the set. Resumable: one metrics line per problem marks it done, and a rerun skips
+what is done."""
 
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from k2core.config import Settings
 from k2core.data import Problem, data_dir, load_dataset
 from k2core.data.decontam import decontaminate
-from k2core.engines import build_engine
+from k2core.engines import Engine, build_engine
+from k2core.training.chat import Message as ChatTurn
 from k2core.training.chat import prompt_messages
 from k2core.training.metrics import MetricsLog, plot_curve
 from k2core.training.sft_data import select_verified, trace_row
-from k2core.types import Message, SamplingParams
+from k2core.types import Completion, Message, SamplingParams
 
 TRACES_FILE = "traces.jsonl"
 CURVE_KEYS = ("accept_rate", "kept_total", "completion_tokens")
@@ -39,6 +42,30 @@ class TraceJob:
     temperature: float = 1.0
     top_p: float = 0.95
     drop_overlaps: bool = False
+    keep: int | None = None  # verified traces kept per problem at most (None: all)
+    max_samples: int | None = None  # responses drawn per problem at most, in rounds of ``samples`` (None: one round)
+
+    def __post_init__(self) -> None:
+        if self.keep is not None and self.keep < 1:
+            raise ValueError(f"keep: must be at least 1, got {self.keep}")
+        if self.max_samples is not None and self.max_samples < self.samples:
+            raise ValueError(f"max_samples: must be at least samples ({self.samples}), got {self.max_samples}")
+
+
+async def sample_verified(
+    engine: Engine, problem: Problem, messages: list[Message], params: SamplingParams, job: TraceJob
+) -> tuple[list[Completion], list[list[ChatTurn]]]:
+    """Rounds of ``job.samples`` responses (seeds continuing from ``params.seed``) until ``job.keep`` are verified
+    or ``job.max_samples`` were drawn: every response drawn, and every verified conversation among them."""
+    budget = job.max_samples or job.samples
+    drawn: list[Completion] = []
+    verified: list[list[ChatTurn]] = []
+    while len(drawn) < budget and (job.keep is None or len(verified) < job.keep):
+        seed = None if params.seed is None else params.seed + len(drawn)
+        completions = await engine.generate(messages, params.with_seed(seed), n=min(job.samples, budget - len(drawn)))
+        drawn += completions
+        verified += select_verified(problem, [c.text for c in completions])
+    return drawn, verified
 
 
 def _forget_unfinished(path: Path, done: set[str]) -> None:
@@ -64,8 +91,8 @@ async def _collect(
                 messages = [Message.model_validate(m) for m in prompt_messages(problem.prompt)]
                 params = SamplingParams(temperature=job.temperature, top_p=job.top_p, max_tokens=job.max_tokens,
                                         seed=job.seed * 1_000_003 + index)  # fmt: skip
-                completions = await engine.generate(messages, params, n=job.samples)
-                kept = select_verified(problem, [c.text for c in completions])
+                completions, verified = await sample_verified(engine, problem, messages, params, job)
+                kept = verified[: job.keep]
                 with (job.out / TRACES_FILE).open("a", encoding="utf-8") as traces:
                     for conversation in kept:
                         row = trace_row(problem, job.dataset, conversation)
@@ -73,7 +100,7 @@ async def _collect(
                 kept_total += len(kept)
                 count = max(1, len(completions))
                 log.append({"step": index + 1, "id": problem.id, "samples": len(completions), "kept": len(kept),
-                            "accept_rate": len(kept) / count, "kept_total": kept_total,
+                            "verified": len(verified), "accept_rate": len(verified) / count, "kept_total": kept_total,
                             "completion_tokens": sum(c.completion_tokens for c in completions) / count,
                             "seconds": sum(c.seconds for c in completions)})  # fmt: skip
                 bar.update(task, advance=1, info=f"kept {kept_total}")

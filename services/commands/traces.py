@@ -23,6 +23,10 @@ def traces(
     drop_overlaps: bool = typer.Option(
         False, "--drop-overlaps", help="Leave out problems sharing a 13-gram with an evaluation set, not refuse."
     ),
+    keep: int | None = typer.Option(None, "--keep", min=1, help="Verified traces kept per problem at most."),
+    max_samples: int | None = typer.Option(
+        None, "--max-samples", min=1, help="Sample in rounds of --samples until --keep are verified, up to this many."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Sample the solver engine (K2_SOLVER__* settings; embedded by default) on training problems and keep the
@@ -35,7 +39,12 @@ def traces(
     if dataset not in list_datasets():
         known = ", ".join(list_datasets())
         raise typer.BadParameter(f"unknown dataset {dataset!r}; known: {known}", param_hint="--dataset")
-    job = TraceJob(dataset, out, limit, seed, samples, max_tokens, temperature, top_p, drop_overlaps)
+    try:
+        job = TraceJob(
+            dataset, out, limit, seed, samples, max_tokens, temperature, top_p, drop_overlaps, keep, max_samples
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--max-samples") from exc
     try:
         summary = collect_traces(job, Settings(), console=stderr)
     except ContaminationError as exc:

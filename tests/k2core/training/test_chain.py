@@ -90,8 +90,8 @@ def lines(path: Path) -> list[dict]:
 def chain(tmp_path_factory) -> Iterator[dict]:
     """Run the whole chain once; its folders (several GB of weights) are removed afterwards."""
     root = tmp_path_factory.mktemp("chain")
-    traces = k2think("traces", "--dataset", "gen:arith", "--limit", "2", "--samples", "2", "--max-tokens", "96",
-                     "--out", str(root / "traces"))  # fmt: skip
+    traces = k2think("traces", "--dataset", "gen:arith", "--limit", "2", "--samples", "2", "--keep", "1",
+                     "--max-samples", "4", "--max-tokens", "96", "--out", str(root / "traces"))  # fmt: skip
     kill_when(traces, lambda: len(lines(root / "traces" / "metrics.jsonl")) >= 1)
     result = {"traces": run(traces)}
     (root / "sft.yaml").write_text(SFT_JOB.format(traces=result["traces"]["traces"]))
@@ -115,6 +115,8 @@ def test_traces_resume_after_a_kill_without_duplicates(chain):
     assert [r["step"] for r in lines(out / "metrics.jsonl")] == [1, 2]
     rows = lines(out / "traces.jsonl")
     assert len(rows) == summary["kept"] == sum(r["kept"] for r in lines(out / "metrics.jsonl"))
+    for record in lines(out / "metrics.jsonl"):  # adaptive: rounds of 2 up to 4, one verified trace kept at most
+        assert record["kept"] == min(1, record["verified"]) and record["samples"] in (2, 4)
     for row in rows:
         assert row["messages"][-1]["role"] == "assistant" and "</think>" in row["messages"][-1]["content"]
 
