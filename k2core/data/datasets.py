@@ -43,12 +43,19 @@ def generate(name: str, count: int, seed: int = 0, knobs: Mapping[str, Any] | No
 
 
 def load_dataset(
-    name: str, limit: int | None = None, seed: int = 0, data_dir: Path | None = None, sample: int | None = None
+    name: str,
+    limit: int | None = None,
+    seed: int = 0,
+    data_dir: Path | None = None,
+    sample: int | None = None,
+    knobs: Mapping[str, Any] | None = None,
 ) -> list[Problem]:
     """A dataset as Problems. Files keep file order and ``limit`` takes the first rows, or ``sample`` draws a seeded
     subset of that size (stratified where the file has strata, e.g. MATH-500 by level); ``gen:`` names make
-    ``limit`` problems (DEFAULT_GENERATED when None) from ``seed``. Files come from ``data_dir`` (the caller's
-    ``data_dir(settings)``), else the packaged data."""
+    ``limit`` problems (DEFAULT_GENERATED when None) from ``seed`` with the generator's ``knobs``. Files come from
+    ``data_dir`` (the caller's ``data_dir(settings)``), else the packaged data."""
+    if knobs and name in FILE_DATASETS:
+        raise ValueError(f"knobs: apply to generated datasets; {name!r} is a file")
     if name in FILE_DATASETS:
         dataset = FILE_DATASETS[name]
         if sample is None:
@@ -59,7 +66,7 @@ def load_dataset(
     if sample is not None:
         raise ValueError(f"sample: applies to file datasets; {name!r} is generated (use limit and seed)")
     if name.startswith(GEN_PREFIX) and name[len(GEN_PREFIX) :] in GENERATORS:
-        return list(generate(name, DEFAULT_GENERATED if limit is None else limit, seed))
+        return list(generate(name, DEFAULT_GENERATED if limit is None else limit, seed, knobs))
     raise _unknown(name)
 
 

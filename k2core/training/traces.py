@@ -1,13 +1,14 @@
 """Solver traces for SFT by rejection sampling: the solver engine (embedded by default) answers training problems
 in the AM-Thinking chat format and ``k2core.verify`` keeps the correct answers. Adaptive when asked: a problem is
 sampled in rounds until it has ``keep`` verified answers or ``max_samples`` were drawn, so hard problems get more
-tries and easy ones do not crowd the set. Resumable: one metrics line per problem marks it done, and a rerun skips
-what is done."""
+tries and easy ones do not crowd the set; a generated dataset's knobs aim the sampling at chosen problem types.
+Resumable: one metrics line per problem marks it done, and a rerun skips what is done."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from k2core.training.sft_data import select_verified, trace_row
 from k2core.types import Completion, Message, SamplingParams
 
 TRACES_FILE = "traces.jsonl"
+PROBLEMS_FILE = "problems.json"
 CURVE_KEYS = ("accept_rate", "kept_total", "completion_tokens")
 
 
@@ -44,6 +46,7 @@ class TraceJob:
     drop_overlaps: bool = False
     keep: int | None = None  # verified traces kept per problem at most (None: all)
     max_samples: int | None = None  # responses drawn per problem at most, in rounds of ``samples`` (None: one round)
+    knobs: Mapping[str, str] | None = None  # a generated dataset's knobs (e.g. gen:tabular questions=max,min)
 
     def __post_init__(self) -> None:
         if self.keep is not None and self.keep < 1:
@@ -66,6 +69,20 @@ async def sample_verified(
         drawn += completions
         verified += select_verified(problem, [c.text for c in completions])
     return drawn, verified
+
+
+def _check_problem_set(out: Path, job: TraceJob, started: bool) -> None:
+    """Record which problems ``out`` samples (dataset, seed, knobs) and refuse to resume it with others: knobs change
+    a generated problem but not its id. A folder started before the record existed sampled without knobs."""
+    wanted = {"dataset": job.dataset, "seed": job.seed, "knobs": dict(job.knobs or {})}
+    path = out / PROBLEMS_FILE
+    if path.is_file():
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        recorded = {**wanted, "knobs": {}} if started else wanted
+    if recorded != wanted:
+        raise ValueError(f"{out}: holds traces of {recorded}, not {wanted}; choose a new --out for this problem set")
+    path.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
 
 
 def _forget_unfinished(path: Path, done: set[str]) -> None:
@@ -113,12 +130,13 @@ def collect_traces(job: TraceJob, settings: Settings, console: Console | None = 
     ``curve.png`` under ``job.out``; problems come from ``data_dir(settings)``; resumes after the last finished
     problem."""
     console = console or Console(stderr=True)
-    loaded = load_dataset(job.dataset, job.limit, job.seed, data_dir(settings))
+    loaded = load_dataset(job.dataset, job.limit, job.seed, data_dir(settings), knobs=job.knobs)
     problems = decontaminate(job.dataset, loaded, job.drop_overlaps, data_dir(settings))
     log = MetricsLog(job.out / "metrics.jsonl")
     done = log.records()
     if [r["id"] for r in done] != [p.id for p in problems[: len(done)]]:
         raise ValueError(f"{job.out}: holds traces of other problems; choose a new --out for this dataset slice")
+    _check_problem_set(job.out, job, started=bool(done))
     _forget_unfinished(job.out / TRACES_FILE, {r["id"] for r in done})
     (job.out / TRACES_FILE).touch()
     if len(done) < len(problems):

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from services.commands._output import print_json, stderr
+from services.commands.generate import parse_knobs
 
 
 def traces(
@@ -27,21 +28,30 @@ def traces(
     max_samples: int | None = typer.Option(
         None, "--max-samples", min=1, help="Sample in rounds of --samples until --keep are verified, up to this many."
     ),
+    knob: list[str] = typer.Option(
+        [], "--knob", "-k", help="A generated dataset's knob KEY=VALUE (repeatable), e.g. questions=max,min."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Sample the solver engine (K2_SOLVER__* settings; embedded by default) on training problems and keep the
     responses k2core.verify grades correct; a rerun resumes after the last finished problem."""
     from k2core.config import Settings
-    from k2core.data import list_datasets
+    from k2core.data import list_datasets, load_dataset
     from k2core.data.decontam import ContaminationError
     from k2core.training.traces import TraceJob, collect_traces
 
     if dataset not in list_datasets():
         known = ", ".join(list_datasets())
         raise typer.BadParameter(f"unknown dataset {dataset!r}; known: {known}", param_hint="--dataset")
+    knobs = parse_knobs(knob)
+    if knobs:
+        try:
+            load_dataset(dataset, 0, seed, knobs=knobs)  # checks the knobs before anything is sampled
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--knob") from exc
     try:
         job = TraceJob(
-            dataset, out, limit, seed, samples, max_tokens, temperature, top_p, drop_overlaps, keep, max_samples
+            dataset, out, limit, seed, samples, max_tokens, temperature, top_p, drop_overlaps, keep, max_samples, knobs
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--max-samples") from exc

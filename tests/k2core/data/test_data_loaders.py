@@ -136,6 +136,16 @@ def test_unknown_dataset_is_named() -> None:
         load_dataset("gen:nope")
 
 
+def test_generator_knobs_pass_through_and_files_refuse_them() -> None:
+    problems = load_dataset("gen:tabular", 24, seed=7, knobs={"questions": "max,min"})
+    assert {p.meta["question"]["type"] for p in problems} == {"max", "min"}
+    assert load_dataset("gen:tabular", 24, seed=7) == load_dataset("gen:tabular", 24, seed=7, knobs={})
+    with pytest.raises(ValueError, match="knobs: apply to generated datasets; 'gsm8k_train'"):
+        load_dataset("gsm8k_train", 1, knobs={"questions": "max"})
+    with pytest.raises(ValueError, match="unknown knob 'colour'"):
+        load_dataset("gen:tabular", 1, knobs={"colour": "red"})
+
+
 def test_list_datasets_names_files_and_generators() -> None:
     names = list_datasets()
     assert names[:8] == list(FILE_DATASETS)

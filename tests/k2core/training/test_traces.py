@@ -1,13 +1,17 @@
-"""Adaptive rejection sampling: rounds until enough verified answers or the sample budget, distinct seeds per round."""
+"""Rejection sampling: rounds until enough verified answers or the budget (fresh seeds each round); knobs aim it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from k2core.config import Settings
 from k2core.data import Problem
-from k2core.training.traces import TraceJob, sample_verified
+from k2core.training import traces as traces_module
+from k2core.training.traces import PROBLEMS_FILE, TraceJob, collect_traces, sample_verified
 from k2core.types import Completion, Message, SamplingParams
 
 PROBLEM = Problem("p0", "math", "What is 2 + 2?", "4")
@@ -69,3 +73,43 @@ def test_bad_settings_are_refused_naming_the_field(fields: dict[str, int], match
     with pytest.raises(ValueError, match=match):
         job(**fields)
 
+
+
+class TableEngine(SeededEngine):
+    """Answers every table question with the same number; closes like a real engine."""
+
+    async def close(self) -> None:
+        return None
+
+
+def run_traces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int, knobs: dict[str, str] | None) -> dict:
+    monkeypatch.setattr(traces_module, "build_engine", lambda *args, **kwargs: TableEngine(right=set()))
+    table_job = TraceJob(dataset="gen:tabular", out=tmp_path, limit=limit, seed=1000, samples=2, knobs=knobs)
+    return collect_traces(table_job, Settings(), console=Console(quiet=True))
+
+
+def test_knobs_aim_the_problems_and_the_folder_records_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_traces(tmp_path, monkeypatch, 2, {"questions": "max,min"})
+    ids = [json.loads(line)["id"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert ids == ["gen:tabular:1000:0", "gen:tabular:1000:1"]
+    recorded = json.loads((tmp_path / PROBLEMS_FILE).read_text())
+    assert recorded == {"dataset": "gen:tabular", "seed": 1000, "knobs": {"questions": "max,min"}}
+    assert run_traces(tmp_path, monkeypatch, 3, {"questions": "max,min"})["resumed_from"] == 2  # same set: resumes
+
+
+@pytest.mark.parametrize("later", [None, {"questions": "sum"}])
+def test_a_folder_refuses_to_resume_with_other_knobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, later: dict[str, str] | None
+) -> None:
+    run_traces(tmp_path, monkeypatch, 1, {"questions": "max,min"})
+    with pytest.raises(ValueError, match="holds traces of .*max,min"):
+        run_traces(tmp_path, monkeypatch, 2, later)  # the ids match, the problems would not
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 1, "nothing was added"
+
+
+def test_a_folder_from_before_the_record_sampled_without_knobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_traces(tmp_path, monkeypatch, 1, None)
+    (tmp_path / PROBLEMS_FILE).unlink()  # as a folder written before problems.json existed
+    with pytest.raises(ValueError, match="holds traces of"):
+        run_traces(tmp_path, monkeypatch, 2, {"questions": "max"})
+    assert run_traces(tmp_path, monkeypatch, 2, None)["resumed_from"] == 1
