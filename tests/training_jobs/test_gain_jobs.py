@@ -1,4 +1,4 @@
-"""The measured-gain job files (training-jobs/gain/): each parses, and each RLVR run starts from its SFT run's output."""
+"""The measured-gain job files (training-jobs/gain/): each parses; each RLVR run starts from its SFT output."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import pytest
 from k2core.training.config import parse_config
 
 GAIN = Path(__file__).resolve().parents[2] / "training-jobs" / "gain"
-RUNS = ("", "-run2")
+# Each run's traces: runs 1 and 2 share one folder (the second extended it); run 3 adds aimed traces to them.
+TRACES = {
+    "": "runs/gain/traces/traces.jsonl",
+    "-run2": "runs/gain/traces/traces.jsonl",
+    "-run3": "runs/gain3/traces.jsonl",
+}
+RUNS = tuple(TRACES)
 
 
 @pytest.mark.parametrize("run", RUNS)
@@ -18,7 +24,7 @@ def test_rlvr_starts_from_the_sft_output_of_the_same_run(run: str) -> None:
     rlvr = parse_config((GAIN / f"rlvr-tabular{run}.yaml").read_text())
     assert (sft.kind, rlvr.kind) == ("sft", "rlvr")
     assert rlvr.local.model == f"{sft.local.out}/hf"
-    assert sft.local.traces == "runs/gain/traces/traces.jsonl"  # one traces folder, extended by the second run
+    assert sft.local.traces == TRACES[run]
 
 
 def test_the_runs_write_to_separate_folders() -> None:
