@@ -4,7 +4,8 @@ problem, the measured gain of a training run.
 Each problem's score is its mean correctness over the folder's runs (``--k``); the gain is the mean per-problem
 difference with a paired bootstrap interval, so problems that are easy or hard for both models cancel out.
 A *target* comparison must gain at least ``min_gain`` with an interval above 0; a *guard* comparison (a benchmark
-the training must not damage) passes when its interval reaches 0 or above, i.e. no drop beyond noise.
+the training must not damage) passes when its interval reaches 0 or above, i.e. no drop beyond noise. Where the
+dataset's generator records a question type (``gen:tabular``), the report breaks the gain down by type.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
+from k2core.data import load_dataset
+from k2core.data.datasets import GEN_PREFIX
 from k2core.eval.harness import CONFIG_FILE, RESULTS_FILE, RunRecord, latest_records, read_records
 from k2core.eval.identity import MODEL_FILE
 from k2core.eval.metrics import bootstrap_ci, paired_differences
@@ -69,7 +72,7 @@ def compare(before: Evaluation, after: Evaluation, seed: int = 0) -> dict[str, A
     old = [before.scores[p] for p in shared]
     new = [after.scores[p] for p in shared]
     diffs = paired_differences(new, old)
-    return {
+    row = {
         "dataset": before.protocol.get("dataset"),
         "problems": len(shared),
         "runs": {"before": before.runs, "after": after.runs},
@@ -81,6 +84,37 @@ def compare(before: Evaluation, after: Evaluation, seed: int = 0) -> dict[str, A
         "worse": sum(d < 0 for d in diffs),
         "same": sum(d == 0 for d in diffs),
     }
+    types = question_types(before.protocol)
+    by_type = _by_type({p: types[p] for p in shared if p in types}, before, after)
+    return {**row, "by_type": by_type} if by_type else row
+
+
+def question_types(protocol: Mapping[str, Any]) -> dict[str, str]:
+    """Each problem's question type where its generator records one (``meta.question.type``); {} otherwise."""
+    dataset = protocol.get("dataset")
+    if not isinstance(dataset, str) or not dataset.startswith(GEN_PREFIX):
+        return {}
+    problems = load_dataset(dataset, protocol.get("limit"), protocol.get("seed") or 0)
+    questions = {p.id: p.meta.get("question") for p in problems}
+    return {pid: str(q["type"]) for pid, q in questions.items() if isinstance(q, dict) and "type" in q}
+
+
+def _by_type(types: Mapping[str, str], before: Evaluation, after: Evaluation) -> dict[str, dict[str, Any]]:
+    """Per question type: problems, each side's accuracy and correct runs, and the mean paired gain."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for problem, kind in types.items():
+        groups[kind].append(problem)
+    out = {}
+    for kind, problems in sorted(groups.items()):
+        old, new = [before.scores[p] for p in problems], [after.scores[p] for p in problems]
+        out[kind] = {
+            "problems": len(problems),
+            "before": round(fmean(old), 4),
+            "after": round(fmean(new), 4),
+            "correct_runs": {"before": round(sum(old) * before.runs), "after": round(sum(new) * after.runs)},
+            "gain": round(fmean(paired_differences(new, old)), 4),
+        }
+    return out
 
 
 def _side(evaluation: Evaluation, scores: Sequence[float], seed: int) -> dict[str, Any]:
@@ -148,7 +182,20 @@ def _markdown(report: Mapping[str, Any]) -> str:
         lines.append(f"- guard: no drop beyond noise (its interval reaches 0) — {held}")
     lines.append(f"- before: {target['before']['folder']} ({target['before']['models'].get('solver', '?')})")
     lines.append(f"- after: {target['after']['folder']} ({target['after']['models'].get('solver', '?')})")
+    if "by_type" in target:
+        lines += ["", "## Target by question type", "", _type_table(target), ""]
     return "\n".join(lines) + "\n"
+
+
+def _type_table(target: Mapping[str, Any]) -> str:
+    runs = target["runs"]["after"]
+    headers = ["question type", "problems", "before (correct runs)", "after (correct runs)", "gain"]
+    rows = [[kind, str(row["problems"]),
+             f"{_points(row['before'])} ({row['correct_runs']['before']} of {row['problems'] * runs})",
+             f"{_points(row['after'])} ({row['correct_runs']['after']} of {row['problems'] * runs})",
+             f"{100 * row['gain']:+.1f} points"]
+            for kind, row in target["by_type"].items()]  # fmt: skip
+    return markdown_table(headers, rows)
 
 
 def _plot(rows: Mapping[str, Mapping[str, Any]], path: Path) -> None:

@@ -1,5 +1,6 @@
 """Before/after comparison of two evaluation folders: per-problem means over runs, a paired interval, the target
-and guard verdicts, refusals naming what differs, and the `k2think compare` command with its exit status."""
+and guard verdicts, the per-question-type breakdown, refusals naming what differs, and the `k2think compare`
+command with its exit status."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from k2core.data import load_dataset
 from k2core.eval.compare import compare, gain_report, load_evaluation
 from services.cli import app
 
@@ -52,6 +54,29 @@ def test_scores_average_each_problems_runs_and_pair_them(tmp_path):
     assert row["before"]["models"] == {"solver": "base"} and row["after"]["models"] == {"solver": "new"}
     low, high = row["gain_ci95"]
     assert 0 <= low <= row["gain"] <= high
+
+
+def test_a_generated_dataset_breaks_the_gain_down_by_question_type(tmp_path):
+    problems = load_dataset("gen:tabular", 40, 0)
+    kinds = {p.id: p.meta["question"]["type"] for p in problems}
+    lookups = [p for p, kind in kinds.items() if kind == "lookup"]
+    before = write_eval(tmp_path / "b", {p: [False, False] for p in kinds}, "base")
+    after = write_eval(tmp_path / "a", {p: [p in lookups, False] for p in kinds}, "trained")
+    report = gain_report((before, after), None, tmp_path / "out")
+    by_type = report["target"]["by_type"]
+    assert set(by_type) == set(kinds.values()) and sum(row["problems"] for row in by_type.values()) == 40
+    assert by_type["lookup"] == {"problems": len(lookups), "before": 0.0, "after": 0.5,
+                                 "correct_runs": {"before": 0, "after": len(lookups)}, "gain": 0.5}  # fmt: skip
+    assert all(row["gain"] == 0 for kind, row in by_type.items() if kind != "lookup")
+    table = (tmp_path / "out" / "gain.md").read_text()
+    assert f"| lookup | {len(lookups)} | 0.0% (0 of {2 * len(lookups)}) | 50.0% ({len(lookups)} of" in table
+
+
+def test_a_file_dataset_has_no_breakdown(tmp_path):
+    outcomes = {f"gsm8k_test-{i}": [i % 2 == 0] for i in range(10)}
+    before = write_eval(tmp_path / "b", outcomes, "base", dataset="gsm8k_test", k=1)
+    after = write_eval(tmp_path / "a", outcomes, "trained", dataset="gsm8k_test", k=1)
+    assert "by_type" not in compare(load_evaluation(before), load_evaluation(after))
 
 
 def test_a_clear_gain_meets_the_target_and_an_unchanged_guard_holds(tmp_path):
