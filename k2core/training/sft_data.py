@@ -32,11 +32,23 @@ def conversation(problem: Problem, assistant: str) -> list[Message]:
 
 
 def worked_solution(problem: Problem) -> list[Message]:
-    """A GSM8K-style problem whose meta carries the worked solution, as reasoning then a boxed answer."""
+    """A problem whose meta carries a worked solution, as AM-Thinking reasoning then a boxed answer, graded.
+
+    Three shapes: steps that end in their own ``\\boxed{}`` (``gen:tabular``), GSM8K-style steps whose answer is
+    the problem's (math), or a bare final answer such as a countdown expression. A solution the domain's verifier
+    rejects is a ValueError naming the problem, so a faulty writer cannot teach a wrong answer."""
     solution = problem.meta.get("solution")
-    if not solution:
+    if not isinstance(solution, str) or not solution.strip():
         raise ValueError(f"problem {problem.id!r} has no worked solution in its meta")
-    return conversation(problem, assistant_content(solution, f"\\boxed{{{problem.answer}}}"))
+    if "\\boxed" in solution:
+        content = as_am_thinking(solution)
+    elif problem.domain == "math":
+        content = assistant_content(solution, f"\\boxed{{{problem.answer}}}")
+    else:
+        content = assistant_content("", f"\\boxed{{{solution.strip()}}}")
+    if not grade(problem.domain, content, problem.answer).correct:
+        raise ValueError(f"problem {problem.id!r}: its worked solution does not verify")
+    return conversation(problem, content)
 
 
 def as_am_thinking(response: str) -> str:

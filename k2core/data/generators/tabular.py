@@ -1,7 +1,8 @@
 """``gen:tabular``: a generated markdown table and one lookup or aggregation question about it.
 
 Numeric columns hold distinct values, so max/min/argmax answers are unique. Ground truth:
-``{"kind": "table_qa", "answer": 42 | 12.5 | "text", "tolerance": 0.01}`` (tolerance only for numbers).
+``{"kind": "table_qa", "answer": 42 | 12.5 | "text", "tolerance": 0.01}`` (tolerance only for numbers). Each
+problem's meta carries a worked solution (``tabular_solutions``), the domain's counterpart of GSM8K's.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from k2core.data import instructions
 from k2core.data.generators.base import Generated, check_choices, check_range
+from k2core.data.generators.tabular_solutions import worked_solution
 from k2core.data.problem import canonical_json
 
 
@@ -178,7 +180,8 @@ class TabularConfig:
 
 
 def make(rng: random.Random, config: TabularConfig) -> Generated:
-    """One table and one question; the meta keeps the question spec (type and the columns, rows it names)."""
+    """One table and one question; the meta keeps the question spec (type and the columns, rows it names) and a
+    worked solution (SFT data; never shown to the solver)."""
     theme = rng.choice(THEMES)
     columns = rng.sample(theme.columns, config.columns)
     table = Table(
@@ -193,4 +196,6 @@ def make(rng: random.Random, config: TabularConfig) -> Generated:
     if not isinstance(answer, str):
         truth["tolerance"] = 0.01 if kind == "average" else 0
     prompt = f"Here is a table of {theme.plural}:\n\n{table.markdown()}\n\n{text}\n\n{instructions.BOXED}"
-    return Generated(prompt, canonical_json(truth), {"kind": "table_qa", "question": {"type": kind, **spec}})
+    solution = worked_solution(table, kind, spec, answer)
+    meta = {"kind": "table_qa", "question": {"type": kind, **spec}, "solution": solution}
+    return Generated(prompt, canonical_json(truth), meta)

@@ -124,3 +124,9 @@ def test_traces_from_an_evaluation_set_or_overlapping_one_are_refused(tmp_path):
             sft_splits(DataConfig(sources=[], traces=str(traces)))
     dropped = sft_splits(DataConfig(sources=[], traces=str(traces), drop_overlaps=True))
     assert dropped == {"train": [], "test": []}
+
+
+def test_worked_solution_of_a_countdown_problem_is_its_expression_boxed():
+    problem = load_dataset("gen:countdown", limit=1, seed=3)[0]
+    content = worked_solution(problem)[-1]["content"]
+    assert content.endswith(f"\\boxed{{{problem.meta['solution']}}}")

@@ -1,0 +1,159 @@
+"""Worked solutions for ``gen:tabular`` questions: the steps a careful reader takes, one value at a time.
+
+The domain's counterpart of GSM8K's human-written solutions: SFT trains on them (``meta["solution"]``), the
+evaluation never shows them. Each walks the table the way a small model can follow token by token (running sums,
+a running best, a running count) and ends with the answer in ``\\boxed{}``; the verifier grades every one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from k2core.data.generators.tabular import Table
+
+
+def _column(t: Table, column: str) -> str:
+    return ", ".join(f"{name} {value}" for name, value in zip(t.names, t.values[column]))
+
+
+def _running_sum(values: list[int]) -> tuple[str, int]:
+    """'a + b = s1; s1 + c = s2; …' and the total (one value alone needs no addition)."""
+    total, steps = values[0], []
+    for value in values[1:]:
+        steps.append(f"{total} + {value} = {total + value}")
+        total += value
+    return "; ".join(steps), total
+
+
+def _row(t: Table, name: str) -> str:
+    """One row read out: 'Avalon: Region North, Parks 42, Schools 7'."""
+    i = t.names.index(name)
+    cells = [f"{t.theme.category} {t.categories[i]}", *(f"{c} {v[i]}" for c, v in t.values.items())]
+    return f"{name}: " + ", ".join(cells)
+
+
+def _lookup(t: Table, spec: dict[str, Any], answer: Any) -> str:
+    return f"The row of {_row(t, spec['row'])}.\nSo the {spec['column']} of {spec['row']} is {answer}."
+
+
+def _category(t: Table, spec: dict[str, Any], answer: Any) -> str:
+    return f"The row of {_row(t, spec['row'])}.\nSo the {t.theme.category} of {spec['row']} is {answer}."
+
+
+def _sum(t: Table, spec: dict[str, Any], answer: Any) -> str:
+    column = spec["column"]
+    steps, total = _running_sum(t.values[column])
+    return f"The {column} column: {_column(t, column)}.\nAdding them in order: {steps}.\nThe total is {total}."
+
+
+def _average(t: Table, spec: dict[str, Any], answer: Any) -> str:
+    steps, total = _running_sum(t.values[spec["column"]])
+    count = len(t.names)
+    return (
+        f"The {spec['column']} column: {_column(t, spec['column'])}.\nAdding them in order: {steps}.\n"
+        f"There are {count} {t.theme.plural}, so the average is {total} / {count} = {total / count:.4f}, "
+        f"which is {answer} to two decimal places."
+    )
+
+
+def _best(t: Table, column: str, largest: bool) -> tuple[str, int]:
+    """A running best down the column: each value against the best so far; returns the steps and the best row."""
+    values, word = t.values[column], "larger" if largest else "smaller"
+    best, steps = 0, [f"Start with {t.names[0]} {values[0]}."]
+    for i in range(1, len(values)):
+        better = values[i] > values[best] if largest else values[i] < values[best]
+        if better:
+            steps.append(f"{t.names[i]} {values[i]} is {word} than {values[best]}, so the best so far is {values[i]}.")
+            best = i
+        else:
+            steps.append(f"{t.names[i]} {values[i]} is not {word} than {values[best]}.")
+    return "\n".join(steps), best
+
+
+def _extreme(largest: bool) -> Callable[[Table, dict[str, Any], Any], str]:
+    def solve(t: Table, spec: dict[str, Any], answer: Any) -> str:
+        column = spec["column"]
+        steps, best = _best(t, column, largest)
+        word = "largest" if largest else "smallest"
+        return f"Going down the {column} column:\n{steps}\nThe {word} {column} is {t.values[column][best]}."
+
+    return solve
+
+
+def _arg(largest: bool) -> Callable[[Table, dict[str, Any], Any], str]:
+    def solve(t: Table, spec: dict[str, Any], answer: Any) -> str:
+        steps, best = _best(t, spec["column"], largest)
+        word = "highest" if largest else "lowest"
+        column = spec["column"]
+        return (
+            f"Going down the {column} column:\n{steps}\n"
+            f"The {word} {column} is {t.values[column][best]}, which belongs to {t.names[best]}."
+        )
+
+    return solve
+
+
+def _count_above(t: Table, spec: dict[str, Any], answer: Any) -> str:
+    column, threshold, count, steps = spec["column"], spec["threshold"], 0, []
+    for name, value in zip(t.names, t.values[column]):
+        if value > threshold:
+            count += 1
+            steps.append(f"{name} {value} > {threshold}: yes, {count} so far.")
+        else:
+            steps.append(f"{name} {value} > {threshold}: no.")
+    return f"Checking each {column} against {threshold}:\n" + "\n".join(steps) + f"\nThe count is {count}."
+
+
+def _count_category(t: Table, spec: dict[str, Any], answer: Any) -> str:
+    wanted, count, steps = spec["category"], 0, []
+    for name, category in zip(t.names, t.categories):
+        if category == wanted:
+            count += 1
+            steps.append(f"{name} is {category}: yes, {count} so far.")
+        else:
+            steps.append(f"{name} is {category}: no.")
+    heading = f"Checking each {t.theme.category} for {wanted}:\n"
+    return heading + "\n".join(steps) + f"\nThe count is {count}."
+
+
+def _sum_where(t: Table, spec: dict[str, Any], answer: Any) -> str:
+    column, wanted = spec["column"], spec["category"]
+    rows = [(n, v) for n, v, c in zip(t.names, t.values[column], t.categories) if c == wanted]
+    listed = ", ".join(f"{name} {value}" for name, value in rows)
+    head = f"The {t.theme.plural} with {t.theme.category} {wanted} and their {column}: {listed}."
+    if len(rows) == 1:
+        return f"{head}\nThere is only one, so the total is {rows[0][1]}."
+    steps, total = _running_sum([value for _, value in rows])
+    return f"{head}\nAdding them in order: {steps}.\nThe total is {total}."
+
+
+def _difference(t: Table, spec: dict[str, Any], answer: Any) -> str:
+    column, row, other = spec["column"], spec["row"], spec["other"]
+    first, second = (t.values[column][t.names.index(name)] for name in (row, other))
+    return (
+        f"The row of {_row(t, row)}.\nThe row of {_row(t, other)}.\n"
+        f"{row} has {column} {first} and {other} has {column} {second}.\n{first} - {second} = {first - second}."
+    )
+
+
+WRITERS: dict[str, Callable[[Table, dict[str, Any], Any], str]] = {
+    "lookup": _lookup,
+    "category": _category,
+    "sum": _sum,
+    "max": _extreme(True),
+    "min": _extreme(False),
+    "average": _average,
+    "argmax": _arg(True),
+    "argmin": _arg(False),
+    "count_above": _count_above,
+    "count_category": _count_category,
+    "sum_where": _sum_where,
+    "difference": _difference,
+}
+
+
+def worked_solution(table: Table, kind: str, spec: dict[str, Any], answer: Any) -> str:
+    """The steps for one question of type ``kind`` (spec as the question recorded it), then the boxed answer."""
+    return f"{WRITERS[kind](table, spec, answer)}\n\\boxed{{{answer}}}"
