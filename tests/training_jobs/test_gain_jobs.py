@@ -10,12 +10,12 @@ from k2core.training.config import parse_config
 
 GAIN = Path(__file__).resolve().parents[2] / "training-jobs" / "gain"
 # Each run's traces: runs 1 and 2 share one folder (the second extended it); run 3 adds aimed traces to them, and
-# run 4 trains on run 3's traces plus the domain's worked solutions.
+# run 4 trains on the domain's worked solutions alone.
 TRACES = {
     "": "runs/gain/traces/traces.jsonl",
     "-run2": "runs/gain/traces/traces.jsonl",
     "-run3": "runs/gain3/traces.jsonl",
-    "-run4": "runs/gain3/traces.jsonl",
+    "-run4": None,
 }
 RUNS = tuple(TRACES)
 
