@@ -42,18 +42,22 @@ def _category(t: Table, spec: dict[str, Any], answer: Any) -> str:
     return f"The row of {_row(t, spec['row'])}.\nSo the {t.theme.category} of {spec['row']} is {answer}."
 
 
-def _sum(t: Table, spec: dict[str, Any], answer: Any) -> str:
-    column = spec["column"]
+def _added(t: Table, column: str) -> tuple[str, int]:
+    """The column read out, then its running sum; returns the text and the total."""
     steps, total = _running_sum(t.values[column])
-    return f"The {column} column: {_column(t, column)}.\nAdding them in order: {steps}.\nThe total is {total}."
+    return f"The {column} column: {_column(t, column)}.\nAdding them in order: {steps}.", total
+
+
+def _sum(t: Table, spec: dict[str, Any], answer: Any) -> str:
+    added, total = _added(t, spec["column"])
+    return f"{added}\nThe total is {total}."
 
 
 def _average(t: Table, spec: dict[str, Any], answer: Any) -> str:
-    steps, total = _running_sum(t.values[spec["column"]])
+    added, total = _added(t, spec["column"])
     count = len(t.names)
     return (
-        f"The {spec['column']} column: {_column(t, spec['column'])}.\nAdding them in order: {steps}.\n"
-        f"There are {count} {t.theme.plural}, so the average is {total} / {count} = {total / count:.4f}, "
+        f"{added}\nThere are {count} {t.theme.plural}, so the average is {total} / {count} = {total / count:.4f}, "
         f"which is {answer} to two decimal places."
     )
 
@@ -72,25 +76,17 @@ def _best(t: Table, column: str, largest: bool) -> tuple[str, int]:
     return "\n".join(steps), best
 
 
-def _extreme(largest: bool) -> Callable[[Table, dict[str, Any], Any], str]:
+def _extreme(largest: bool, which_row: bool) -> Callable[[Table, dict[str, Any], Any], str]:
+    """max/min (the value) or argmax/argmin (``which_row``: the row that holds it), by a running best."""
+
     def solve(t: Table, spec: dict[str, Any], answer: Any) -> str:
         column = spec["column"]
         steps, best = _best(t, column, largest)
-        word = "largest" if largest else "smallest"
-        return f"Going down the {column} column:\n{steps}\nThe {word} {column} is {t.values[column][best]}."
-
-    return solve
-
-
-def _arg(largest: bool) -> Callable[[Table, dict[str, Any], Any], str]:
-    def solve(t: Table, spec: dict[str, Any], answer: Any) -> str:
-        steps, best = _best(t, spec["column"], largest)
-        word = "highest" if largest else "lowest"
-        column = spec["column"]
-        return (
-            f"Going down the {column} column:\n{steps}\n"
-            f"The {word} {column} is {t.values[column][best]}, which belongs to {t.names[best]}."
-        )
+        head = f"Going down the {column} column:\n{steps}\n"
+        if which_row:
+            word = "highest" if largest else "lowest"
+            return f"{head}The {word} {column} is {t.values[column][best]}, which belongs to {t.names[best]}."
+        return f"{head}The {'largest' if largest else 'smallest'} {column} is {t.values[column][best]}."
 
     return solve
 
@@ -142,11 +138,11 @@ WRITERS: dict[str, Callable[[Table, dict[str, Any], Any], str]] = {
     "lookup": _lookup,
     "category": _category,
     "sum": _sum,
-    "max": _extreme(True),
-    "min": _extreme(False),
+    "max": _extreme(True, which_row=False),
+    "min": _extreme(False, which_row=False),
     "average": _average,
-    "argmax": _arg(True),
-    "argmin": _arg(False),
+    "argmax": _extreme(True, which_row=True),
+    "argmin": _extreme(False, which_row=True),
     "count_above": _count_above,
     "count_category": _count_category,
     "sum_where": _sum_where,
