@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from k2core.data import load_dataset
 from k2core.training.config import parse_config
 
 GAIN = Path(__file__).resolve().parents[2] / "training-jobs" / "gain"
@@ -35,8 +36,6 @@ def test_the_runs_write_to_separate_folders() -> None:
 
 
 def test_worked_solutions_come_from_problems_the_evaluation_never_sees() -> None:
-    from k2core.data import load_dataset
-
     sft = parse_config((GAIN / "sft-tabular-run4.yaml").read_text()).local
     assert sft.dataset == "gen:tabular" and sft.seed not in (0, 1000, 2000), "evaluation, RLVR and traces seeds"
     evaluated = {p.prompt for p in load_dataset("gen:tabular", 100, 0)}

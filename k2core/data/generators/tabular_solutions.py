@@ -91,27 +91,25 @@ def _extreme(largest: bool, which_row: bool) -> Callable[[Table, dict[str, Any],
     return solve
 
 
+def _counted(checks: list[tuple[str, bool]]) -> str:
+    """A running count: each check's line ends 'yes, k so far.' or 'no.', then the count."""
+    count, steps = 0, []
+    for check, hit in checks:
+        count += hit
+        steps.append(f"{check}: yes, {count} so far." if hit else f"{check}: no.")
+    return "\n".join(steps) + f"\nThe count is {count}."
+
+
 def _count_above(t: Table, spec: dict[str, Any], answer: Any) -> str:
-    column, threshold, count, steps = spec["column"], spec["threshold"], 0, []
-    for name, value in zip(t.names, t.values[column]):
-        if value > threshold:
-            count += 1
-            steps.append(f"{name} {value} > {threshold}: yes, {count} so far.")
-        else:
-            steps.append(f"{name} {value} > {threshold}: no.")
-    return f"Checking each {column} against {threshold}:\n" + "\n".join(steps) + f"\nThe count is {count}."
+    column, threshold = spec["column"], spec["threshold"]
+    checks = [(f"{name} {value} > {threshold}", value > threshold) for name, value in zip(t.names, t.values[column])]
+    return f"Checking each {column} against {threshold}:\n" + _counted(checks)
 
 
 def _count_category(t: Table, spec: dict[str, Any], answer: Any) -> str:
-    wanted, count, steps = spec["category"], 0, []
-    for name, category in zip(t.names, t.categories):
-        if category == wanted:
-            count += 1
-            steps.append(f"{name} is {category}: yes, {count} so far.")
-        else:
-            steps.append(f"{name} is {category}: no.")
-    heading = f"Checking each {t.theme.category} for {wanted}:\n"
-    return heading + "\n".join(steps) + f"\nThe count is {count}."
+    wanted = spec["category"]
+    checks = [(f"{name} is {category}", category == wanted) for name, category in zip(t.names, t.categories)]
+    return f"Checking each {t.theme.category} for {wanted}:\n" + _counted(checks)
 
 
 def _sum_where(t: Table, spec: dict[str, Any], answer: Any) -> str:
