@@ -20,7 +20,6 @@ import codecs
 import contextlib
 import ctypes
 import functools
-import json
 import logging
 import os
 import threading
@@ -39,6 +38,7 @@ from llama_cpp.llama_grammar import LlamaGrammar
 
 from k2core.config import EmbeddedSettings, EngineSettings
 from k2core.engines.base import seeds_for
+from k2core.engines.json_grammar import json_schema_grammar
 from k2core.engines.stops import StopMatcher
 from k2core.errors import EngineError, ValidationError
 from k2core.models import resolve_model_path
@@ -329,7 +329,7 @@ class _Runtime:
     def grammar(self, schema: dict[str, Any]) -> LlamaGrammar:
         """A llama.cpp grammar for a JSON schema; ValidationError when llama.cpp cannot build one."""
         try:
-            grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            grammar = LlamaGrammar.from_string(json_schema_grammar(schema), verbose=False)
             sampler = llama_cpp.llama_sampler_init_grammar(
                 self.model.vocab, grammar._grammar.encode(), grammar._root.encode()
             )

@@ -108,6 +108,27 @@ async def test_json_schema_output_parses(engine: LlamaCppEngine) -> None:
 
 
 @pytest.mark.slow
+async def test_json_strings_never_hold_raw_control_characters(engine: LlamaCppEngine) -> None:
+    """A plan asked for one step a line: the model wants newlines inside the string, and the grammar makes it
+    write them escaped (a raw newline is invalid JSON; llama-cpp-python's converter allowed it)."""
+    schema = {
+        "type": "object",
+        "properties": {"hard": {"type": "boolean"}, "plan": {"type": "string"}},
+        "required": ["hard", "plan"],
+    }
+    ask = (
+        "Write a plan with numbered steps, one step per line, for this problem, as JSON: Janet has 3 apples and "
+        "buys 5 more bags of 4 apples. How many apples?"
+    )
+    params = SamplingParams(temperature=0.8, top_p=0.95, max_tokens=160, seed=1, json_schema=schema)
+    completions = await engine.generate([Message(role="user", content=ask)], params, 4)
+    for completion in completions:
+        assert not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in completion.text), completion.text
+        if completion.finish_reason == "stop":
+            assert isinstance(json.loads(completion.text)["plan"], str)
+
+
+@pytest.mark.slow
 async def test_stop_strings_cut_the_text(engine: LlamaCppEngine) -> None:
     [full] = await engine.generate(COUNT, GREEDY)
     stop = full.text.strip()[2:4]
