@@ -30,7 +30,7 @@ import grpc
 import psutil
 
 from bench.engine_bench import console, machine, write_result
-from bench.peers.processes import HOST, Child, free_port
+from bench.peers.processes import HOST, Child, exit_on_sigterm, free_port
 from k2core.pipeline.judge import EngineJudge
 from k2core.pipeline.planner import EnginePlanner
 from k2core.pipeline.request import SolveRequest
@@ -369,6 +369,7 @@ def main(argv: list[str]) -> int:
         asyncio.run(serve_instant(args.clients))
         return 0
     before = machine()
+    exit_on_sigterm()
     with tempfile.TemporaryDirectory() as scratch:
         out = asyncio.run(run(args, Path(scratch)))
     workload = (

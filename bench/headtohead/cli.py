@@ -13,6 +13,7 @@ from bench.headtohead import report, stats
 from bench.headtohead.run import Journal, Lineup, console, run_systems
 from bench.headtohead.workload import DATASET, Workload, load_problems
 from bench.paths import RESULTS
+from bench.peers import processes
 
 SYSTEMS = ("reference", "reference-script", "optillm", "k2think", "k2think-adaptive")
 DEFAULT_SYSTEMS = "reference,optillm,k2think"
@@ -100,6 +101,7 @@ def main(argv: list[str]) -> int:
         done = sum(map(len, outcomes.values()))
         notes = {"partial": f"written from the journal: {done} of {len(problems) * args.rounds * len(lineup.systems)} runs"}
     else:
+        processes.exit_on_sigterm()
         logs = Path(tempfile.mkdtemp(prefix="k2think-headtohead-"))
         console.print(f"process logs: {logs}; journal: {journal_path}")
         outcomes, notes = asyncio.run(run_systems(lineup, problems, args.seed, args.rounds, journal, logs))

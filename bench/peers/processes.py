@@ -68,6 +68,16 @@ class Child:
         self.stop()
 
 
+def exit_on_sigterm() -> None:
+    """Make SIGTERM leave like Ctrl-C: ``SystemExit`` unwinds the bench, so every ``Child`` it started (each in its
+    own session, out of reach of a signal to the bench's group) is stopped on the way out, not orphaned."""
+
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
+
+
 def http_ok(url: str) -> Callable[[], bool]:
     """A readiness check: GET ``url`` answers 200."""
 
