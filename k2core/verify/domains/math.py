@@ -18,6 +18,7 @@ _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _HASHES = re.compile(r"####\s*([^\n]+)")
 _ANSWER_LINE = re.compile(r"(?i)\b(?:final\s+answer|answer)\b\**\s*(?:is\b\s*:?|[:：=])\s*([^\n]+)")
 _MATHY = re.compile(r"[\d\\$^=]")
+_TRAILING_PERCENT = re.compile(r"\s*\\?%$")
 _NUMBER_THEN_WORDS = re.compile(r"^(-?\d[\d,]*(?:\.\d+)?)\s+[A-Za-z]{2,}[A-Za-z\s]*$")
 # Inputs sympy may never finish on: power towers, huge exponents, huge factorials.
 _PATHOLOGICAL = (
@@ -44,8 +45,10 @@ def _last_boxed(text: str) -> str | None:
 
 
 def _clean(answer: str) -> str:
-    """Strip markdown emphasis, ``$`` wrappers and trailing punctuation from an answer snippet."""
+    """Strip markdown emphasis, ``$`` wrappers, trailing punctuation and a trailing percent sign (``25\\%`` answers
+    "what percentage…" as ``25`` does; math-verify alone tells them apart) from an answer snippet."""
     answer = answer.strip().strip("*").strip().rstrip(".。").strip().strip("$").strip()
+    answer = _TRAILING_PERCENT.sub("", answer)
     match = _NUMBER_THEN_WORDS.match(answer)
     return match.group(1) if match else answer
 

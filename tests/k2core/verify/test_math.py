@@ -29,6 +29,9 @@ def _answers(name: str) -> list[str]:
         ("[-2, 7)", "[-2,7)"),
         ("18", "18 dollars"),
         ("1234", "1,234"),
+        ("25", "25\\%"),
+        ("25", "25 %"),
+        ("10\\%", "10"),
     ],
 )
 def test_equivalent_spellings(gold: str, answer: str) -> None:
@@ -51,6 +54,13 @@ def test_equivalent_spellings(gold: str, answer: str) -> None:
 )
 def test_extraction(response: str, extracted: str) -> None:
     assert GRADER.extract(response) == extracted
+
+
+def test_a_percent_sign_is_not_a_fraction() -> None:
+    """``25\\%`` reads as 25 (the number the question asks for), never as 0.25."""
+    assert not GRADER.grade("\\boxed{25\\%}", "0.25").correct
+    assert not GRADER.grade("\\boxed{25\\%}", "26").correct
+    assert GRADER.extract("So he covered 60% of it.\nAnswer: 60%") == "60"
 
 
 def test_only_the_text_after_think_is_graded() -> None:
