@@ -1,5 +1,5 @@
 """Tolerant JSON-object parsing of model output: fenced blocks, trailing prose, single quotes, trailing commas,
-and objects cut off by the token limit."""
+objects cut off by the token limit, and LaTeX written with single backslashes inside strings."""
 
 from __future__ import annotations
 
@@ -15,6 +15,17 @@ _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _DANGLING_KEY = re.compile(r"[,{]\s*(\"[^\"]*\"|'[^']*')\s*$")
 _CUT_NUMBER = re.compile(r"(\d)[.eE+-]+$")
 _PY_LITERALS = {"true": "True", "false": "False", "null": "None"}
+# An escaped backslash, a \uXXXX escape, or a backslash before a run of letters (a JSON escape or a LaTeX command).
+_BACKSLASH = re.compile(r"\\\\|\\u[0-9a-fA-F]{4}|\\([A-Za-z]+)")
+# LaTeX commands that begin with a JSON escape letter (b f n r t): written with one backslash, JSON would read
+# "\frac" as a form feed and "rac", "\boxed" as a backspace and "oxed", "\times" as a tab and "imes".
+_LATEX_ON_ESCAPES = frozenset(
+    "backslash bar because begin beta big bigcap bigcup binom bmod bot boxed bullet "
+    "fbox forall frac "
+    "nabla ne neg neq newline ngeq ni nleq nmid not notin nu "
+    "rangle rbrace rceil rfloor rho right rightarrow rm "
+    "tan tanh tau tbinom text textbf textit textrm texttt tfrac therefore theta tilde times to top triangle".split()
+)
 
 
 class ParseError(ValueError):
@@ -26,11 +37,26 @@ def parse_json_object(text: str) -> dict[str, Any]:
     body = final_segment(text).strip()
     if not body:
         raise ParseError("empty output")
+    body = _escape_latex(body)
     for chunk in [*(m.group(1) for m in _FENCE.finditer(body)), body]:
         found = _first_object(chunk)
         if found is not None:
             return found
     raise ParseError(f"no JSON object in output: {_preview(body)}")
+
+
+def _escape_latex(text: str) -> str:
+    """Double each backslash that starts a LaTeX command rather than a JSON escape: one before letters JSON cannot
+    escape (``\\sqrt``, ``\\underline``), or before a known command that begins with an escape letter
+    (``\\frac``, ``\\boxed``, ``\\neq``). ``\\n`` before ordinary words stays a newline."""
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(1)
+        if word is None or (word[0] in "bfnrt" and (len(word) == 1 or word not in _LATEX_ON_ESCAPES)):
+            return match.group()
+        return "\\" + match.group()
+
+    return _BACKSLASH.sub(fix, text)
 
 
 def _first_object(text: str) -> dict[str, Any] | None:

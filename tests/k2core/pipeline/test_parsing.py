@@ -37,6 +37,29 @@ def test_raw_newlines_inside_strings() -> None:
     assert parse_json_object('{"reason": "line one\nline two", }') == {"reason": "line one\nline two"}
 
 
+@pytest.mark.parametrize(
+    ("raw", "plan"),
+    [
+        (
+            r'{"plan": "Put the answer in \boxed{} and use \frac{a}{b}"}',
+            r"Put the answer in \boxed{} and use \frac{a}{b}",
+        ),
+        (
+            r'{"plan": "Check $x \neq 0$, then $a \times b$ and \text{m}"}',
+            r"Check $x \neq 0$, then $a \times b$ and \text{m}",
+        ),
+        (r'{"plan": "Take \sqrt{2} \cdot \pi and \underline{x}"}', r"Take \sqrt{2} \cdot \pi and \underline{x}"),
+        (r'{"plan": "Escaped right: \\frac{1}{2}, \\\frac{3}{4}"}', r"Escaped right: \frac{1}{2}, \\frac{3}{4}"),
+        (r'{"plan": "Step 1\nStep 2\tthen\nuse it\r\n\u00e9"}', "Step 1\nStep 2\tthen\nuse it\r\n\u00e9"),
+    ],
+)
+def test_latex_with_single_backslashes_survives(raw: str, plan: str) -> None:
+    """A planner writing LaTeX inside JSON with one backslash keeps its commands: ``\\boxed`` is not a backspace
+    and ``oxed`` (a solver copying that plan wrote ``\\x08oxed{36}`` and lost a right answer), while JSON's own
+    escapes before ordinary words stay newlines and tabs."""
+    assert parse_json_object(raw)["plan"] == plan
+
+
 def test_skips_non_object_braces_before_the_object() -> None:
     assert parse_json_object('set {1, 2} then {"a": 1}') == {"a": 1}
 
