@@ -52,7 +52,7 @@ def _escape_latex(text: str) -> str:
 
     def fix(match: re.Match[str]) -> str:
         word = match.group(1)
-        if word is None or (word[0] in "bfnrt" and (len(word) == 1 or word not in _LATEX_ON_ESCAPES)):
+        if word is None or (word[0] in "bfnrt" and word not in _LATEX_ON_ESCAPES):
             return match.group()
         return "\\" + match.group()
 
