@@ -108,7 +108,13 @@ def main(argv: list[str]) -> int:
     rows = stats.table(outcomes)
     workload = (f"{len(problems)} problems of {args.dataset} (a fixed subset drawn with seed {args.seed}) × "
                 f"{args.rounds} rounds with fresh sampling seeds, N={args.n}, one request at a time, systems interleaved")  # fmt: skip
-    doc = report.document(settings, workload, rows, stats.verdict(rows), outcomes, notes)
+    counted = None
+    if any(o.error is not None for runs in outcomes.values() for o in runs):
+        counted = stats.verdict(stats.table(stats.failures_as_wrong(outcomes)))
+        if counted is not None:
+            notes["failed runs counted"] = ("each failed run as a wrong answer with the time and tokens it spent: "
+                                            f"{report.verdict_text(counted)}")  # fmt: skip
+    doc = report.document(settings, workload, rows, stats.verdict(rows), outcomes, notes, counted)
     (args.out / f"{args.name}.json").write_text(json.dumps(doc, indent=2))
     (args.out / f"{args.name}.md").write_text(report.markdown(doc) + "\n")
     console.print(report.markdown(doc))

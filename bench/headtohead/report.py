@@ -49,8 +49,10 @@ def document(
     targets: dict[str, Any] | None,
     outcomes: dict[str, list[Outcome]],
     notes: dict[str, str],
+    targets_failures_counted: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The results JSON: workload, settings, flat figures, per-system table, targets and per-problem outcomes."""
+    """The results JSON: workload, settings, flat figures, per-system table, targets (also with failed runs counted
+    as wrong answers at their cost, when any failed) and per-problem outcomes."""
     figures: dict[str, Any] = {}
     for name, row in rows.items():
         figures |= {f"{name} accuracy": row["accuracy"], f"{name} wall s/problem": row["wall_s_per_problem"],
@@ -66,6 +68,7 @@ def document(
         "figures": figures,
         "verdict": verdict_text(targets),
         "targets": targets,
+        "targets_failures_counted": targets_failures_counted,
         "systems": rows,
         "notes": notes,
         "outcomes": {name: [asdict(o) for o in runs] for name, runs in outcomes.items()},
@@ -120,7 +123,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "Latency is wall time per request; compute is the completion tokens the backend generated for it (every "
         "call: planner, solvers, judge or ratings; a stream cut off early counts what it sent). Judge calls: the "
         "reference's linear chain, optillm's per-candidate ratings, k2think's both-order knockout (none when a "
-        "strict majority agrees).",
+        "strict majority agrees). A failed run (errors) is left out of every other figure of its row.",
     ]
     if doc.get("verdict"):
         parts.append(f"**Targets** (k2think vs the reference flow): {doc['verdict']}.")

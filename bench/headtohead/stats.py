@@ -3,7 +3,7 @@ and compute per problem, and the issue's targets read off the table."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.headtohead.outcome import Outcome
@@ -69,6 +69,15 @@ def paired_vs_baseline(system: list[Outcome], baseline: list[Outcome]) -> dict[s
         return None
     diffs = paired_differences([mine[p] for p in shared], [theirs[p] for p in shared])
     return {"problems": len(shared), "difference": sum(diffs) / len(diffs), "ci95": list(bootstrap_ci(diffs))}
+
+
+def failures_as_wrong(outcomes: dict[str, list[Outcome]]) -> dict[str, list[Outcome]]:
+    """Every failed run as a wrong answer that keeps the time and tokens it spent: how a caller meets a failure.
+    (The table itself leaves failed runs out, which favours a system whose failures are its longest requests.)"""
+    return {
+        name: [replace(o, error=None, correct=False) if o.error is not None else o for o in runs]
+        for name, runs in outcomes.items()
+    }
 
 
 def table(outcomes: dict[str, list[Outcome]]) -> dict[str, dict[str, Any]]:

@@ -95,6 +95,17 @@ def test_results_can_be_written_from_the_journal_of_a_run_still_going(tmp_path: 
     doc = json.loads((tmp_path / "h2h.json").read_text())
     assert doc["notes"]["partial"] == "written from the journal: 2 of 4 runs"
     assert doc["targets"]["speedup"] == pytest.approx(3.0) and doc["targets"]["token_saving"] == pytest.approx(2 / 3)
+    assert doc["targets_failures_counted"] is None and "failed runs counted" not in doc["notes"]
+    second = load_problems("gen:arith", 2, seed=0)[1]
+    journal.add("reference", Outcome(error="JSONDecodeError: x", seconds=21.0, completion_tokens=2100, problem_id=second.id))
+    journal.add("k2think", Outcome(correct=True, seconds=3.0, completion_tokens=300, problem_id=second.id))
+    assert cli.main([*argv, "--from-journal"]) == 0
+    doc = json.loads((tmp_path / "h2h.json").read_text())
+    assert doc["targets"]["speedup"] == pytest.approx(3.0) and doc["targets"]["problems"] == 1
+    assert doc["targets_failures_counted"]["speedup"] == pytest.approx(5.0)
+    assert doc["targets_failures_counted"]["problems"] == 2
+    assert "5.00× lower" in doc["notes"]["failed runs counted"]
+    assert "- failed runs counted: each failed run as a wrong answer" in (tmp_path / "h2h.md").read_text()
 
 
 def test_a_journal_line_torn_by_a_kill_is_dropped_and_its_run_redone(tmp_path: Path) -> None:

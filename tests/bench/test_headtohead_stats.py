@@ -67,3 +67,19 @@ def test_errors_are_counted_apart_and_no_reference_means_no_verdict() -> None:
     rows = stats.table({"k2think": [Outcome(correct=True, seconds=2.0, problem_id="p"), Outcome(error="boom", problem_id="q")]})
     assert (rows["k2think"]["errors"], rows["k2think"]["runs"], rows["k2think"]["accuracy"]) == (1, 1, 1.0)
     assert stats.verdict(rows) is None and report.verdict_text(None) is None
+
+
+def test_failed_runs_counted_as_wrong_keep_their_time_and_tokens() -> None:
+    outcomes = {
+        "reference": [Outcome(correct=True, seconds=10.0, completion_tokens=1000, problem_id="p"),
+                      Outcome(error="JSONDecodeError: x", seconds=30.0, completion_tokens=5000, problem_id="q")],
+        "k2think": [Outcome(correct=True, seconds=4.0, completion_tokens=400, problem_id="p"),
+                    Outcome(correct=True, seconds=4.0, completion_tokens=400, problem_id="q")],
+    }  # fmt: skip
+    left_out = stats.verdict(stats.table(outcomes))
+    counted = stats.verdict(stats.table(stats.failures_as_wrong(outcomes)))
+    assert left_out is not None and counted is not None
+    assert (left_out["speedup"], left_out["problems"], left_out["accuracy_difference"]) == (pytest.approx(2.5), 1, 0.0)
+    assert (counted["speedup"], counted["problems"]) == (pytest.approx(5.0), 2)
+    assert counted["token_saving"] == pytest.approx(1 - 400 / 3000) and counted["accuracy_difference"] == pytest.approx(0.5)
+    assert outcomes["reference"][1].error is not None  # the outcomes themselves are left as they were
