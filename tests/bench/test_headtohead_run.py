@@ -97,7 +97,8 @@ def test_results_can_be_written_from_the_journal_of_a_run_still_going(tmp_path: 
     assert doc["targets"]["speedup"] == pytest.approx(3.0) and doc["targets"]["token_saving"] == pytest.approx(2 / 3)
     assert doc["targets_failures_counted"] is None and "failed runs counted" not in doc["notes"]
     second = load_problems("gen:arith", 2, seed=0)[1]
-    journal.add("reference", Outcome(error="JSONDecodeError: x", seconds=21.0, completion_tokens=2100, problem_id=second.id))
+    failed = Outcome(error="JSONDecodeError: x", seconds=21.0, completion_tokens=2100, problem_id=second.id)
+    journal.add("reference", failed)
     journal.add("k2think", Outcome(correct=True, seconds=3.0, completion_tokens=300, problem_id=second.id))
     assert cli.main([*argv, "--from-journal"]) == 0
     doc = json.loads((tmp_path / "h2h.json").read_text())
