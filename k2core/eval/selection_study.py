@@ -71,6 +71,7 @@ class StudyRecord(BaseModel):
     problem_id: str
     domain: str
     candidates: list[CandidateOutcome] = Field(default_factory=list)
+    texts: list[str] = Field(default_factory=list)  # the candidates' texts, in order: judges can be replayed offline
     k2think: Pick | None = None
     linear: Pick | None = None
     probes: list[JudgeProbe] = Field(default_factory=list)
@@ -182,6 +183,7 @@ async def study_problem(problem: Problem, spec: StudySpec, solve: SolveFn, judge
         problem_id=problem.id,
         domain=problem.domain,
         candidates=graded,
+        texts=[c.text for c in result.candidates],
         k2think=Pick(index=k2_index, correct=graded[position[k2_index]].correct, judge_calls=k2_calls, method=method),
         linear=Pick(index=lin_index, correct=graded[position[lin_index]].correct, judge_calls=lin_calls),
         probes=probes,

@@ -9,9 +9,9 @@ import pytest
 
 from k2core.data import load_dataset
 from k2core.eval.components import run_components
-from k2core.eval.harness import EvalSpec
+from k2core.eval.harness import EvalSpec, read_records
 from k2core.eval.scaling import run_scaling
-from k2core.eval.selection_study import StudySpec, run_selection_report, study_limit
+from k2core.eval.selection_study import StudyRecord, StudySpec, run_selection_report, study_limit
 from tests.k2core.eval.fakes import FakeSolve, TruthJudge
 
 PROBLEMS = load_dataset("gen:arith", 4, seed=0)
@@ -81,6 +81,9 @@ async def test_selection_report(tmp_path: Path) -> None:
     assert "gap closed" in text and "gap 95% CI" in text and "## Judge quality" in text
     assert "| k2think | 100.0% |" in text and "+66.7 [+66.7, +66.7]" in text
     assert_png(tmp_path / "selection.png")
+    records = read_records(tmp_path / "selection" / "results.jsonl", StudyRecord)
+    assert [len(r.texts) for r in records] == [3] * 4, "every candidate's text is kept for offline judge replays"
+    assert records[0].texts[1] == f"So it is \\boxed{{{PROBLEMS[0].answer}}}"
     again = FakeSolve(PROBLEMS, spread)
     await run_selection_report(spec, again, judge, tmp_path)
     assert again.calls == [], "a finished study is not redone"
