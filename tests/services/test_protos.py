@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import filecmp
+import re
+import tomllib
+from importlib.metadata import version
 from pathlib import Path
 
 import grpc
@@ -12,6 +15,14 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from services.gen_protos import DEFAULT_OUT, generate
 from tests.services.harness import Stack
+
+
+def test_the_generator_is_the_pinned_grpcio_tools() -> None:
+    """The generated code names the generator's version, so a drifted grpcio-tools would make it look stale."""
+    deps = tomllib.loads(Path("pyproject.toml").read_text())["project"]["dependencies"]
+    pins = [m.group(1) for d in deps if (m := re.fullmatch(r"grpcio-tools==([\w.]+)", d))]
+    assert pins, "pyproject.toml must pin grpcio-tools exactly (services/gen is checked in)"
+    assert version("grpcio-tools") == pins[0], "reinstall: `make install-dev` installs the pinned grpcio-tools"
 
 
 def test_generated_code_matches_the_protos(tmp_path: Path) -> None:
