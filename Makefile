@@ -5,7 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS),)
-UV_INSTALL := $(UV) pip install --python $(PY) $(FIND_LINKS)
+# constraints.txt pins every package the installs resolve (what CI tested); `make lock` refreshes it.
+CONSTRAINTS := constraints.txt
+UV_INSTALL := $(UV) pip install --python $(PY) $(FIND_LINKS) --constraint $(CONSTRAINTS)
+LOCK_EXTRAS := dev cerebras train
 RUN_EXTRAS := cerebras
 TEST_EXTRAS := dev,cerebras,train
 # The sample: a code problem whose docstring examples become public tests, so the candidates the model writes
@@ -17,13 +20,14 @@ DOMAIN ?= $(if $(PROBLEM),math,code)
 SEED ?= 1
 RUN_MAX_TOKENS ?= 512
 
-.PHONY: run test bench install install-dev model protos docs lint clean help image image-gpu image-train test-image
+.PHONY: run test bench install install-dev lock model protos docs lint clean help image image-gpu image-train test-image
 
 help:
 	@echo "make run    - set up (.venv, packages, embedded model) and solve a sample problem end to end"
 	@echo "make test   - set up and run the whole test suite (slow tests use the embedded model)"
 	@echo "make bench  - run every benchmark (k2think bench --list shows them); results in bench/results/"
 	@echo "make protos - regenerate services/gen from protos/"
+	@echo "make lock   - re-resolve the dependencies into constraints.txt (the pins every install uses)"
 	@echo "make docs   - regenerate the settings tables of README.md and charts/k2think/README.md"
 	@echo "make lint   - ruff (lint + format check) and mypy on k2core/ and services/ (part of make test)"
 	@echo "make image  - build the k2think image with podman (image-gpu, image-train: the others); make test-image runs it"
@@ -34,17 +38,26 @@ $(PY):
 $(UV): | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
 
-# Stamps keyed on pyproject.toml make both installs idempotent: a second run skips them.
-$(VENV)/.stamp-run: pyproject.toml | $(UV)
+# Stamps keyed on pyproject.toml and constraints.txt make both installs idempotent: a second run skips them.
+$(VENV)/.stamp-run: pyproject.toml $(CONSTRAINTS) | $(UV)
 	$(UV_INSTALL) -e ".[$(RUN_EXTRAS)]"
 	@touch $@
 
-$(VENV)/.stamp-test: pyproject.toml | $(UV)
+$(VENV)/.stamp-test: pyproject.toml $(CONSTRAINTS) | $(UV)
 	$(UV_INSTALL) -e ".[$(TEST_EXTRAS)]"
 	@touch $@ $(VENV)/.stamp-run
 
 install: $(VENV)/.stamp-run
 install-dev: $(VENV)/.stamp-test
+
+# Re-resolve every extra the installs use and pin the result; local build labels (torch's +cpu) are dropped so
+# the pins hold with or without PIP_FIND_LINKS.
+lock: | $(UV)
+	$(UV) pip compile pyproject.toml $(addprefix --extra ,$(LOCK_EXTRAS)) $(FIND_LINKS) --python-version 3.11 \
+		--no-annotate --no-header --quiet \
+		| sed -E 's/^([A-Za-z0-9_.-]+==[^+ ]+)\+[A-Za-z0-9.]+/\1/' \
+		| { echo '# Every package `make install`/`make install-dev` may install, pinned: `make lock` regenerates it.'; cat; } \
+		> $(CONSTRAINTS)
 
 model: install
 	$(PY) -m k2core.models --quantisations q4_0 q8_0
