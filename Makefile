@@ -8,9 +8,11 @@ FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS),)
 # constraints.txt pins every package the installs resolve (what CI tested); `make lock` refreshes it.
 CONSTRAINTS := constraints.txt
 UV_INSTALL := $(UV) pip install --python $(PY) $(FIND_LINKS) --constraint $(CONSTRAINTS)
-LOCK_EXTRAS := dev cerebras train
 RUN_EXTRAS := cerebras
 TEST_EXTRAS := dev,cerebras,train
+comma := ,
+# make lock resolves the test install's extras, a superset of the run install's.
+LOCK_EXTRAS := $(subst $(comma), ,$(TEST_EXTRAS))
 # The sample: a code problem whose docstring examples become public tests, so the candidates the model writes
 # can disagree and selection keeps one that passes. `make run PROBLEM="..."` solves your own (math by default).
 SAMPLE_PROBLEM := docs/sample_problem.txt

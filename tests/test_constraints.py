@@ -12,7 +12,7 @@ from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-LOCKED_EXTRAS = re.search(r"^LOCK_EXTRAS := (.+)$", (REPO / "Makefile").read_text(), re.MULTILINE)
+TEST_EXTRAS = re.search(r"^TEST_EXTRAS := (.+)$", (REPO / "Makefile").read_text(), re.MULTILINE)
 
 
 def pins() -> dict[str, str]:
@@ -28,8 +28,8 @@ def pins() -> dict[str, str]:
 
 
 def test_every_dependency_the_installs_name_is_pinned_within_its_range() -> None:
-    assert LOCKED_EXTRAS, "Makefile: LOCK_EXTRAS names the extras `make lock` resolves"
-    extras = LOCKED_EXTRAS.group(1).split()
+    assert TEST_EXTRAS, "Makefile: TEST_EXTRAS names the extras `make install-dev` and `make lock` use"
+    extras = TEST_EXTRAS.group(1).split(",")
     requirements = [Requirement(r) for r in PYPROJECT["dependencies"]]
     requirements += [Requirement(r) for extra in extras for r in PYPROJECT["optional-dependencies"][extra]]
     locked = pins()
