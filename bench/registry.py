@@ -183,7 +183,7 @@ BENCHES: tuple[Bench, ...] = (
         name="headtohead",
         entry="bench.headtohead_bench:main",
         description="k2think vs the K2-Think reference flow vs optillm best-of-n on one concurrent backend, GSM8K",
-        writes=("headtohead.json", "headtohead.md"),
+        writes=("headtohead.json", "headtohead.md", "headtohead.png"),
         needs=(Need.MODEL, Need.PEER),
         parts=("bench.headtohead", "bench.reference_flow", "bench.peers"),
     ),

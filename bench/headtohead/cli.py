@@ -1,4 +1,4 @@
-"""The command line: parse the options, run, write ``bench/results/<name>.{json,md}``."""
+"""The command line: parse the options, run, write ``bench/results/<name>.{json,md,png}``."""
 
 from __future__ import annotations
 
@@ -116,6 +116,7 @@ def main(argv: list[str]) -> int:
                                             f"{report.verdict_text(counted)}")  # fmt: skip
     doc = report.document(settings, workload, rows, stats.verdict(rows), outcomes, notes, counted)
     (args.out / f"{args.name}.json").write_text(json.dumps(doc, indent=2))
-    (args.out / f"{args.name}.md").write_text(report.markdown(doc) + "\n")
+    png = report.plot(doc, args.out / f"{args.name}.png")
+    (args.out / f"{args.name}.md").write_text(report.markdown(doc, png.name) + "\n")
     console.print(report.markdown(doc))
     return 0

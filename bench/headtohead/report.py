@@ -7,12 +7,13 @@ import os
 import platform
 from dataclasses import asdict
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import llama_cpp
 
 from bench.headtohead.outcome import Outcome
-from k2core.eval.reports import markdown_table
+from k2core.eval.reports import markdown_table, pyplot
 
 
 def points(share: float) -> float:
@@ -99,8 +100,38 @@ def _ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}×"
 
 
-def markdown(doc: dict[str, Any]) -> str:
-    """The results as a markdown table (latency and compute side by side, ratios against k2think) and notes."""
+def plot(doc: dict[str, Any], path: Path) -> Path:
+    """A PNG of the three figures people compare, one bar per system: accuracy (with its 95% interval), wall
+    seconds per problem (latency) and completion tokens per problem (compute)."""
+    plt = pyplot()
+    names = list(doc["systems"])
+    rows = [doc["systems"][name] for name in names]
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.4))
+    accuracy = [100 * r["accuracy"] for r in rows]
+    errors = [
+        [a - 100 * r["accuracy_ci95"][0] if r.get("accuracy_ci95") else 0.0 for a, r in zip(accuracy, rows)],
+        [100 * r["accuracy_ci95"][1] - a if r.get("accuracy_ci95") else 0.0 for a, r in zip(accuracy, rows)],
+    ]
+    panels = [
+        (accuracy, "accuracy (%), 95% CI", errors),
+        ([r["wall_s_per_problem"] for r in rows], "wall s / problem (latency)", None),
+        ([r["completion_tokens_per_problem"] for r in rows], "completion tokens / problem (compute)", None),
+    ]
+    colours = ["tab:gray", "tab:orange", "tab:blue", "tab:green"]
+    for ax, (values, title, yerr) in zip(axes, panels):
+        ax.bar(names, values, color=[colours[i % len(colours)] for i in range(len(names))], yerr=yerr, capsize=4)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", labelsize=9)
+    fig.suptitle(f"Head-to-head: {doc['workload'].split(' (')[0]}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def markdown(doc: dict[str, Any], plot_file: str | None = None) -> str:
+    """The results as a markdown table (latency and compute side by side, ratios against k2think) and notes, with
+    ``plot_file`` (a PNG beside it) shown under the table when given."""
     headers = [
         "system", "problems × rounds", "errors", "accuracy (95% CI)", "oracle", "vs k2think, points (paired 95% CI)",
         "wall s / problem", "latency vs k2think", "completion tokens / problem", "tokens vs k2think",
@@ -120,6 +151,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "# Head-to-head",
         f"Workload: {doc['workload']}. Settings: `{json.dumps(doc['settings'])}`. Date: {doc['date']}.",
         markdown_table(headers, rows),
+        *([f"![head-to-head]({plot_file})"] if plot_file else []),
         "Latency is wall time per request; compute is the completion tokens the backend generated for it (every "
         "call: planner, solvers, judge or ratings; a stream cut off early counts what it sent). Judge calls: the "
         "reference's linear chain, optillm's per-candidate ratings, k2think's both-order knockout (none when a "

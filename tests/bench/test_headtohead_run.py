@@ -106,7 +106,9 @@ def test_results_can_be_written_from_the_journal_of_a_run_still_going(tmp_path: 
     assert doc["targets_failures_counted"]["speedup"] == pytest.approx(5.0)
     assert doc["targets_failures_counted"]["problems"] == 2
     assert "5.00× lower" in doc["notes"]["failed runs counted"]
-    assert "- failed runs counted: each failed run as a wrong answer" in (tmp_path / "h2h.md").read_text()
+    md = (tmp_path / "h2h.md").read_text()
+    assert "- failed runs counted: each failed run as a wrong answer" in md and "![head-to-head](h2h.png)" in md
+    assert (tmp_path / "h2h.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_a_journal_line_torn_by_a_kill_is_dropped_and_its_run_redone(tmp_path: Path) -> None:
