@@ -99,7 +99,8 @@ def main(argv: list[str]) -> int:
     if args.from_journal:
         outcomes = {name: journal.done.get(name, []) for name in lineup.systems}
         done = sum(map(len, outcomes.values()))
-        notes = {"partial": f"written from the journal: {done} of {len(problems) * args.rounds * len(lineup.systems)} runs"}
+        total = len(problems) * args.rounds * len(lineup.systems)
+        notes = {"partial" if done < total else "complete": f"written from the journal: {done} of {total} runs"}
     else:
         processes.exit_on_sigterm()
         logs = Path(tempfile.mkdtemp(prefix="k2think-headtohead-"))
