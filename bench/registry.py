@@ -185,6 +185,13 @@ BENCHES: tuple[Bench, ...] = (
         description="k2think vs the K2-Think reference flow vs optillm best-of-n on one concurrent backend, GSM8K",
         writes=("headtohead.json", "headtohead.md", "headtohead.png"),
         needs=(Need.MODEL, Need.PEER),
+        headlines=(
+            "k2think latency speed-up over reference",
+            "k2think completion-token saving vs reference",
+            "reference accuracy",
+            "optillm accuracy",
+            "k2think accuracy",
+        ),
         parts=("bench.headtohead", "bench.reference_flow", "bench.peers"),
     ),
     Bench(

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import llama_cpp
-
+from bench.engine_bench import machine
 from bench.headtohead.outcome import Outcome
 from k2core.eval.reports import markdown_table, pyplot
 
@@ -56,12 +53,13 @@ def document(
     as wrong answers at their cost, when any failed) and per-problem outcomes."""
     figures: dict[str, Any] = {}
     for name, row in rows.items():
-        figures |= {f"{name} accuracy": row["accuracy"], f"{name} wall s/problem": row["wall_s_per_problem"],
-                    f"{name} completion tokens/problem": row["completion_tokens_per_problem"],
-                    f"{name} judge calls/problem": row["judge_calls_per_problem"]}  # fmt: skip
+        figures |= {f"{name} accuracy": round(row["accuracy"], 3),
+                    f"{name} wall s/problem": round(row["wall_s_per_problem"], 1),
+                    f"{name} completion tokens/problem": round(row["completion_tokens_per_problem"]),
+                    f"{name} judge calls/problem": round(row["judge_calls_per_problem"], 2)}  # fmt: skip
     if targets is not None:
-        figures |= {"k2think latency speed-up over reference": targets["speedup"],
-                    "k2think completion-token saving vs reference": targets["token_saving"]}  # fmt: skip
+        figures |= {"k2think latency speed-up over reference": round(targets["speedup"], 2),
+                    "k2think completion-token saving vs reference": round(targets["token_saving"], 3)}  # fmt: skip
     return {
         "name": settings["name"],
         "workload": workload,
@@ -74,12 +72,8 @@ def document(
         "notes": notes,
         "outcomes": {name: [asdict(o) for o in runs] for name, runs in outcomes.items()},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "llama_cpp_python": llama_cpp.__version__,
-        },
+        # the run spans hours or days: the load average of the moment the file is written says nothing of it
+        "machine": {k: v for k, v in machine().items() if k != "load_avg_1m"},
     }
 
 
