@@ -103,6 +103,7 @@ def test_results_can_be_written_from_the_journal_of_a_run_still_going(tmp_path: 
     assert cli.main([*argv, "--from-journal"]) == 0
     doc = json.loads((tmp_path / "h2h.json").read_text())
     assert doc["targets"]["speedup"] == pytest.approx(3.0) and doc["targets"]["problems"] == 1
+    assert doc["notes"]["complete"] == "written from the journal: 4 of 4 runs" and "partial" not in doc["notes"]
     assert doc["targets_failures_counted"]["speedup"] == pytest.approx(5.0)
     assert doc["targets_failures_counted"]["problems"] == 2
     assert "5.00× lower" in doc["notes"]["failed runs counted"]
