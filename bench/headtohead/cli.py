@@ -118,6 +118,7 @@ def main(argv: list[str]) -> int:
     doc = report.document(settings, workload, rows, stats.verdict(rows), outcomes, notes, counted)
     (args.out / f"{args.name}.json").write_text(json.dumps(doc, indent=2))
     png = report.plot(doc, args.out / f"{args.name}.png")
-    (args.out / f"{args.name}.md").write_text(report.markdown(doc, png.name) + "\n")
-    console.print(report.markdown(doc))
+    text = report.markdown(doc, png.name)
+    (args.out / f"{args.name}.md").write_text(text + "\n")
+    console.print(text)
     return 0
