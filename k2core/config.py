@@ -168,6 +168,11 @@ class PipelineSettings(BaseModel):
     judge: bool = Field(default=True, description="pick among disagreeing candidates by pairwise judging")
     plan_max_tokens: int = Field(default=384, description="completion tokens of the plan")
     judge_max_tokens: int = Field(default=192, description="completion tokens of one judge verdict")
+    judge_calibrate: bool = Field(
+        default=False,
+        description="decide each judged pair by the log-odds of A over B summed over both orders (cancels position "
+        "bias; needs an engine that reports log-probabilities)",
+    )
     adaptive: bool = Field(default=False, description="sample candidates in waves and stop once answers agree")
     adaptive_wave: int = Field(default=2, description="adaptive N: candidates per wave")
     adaptive_agree: int = Field(default=2, description="adaptive N: agreeing answers that stop sampling")

@@ -25,6 +25,7 @@ class SamplingParams(BaseModel):
     seed: int | None = None
     stop: list[str] = Field(default_factory=list)
     json_schema: dict[str, Any] | None = None
+    top_logprobs: int = 0  # log-probabilities of this many most likely tokens at each generated position (0: none)
 
     def with_seed(self, seed: int | None) -> SamplingParams:
         return self.model_copy(update={"seed": seed})
@@ -49,6 +50,15 @@ class SpecDecodeStats(BaseModel):
         return self.accepted_tokens / self.draft_tokens if self.draft_tokens else 0.0
 
 
+class TokenLogprob(BaseModel):
+    """One generated token: its text, its log-probability and the most likely alternatives at its position
+    (from the model's distribution before sampling constraints, as vLLM and the OpenAI API report them)."""
+
+    token: str
+    logprob: float
+    top: dict[str, float] = Field(default_factory=dict)
+
+
 class Completion(BaseModel):
     """One generated sequence with its cost."""
 
@@ -58,6 +68,7 @@ class Completion(BaseModel):
     completion_tokens: int = 0
     seconds: float = 0.0
     spec_decode: SpecDecodeStats | None = None
+    logprobs: list[TokenLogprob] | None = None  # one per completion token when ``top_logprobs`` asked for them
 
 
 class Delta(BaseModel):
@@ -96,6 +107,7 @@ class Verdict(BaseModel):
     winner: Literal["A", "B", "tie"] = "tie"
     confidence: float = 0.0
     reason: str = ""
+    margin: float | None = None  # log P("A") - log P("B") at the winner slot, where the engine reports log-probs
 
 
 class Comparison(BaseModel):

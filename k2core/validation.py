@@ -9,6 +9,8 @@ from k2core.config import ENGINE_NAMES, LimitsSettings, Settings
 from k2core.errors import TooLargeError, ValidationError
 from k2core.types import Demonstration, SamplingParams
 
+MAX_TOP_LOGPROBS = 20  # the OpenAI API's and vLLM's server default cap
+
 
 def validate_problem(problem: str, settings: Settings, field: str = "problem") -> None:
     """A problem must be non-empty and within ``limits.max_prompt_bytes``."""
@@ -33,7 +35,8 @@ def validate_sampling(
     params: SamplingParams, context_tokens: int | None, limits: LimitsSettings, prefix: str = ""
 ) -> None:
     """Finite temperature >= 0, top_p in (0, 1], 1 <= max_tokens <= the engine's context, a seed that fits 64 bits
-    with room for per-candidate offsets, bounded stop strings and JSON schema."""
+    with room for per-candidate offsets, at most MAX_TOP_LOGPROBS log-probabilities per token, bounded stop strings
+    and JSON schema."""
     if not math.isfinite(params.temperature) or params.temperature < 0:
         raise ValidationError(f"{prefix}temperature", f"must be a finite number >= 0, got {params.temperature}")
     if not 0 < params.top_p <= 1:
@@ -46,6 +49,8 @@ def validate_sampling(
         raise ValidationError(
             f"{prefix}max_tokens", f"{params.max_tokens} exceeds the engine context of {context_tokens} tokens"
         )
+    if not 0 <= params.top_logprobs <= MAX_TOP_LOGPROBS:
+        raise ValidationError(f"{prefix}top_logprobs", f"must be in [0, {MAX_TOP_LOGPROBS}], got {params.top_logprobs}")
     validate_stop(params.stop, limits, f"{prefix}stop")
     if params.json_schema is not None:
         validate_json_depth(params.json_schema, limits.max_json_schema_depth, f"{prefix}json_schema")

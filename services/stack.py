@@ -52,7 +52,9 @@ def build_service(role: str, settings: ServiceSettings) -> runtime.Service:
     elif role == "solver":
         server = solver.create(EngineSolver(engine), settings, s.solver_port)
     elif role == "judge":
-        server = judge.create(EngineJudge(engine, max_tokens=p.judge_max_tokens), settings, s.judge_port)
+        server = judge.create(
+            EngineJudge(engine, max_tokens=p.judge_max_tokens, calibrate=p.judge_calibrate), settings, s.judge_port
+        )
     else:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     server.watch(engine)

@@ -42,7 +42,7 @@ from k2core.engines.json_grammar import json_schema_grammar
 from k2core.engines.stops import StopMatcher
 from k2core.errors import EngineError, ValidationError
 from k2core.models import resolve_model_path
-from k2core.types import Completion, Delta, Message, SamplingParams, SpecDecodeStats
+from k2core.types import Completion, Delta, Message, SamplingParams, SpecDecodeStats, TokenLogprob
 
 __all__ = ["LlamaCppEngine"]
 
@@ -70,6 +70,18 @@ def _logits_row(ctx: llama_internals.LlamaContext, idx: int, n_vocab: int) -> np
     return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx.ctx, idx), shape=(n_vocab,))
 
 
+def token_logprob(logits: np.ndarray, token: int, k: int, piece: Callable[[int], bytes]) -> TokenLogprob:
+    """``token``'s log-probability under the softmax of ``logits`` and the ``k`` most likely tokens' (the model's
+    distribution, before sampling settings and grammar; a text shared by several tokens keeps the likeliest)."""
+    peak = float(logits.max())
+    log_norm = peak + float(np.log(np.exp(logits - peak, dtype=np.float64).sum()))
+    best = np.argpartition(logits, -k)[-k:] if k < len(logits) else np.arange(len(logits))
+    top: dict[str, float] = {}
+    for tid in sorted(best.tolist(), key=lambda t: -logits[t]):
+        top.setdefault(piece(tid).decode("utf-8", "replace"), float(logits[tid]) - log_norm)
+    return TokenLogprob(token=piece(token).decode("utf-8", "replace"), logprob=float(logits[token]) - log_norm, top=top)
+
+
 class _Sampler:
     """One sequence's sampling: a llama.cpp chain (top-k, top-p, temperature, seeded dist, or greedy) and an
     optional grammar. The grammar is checked on the sampled token first; on rejection the chain samples among
@@ -83,6 +95,7 @@ class _Sampler:
         seed: int | None,
         top_k: int,
         grammar: LlamaGrammar | None,
+        piece: Callable[[int], bytes],
     ) -> None:
         self.chain = llama_internals.LlamaSampler()
         if params.temperature == 0:
@@ -99,6 +112,9 @@ class _Sampler:
                 model.vocab, grammar._grammar.encode(), grammar._root.encode()
             )
         self._n_vocab = model.n_vocab()
+        self._piece = piece
+        self.top_logprobs = params.top_logprobs
+        self.logprobs: list[TokenLogprob] = []
 
     def sample(self, ctx: llama_internals.LlamaContext, idx: int, logits: np.ndarray | None = None) -> int:
         """Sample the token after batch position ``idx``, or from ``logits`` kept from an earlier decode (the same
@@ -109,11 +125,13 @@ class _Sampler:
             data, array = _apply(self.chain.sampler, np.arange(self._n_vocab), logits)
             token = int(data["id"][array.selected])
             llama_cpp.llama_sampler_accept(self.chain.sampler, token)
-        if self.grammar is None:
-            return token
-        if not self._valid(np.array([token]), np.zeros(1)).size:
-            token = self._constrained(_logits_row(ctx, idx, self._n_vocab) if logits is None else logits)
-        llama_cpp.llama_sampler_accept(self.grammar, token)
+        if self.grammar is not None:
+            if not self._valid(np.array([token]), np.zeros(1)).size:
+                token = self._constrained(_logits_row(ctx, idx, self._n_vocab) if logits is None else logits)
+            llama_cpp.llama_sampler_accept(self.grammar, token)
+        if self.top_logprobs:
+            row = _logits_row(ctx, idx, self._n_vocab) if logits is None else logits
+            self.logprobs.append(token_logprob(row, token, self.top_logprobs, self._piece))
         return token
 
     def _valid(self, ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
@@ -465,7 +483,7 @@ class _Runtime:
         self.prefill_decoded += len(job.prompt) - reused
         for seq in seqs:
             self._active.append(seq)
-            seq.sampler = _Sampler(self.model, job.params, job.seeds[seq.index], self.top_k, job.grammar)
+            seq.sampler = _Sampler(self.model, job.params, job.seeds[seq.index], self.top_k, job.grammar, self._piece)
         last = 0
         for start in range(reused, len(job.prompt), self.n_batch):
             chunk = job.prompt[start : start + self.n_batch]
@@ -585,6 +603,9 @@ class _Runtime:
             stats = SpecDecodeStats(
                 method="prompt_lookup", draft_tokens=seq.drafter.drafted, accepted_tokens=seq.drafter.accepted
             )
+        logprobs = None
+        if job.params.top_logprobs and seq.sampler is not None:
+            logprobs = seq.sampler.logprobs[: len(seq.tokens)]  # not the end-of-generation token
         completion = Completion(
             text=seq.text,
             finish_reason=reason,
@@ -592,6 +613,7 @@ class _Runtime:
             completion_tokens=len(seq.tokens),
             seconds=time.perf_counter() - job.submitted,
             spec_decode=stats,
+            logprobs=logprobs,
         )
         self._emit(job, (seq.index, completion))
         self._release(seq)

@@ -16,7 +16,7 @@ import openai
 from k2core.config import EngineSettings
 from k2core.engines.base import seeds_for
 from k2core.errors import EngineError
-from k2core.types import Completion, Delta, Message, SamplingParams
+from k2core.types import Completion, Delta, Message, SamplingParams, TokenLogprob
 
 __all__ = ["ChatAPIEngine", "OpenAIEngine", "read_key_file"]
 
@@ -34,6 +34,20 @@ def read_key_file(path: str | None) -> str | None:
 def _field(obj: Any, name: str) -> Any:
     """A field of an SDK model, or of the plain dict an SDK leaves when a chunk does not fit its types."""
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def token_logprobs(choice: Any) -> list[TokenLogprob] | None:
+    """A chat choice's ``logprobs.content`` as TokenLogprobs; None when the server sent none."""
+    content = _field(_field(choice, "logprobs") or {}, "content")
+    if not content:
+        return None
+    out = []
+    for item in content:
+        top: dict[str, float] = {}
+        for alt in _field(item, "top_logprobs") or []:
+            top.setdefault(str(_field(alt, "token")), float(_field(alt, "logprob")))
+        out.append(TokenLogprob(token=str(_field(item, "token")), logprob=float(_field(item, "logprob")), top=top))
+    return out
 
 
 class ChatAPIEngine:
@@ -121,6 +135,7 @@ class ChatAPIEngine:
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
             seconds=time.perf_counter() - start,
+            logprobs=token_logprobs(choice) if params.top_logprobs else None,
         )
 
     async def _request(self, messages: list[Message], params: SamplingParams, *, stream: bool) -> Any:
@@ -158,6 +173,8 @@ class ChatAPIEngine:
             body["seed"] = params.seed
         if params.stop:
             body["stop"] = params.stop
+        if params.top_logprobs:
+            body["logprobs"], body["top_logprobs"] = True, params.top_logprobs
         if params.json_schema is not None:
             if self._schema_style == "json_schema":
                 spec = {"name": "output", "schema": params.json_schema, "strict": True}

@@ -12,13 +12,13 @@ import contextlib
 import dataclasses
 import time
 import uuid
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from functools import cache
 from typing import Any
 
 from k2core.config import EngineSettings
 from k2core.errors import EngineError, ValidationError
-from k2core.types import Completion, Delta, Message, SamplingParams, SpecDecodeStats
+from k2core.types import Completion, Delta, Message, SamplingParams, SpecDecodeStats, TokenLogprob
 
 __all__ = [
     "VllmEngine",
@@ -102,9 +102,27 @@ def sampling_kwargs(params: SamplingParams, n: int) -> dict[str, Any]:
         "seed": params.seed,
         "stop": list(params.stop) or None,
     }
+    if params.top_logprobs:
+        kwargs["logprobs"] = params.top_logprobs
     if params.json_schema is not None:
         kwargs["structured_outputs"] = {"json": params.json_schema}
     return kwargs
+
+
+def output_logprobs(token_ids: Sequence[int], steps: Sequence[Mapping[int, Any]] | None) -> list[TokenLogprob] | None:
+    """vLLM's per-token ``{token_id: Logprob}`` maps (the top ones plus the sampled token) as TokenLogprobs."""
+    if not steps:
+        return None
+    out = []
+    for token, step in zip(token_ids, steps, strict=False):
+        ranked = sorted(step.items(), key=lambda item: -item[1].logprob)
+        top: dict[str, float] = {}
+        for tid, alt in ranked:
+            top.setdefault(str(alt.decoded_token if alt.decoded_token is not None else tid), float(alt.logprob))
+        chosen = step.get(token)
+        text = str(chosen.decoded_token) if chosen is not None and chosen.decoded_token is not None else str(token)
+        out.append(TokenLogprob(token=text, logprob=float(chosen.logprob) if chosen else float("-inf"), top=top))
+    return out
 
 
 def to_vllm_sampling(kwargs: dict[str, Any], *, stream: bool) -> Any:
@@ -192,6 +210,7 @@ class VllmEngine:
                 completion_tokens=len(out.token_ids),
                 seconds=seconds,
                 spec_decode=stats,
+                logprobs=output_logprobs(out.token_ids, out.logprobs) if params.top_logprobs else None,
             )
             for out in sorted(final.outputs, key=lambda o: o.index)
         ]

@@ -189,16 +189,25 @@ def latest_records(records: Sequence[RunRecord]) -> dict[tuple[str, int], RunRec
     return {(r.problem_id, r.run): r for r in records}
 
 
+def config_mismatch(out: Path, spec: EvalSpec) -> str | None:
+    """Which request setting of ``spec`` differs from the run in ``out`` (None when it matches or there is none)."""
+    path = out / CONFIG_FILE
+    if not path.exists():
+        return None
+    before = json.loads(path.read_text())
+    for name in _IDENTITY:
+        if before.get(name) != getattr(spec, name):
+            return f"{name}: {out} holds a run with {name}={before.get(name)!r}"
+    return None
+
+
 def check_config(out: Path, spec: EvalSpec) -> None:
     """Write ``config.json``, or refuse to resume into a folder made with other request settings."""
-    path = out / CONFIG_FILE
-    if path.exists():
-        before = json.loads(path.read_text())
-        for name in _IDENTITY:
-            if before.get(name) != getattr(spec, name):
-                raise ValueError(f"{name}: {out} holds a run with {name}={before.get(name)!r}; use another --out")
+    mismatch = config_mismatch(out, spec)
+    if mismatch is not None:
+        raise ValueError(f"{mismatch}; use another --out")
     out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(spec), indent=2))
+    (out / CONFIG_FILE).write_text(json.dumps(asdict(spec), indent=2))
 
 
 def pending_pairs(

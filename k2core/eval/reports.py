@@ -114,6 +114,18 @@ def _signed_percent(value: float | None) -> str:
 SELECTION_COLUMNS = ["selector", "accuracy", "95% CI", "gap closed", "gap 95% CI", "vs majority@N", "judge calls"]
 
 
+def _judge_note(study: Mapping[str, Any]) -> str:
+    """How the judge decided, and where the candidates came from when they were replayed."""
+    how = (
+        "Judge: position-calibrated (each pair decided by the log-odds of A over B summed over both orders)."
+        if study.get("judge_calibrated")
+        else "Judge: verdicts as written, both orders."
+    )
+    if study.get("replayed_from"):
+        how += f" Candidates replayed from `{study['replayed_from']}` (only problems whose texts were stored)."
+    return how
+
+
 def write_selection(out: Path, study: Mapping[str, Any]) -> Path:
     """``selection.md`` and ``selection.png`` from a selection-study summary."""
     out.mkdir(parents=True, exist_ok=True)
@@ -131,6 +143,7 @@ def write_selection(out: Path, study: Mapping[str, Any]) -> Path:
             "# Selection quality",
             f"{study['problems']} problems of {study['dataset']}, the same N={study['n']} candidates per problem for "
             f"every selector (max tokens {study['max_tokens']}, plan {'on' if study['plan'] else 'off'}).",
+            _judge_note(study),
             f"**Share of the pass@1 → oracle gap closed:** {headline}.",
             _range_note(selectors["pass@1"]["accuracy"]),
             markdown_table(SELECTION_COLUMNS, rows),

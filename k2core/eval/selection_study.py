@@ -23,13 +23,14 @@ from k2core.eval.harness import (
     Progress,
     SolveFn,
     check_config,
+    config_mismatch,
     drop_torn_tail,
     grade_result,
     read_records,
     run_resumable,
 )
 from k2core.eval.reports import write_selection
-from k2core.pipeline.select import JudgeFn, both_orders, pair_winner, same_answer, select
+from k2core.pipeline.select import JudgeFn, PairJudgeFn, pair_winner, same_answer, select
 from k2core.roles import Judge
 from k2core.types import Candidate, Verdict
 
@@ -129,6 +130,19 @@ def counting_judge(problem: str, judge: Judge, calls: list[int]) -> JudgeFn:
     return compare
 
 
+def counting_pair_judge(problem: str, judge: Judge, calls: list[int]) -> PairJudgeFn:
+    """A selection PairJudgeFn over ``Judge.compare_both`` (both orders decided as the service decides them, e.g.
+    position-calibrated): compares final answers only and counts two calls per pair in ``calls[0]``."""
+
+    async def compare(a: Candidate, b: Candidate) -> tuple[Verdict, Verdict]:
+        calls[0] += 2
+        final_a, final_b = verify.final_segment(a.text).strip(), verify.final_segment(b.text).strip()
+        pair = await judge.compare_both(problem, final_a, final_b)
+        return pair.ab.verdict, pair.ba.verdict
+
+    return compare
+
+
 async def linear_judge(candidates: Sequence[Candidate], judge: JudgeFn) -> int:
     """The reference chain: the incumbent meets each next candidate once (A = incumbent); B must win to replace it."""
     best = candidates[0]
@@ -141,7 +155,7 @@ async def linear_judge(candidates: Sequence[Candidate], judge: JudgeFn) -> int:
 async def pick_k2think(problem: Problem, candidates: Sequence[Candidate], judge: Judge) -> tuple[int, int, str]:
     """k2think's selector (verifier → strict majority → both-order knockout): index, judge calls, method."""
     calls = [0]
-    selection = await select(problem.domain, candidates, both_orders(counting_judge(problem.prompt, judge, calls)))
+    selection = await select(problem.domain, candidates, counting_pair_judge(problem.prompt, judge, calls))
     return selection.selected, calls[0], selection.method
 
 
@@ -158,10 +172,10 @@ async def probe_judge(
     right = [c for c, g in zip(candidates, graded) if g.correct]
     wrong = [c for c, g in zip(candidates, graded) if not g.correct and g.answer is not None]
     pairs = list(zip(right, wrong))[:limit]
-    compare = counting_judge(problem.prompt, judge, [0])
+    compare = counting_pair_judge(problem.prompt, judge, [0])
 
     async def probe(good: Candidate, bad: Candidate) -> JudgeProbe:
-        as_a, as_b = await asyncio.gather(compare(good, bad), compare(bad, good))
+        as_a, as_b = await compare(good, bad)  # (right shown first, wrong shown first)
         return JudgeProbe(right=good.index, wrong=bad.index, right_as_a=as_a.winner, right_as_b=as_b.winner)
 
     return list(await asyncio.gather(*(probe(good, bad) for good, bad in pairs)))
@@ -173,22 +187,83 @@ async def study_problem(problem: Problem, spec: StudySpec, solve: SolveFn, judge
     start = time.perf_counter()
     result = await solve(spec.eval_spec().request(problem, 0))
     graded = (await asyncio.to_thread(grade_result, problem, 0, result, 0.0)).candidates
-    position = {c.index: i for i, c in enumerate(result.candidates)}
+    return await judge_candidates(problem, result.candidates, graded, spec, judge, start)
+
+
+async def judge_candidates(
+    problem: Problem,
+    candidates: Sequence[Candidate],
+    graded: list[CandidateOutcome],
+    spec: StudySpec,
+    judge: Judge,
+    start: float,
+) -> StudyRecord:
+    """Both judged selectors' picks among the same graded candidates, and the judge probes."""
+    position = {c.index: i for i, c in enumerate(candidates)}
     (k2_index, k2_calls, method), (lin_index, lin_calls), probes = await asyncio.gather(
-        pick_k2think(problem, result.candidates, judge),
-        pick_linear(problem, result.candidates, judge),
-        probe_judge(problem, result.candidates, graded, judge, spec.probes),
+        pick_k2think(problem, candidates, judge),
+        pick_linear(problem, candidates, judge),
+        probe_judge(problem, candidates, graded, judge, spec.probes),
     )
     return StudyRecord(
         problem_id=problem.id,
         domain=problem.domain,
         candidates=graded,
-        texts=[c.text for c in result.candidates],
+        texts=[c.text for c in candidates],
         k2think=Pick(index=k2_index, correct=graded[position[k2_index]].correct, judge_calls=k2_calls, method=method),
         linear=Pick(index=lin_index, correct=graded[position[lin_index]].correct, judge_calls=lin_calls),
         probes=probes,
         seconds=time.perf_counter() - start,
     )
+
+
+def stored_candidates(record: StudyRecord) -> list[Candidate]:
+    """A record's candidates rebuilt from its stored texts and graded answers (index = position)."""
+    return [
+        Candidate(index=i, text=text, answer=outcome.answer, completion_tokens=outcome.completion_tokens)
+        for i, (text, outcome) in enumerate(zip(record.texts, record.candidates, strict=True))
+    ]
+
+
+async def replay_study(
+    problems: Sequence[Problem],
+    spec: StudySpec,
+    source: Path,
+    judge: Judge,
+    out: Path,
+    concurrency: int = 1,
+    progress: Progress = NO_PROGRESS,
+) -> list[StudyRecord]:
+    """Judge again the candidates a study stored in ``source/results.jsonl`` (no sampling): every problem whose
+    texts are stored, resumable in ``out``. Code candidates are left out (their public-test scores are not stored)."""
+    mismatch = config_mismatch(source, spec.eval_spec())
+    if mismatch is not None:
+        raise ValueError(f"{mismatch}; replay with the settings it was sampled with")
+    stored = {r.problem_id: r for r in read_records(source / RESULTS_FILE, StudyRecord) if r.error is None}
+    if any(r.domain == "code" for r in stored.values()):
+        raise ValueError("replay: code candidates need their public-test scores, which a study does not store")
+    chosen = [p for p in problems if p.id in stored and stored[p.id].texts]
+    if not chosen:
+        raise ValueError(f"replay: {source / RESULTS_FILE} holds no candidate texts for these problems")
+    check_config(out, spec.eval_spec())
+    path = out / RESULTS_FILE
+    drop_torn_tail(path)
+    done = {r.problem_id: r for r in read_records(path, StudyRecord) if r.error is None}
+    pending = [p for p in chosen if p.id not in done]
+    progress.add(len(chosen), len(chosen) - len(pending))
+
+    async def rejudge(problem: Problem) -> StudyRecord:
+        record = stored[problem.id]
+        return await judge_candidates(
+            problem, stored_candidates(record), record.candidates, spec, judge, time.perf_counter()
+        )
+
+    def failed(problem: Problem, error: str) -> StudyRecord:
+        return StudyRecord(problem_id=problem.id, domain=problem.domain, error=error)
+
+    fresh = await run_resumable(pending, rejudge, failed, path, concurrency, progress)
+    done |= {r.problem_id: r for r in fresh if r.error is None}
+    return [done[p.id] for p in chosen if p.id in done]
 
 
 async def run_study(
@@ -287,11 +362,24 @@ def _vs_majority(scores: dict[str, list[float]], name: str) -> dict[str, Any] | 
 
 
 async def run_selection_report(
-    spec: StudySpec, solve: SolveFn, judge: Judge, out: Path, concurrency: int = 1, progress: Progress = NO_PROGRESS
+    spec: StudySpec,
+    solve: SolveFn,
+    judge: Judge,
+    out: Path,
+    concurrency: int = 1,
+    progress: Progress = NO_PROGRESS,
+    *,
+    replay_from: Path | None = None,
+    judge_calibrated: bool = False,
 ) -> dict[str, Any]:
-    """Run the study on ``spec.dataset`` (resumable under ``out/selection/``), write the report, return the summary."""
+    """Run the study on ``spec.dataset`` (resumable under ``out/selection/``), or only its judging over the
+    candidates stored under ``replay_from``; write the report, return the summary."""
     problems = spec.eval_spec().problems()
-    records = await run_study(problems, spec, solve, judge, out / "selection", concurrency, progress)
+    if replay_from is None:
+        records = await run_study(problems, spec, solve, judge, out / "selection", concurrency, progress)
+    else:
+        records = await replay_study(problems, spec, replay_from, judge, out / "selection", concurrency, progress)
     summary = summarize_study(records, spec)
+    summary |= {"judge_calibrated": judge_calibrated, "replayed_from": replay_from and replay_from.as_posix()}
     write_selection(out, summary)
     return summary

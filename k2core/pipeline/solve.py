@@ -105,7 +105,7 @@ class Pipeline:
         p = settings.pipeline
         planner = EnginePlanner(engine_for("planner"), max_tokens=p.plan_max_tokens)
         solver = EngineSolver(engine_for("solver"))
-        judge = EngineJudge(engine_for("judge"), max_tokens=p.judge_max_tokens)
+        judge = EngineJudge(engine_for("judge"), max_tokens=p.judge_max_tokens, calibrate=p.judge_calibrate)
         return cls(planner, solver, judge, settings, engines=tuple(engine for _, engine in built))
 
     def warm_up(self) -> None:

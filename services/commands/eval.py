@@ -6,6 +6,8 @@ Usage (every run appends one JSONL line per finished pair under ``--out``; rerun
     k2think eval --dataset aime24 --k 16 --max-tokens 65536 --target 127.0.0.1:50051 --out runs/aime24
     k2think eval --report components --dataset gen:arith --dataset gen:logic --limit 20 --n 4 --out runs/components
     k2think eval --report selection --dataset gen:arith --limit 30 --n 5 --max-tokens 256 --out runs/selection
+    K2_PIPELINE__JUDGE_CALIBRATE=true k2think eval --report selection --dataset gen:arith --limit 30 --n 5 \
+        --max-tokens 256 --replay-from runs/selection/selection --out runs/selection-calibrated
     k2think eval --report scaling --dataset gen:arith --limit 4 --ns 1,2,3,5,8 --out runs/scaling
 
 Defaults follow the paper: temperature 1.0, top-p 0.95, avg pass@1 over ``--k`` runs; ``--json`` prints only
@@ -139,6 +141,12 @@ def eval_command(
     out: Path = typer.Option(..., "--out", help="Folder for results.jsonl, summary and reports (resumed)."),
     report: Report | None = typer.Option(None, "--report", help="Run a study: components, selection or scaling."),
     ns: str = typer.Option("1,2,3,5,8", "--ns", help="N values of the scaling study."),
+    replay_from: Path | None = typer.Option(
+        None,
+        "--replay-from",
+        help="Selection study only: judge again the candidates stored in this study folder (e.g. runs/x/selection) "
+        "instead of sampling; same dataset and sampling options as that study.",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print only the summary JSON object on stdout."),
 ) -> None:
     """Evaluate datasets with the paper's protocol (resumable); --report runs the components, selection or scaling
@@ -161,12 +169,18 @@ def eval_command(
         data_dir=None if settings.data_dir is None else str(settings.data_dir),
     )
     checks(spec, dataset, target, settings, report)
+    if replay_from is not None and report is not Report.selection:
+        raise typer.BadParameter("applies to --report selection", param_hint="--replay-from")
+    if replay_from is not None and not (replay_from / "results.jsonl").is_file():
+        raise typer.BadParameter(f"{replay_from} holds no results.jsonl", param_hint="--replay-from")
     try:
         check_model(out, model_identity(settings, target))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from exc
     try:
-        result = asyncio.run(dispatch(report, spec, dataset, _parse_ns(ns), target, settings, concurrency, out))
+        result = asyncio.run(
+            dispatch(report, spec, dataset, _parse_ns(ns), target, settings, concurrency, out, replay_from)
+        )
     except ValidationError as exc:
         raise option_error(exc) from exc
     except (K2Error, ValueError) as exc:
@@ -229,6 +243,7 @@ async def dispatch(
     settings: ServiceSettings,
     concurrency: int,
     out: Path,
+    replay_from: Path | None = None,
 ) -> dict[str, Any]:
     """Run the plain eval or the chosen study with a progress bar; return the object ``--json`` prints."""
     title = report.value if report else spec.dataset
@@ -253,7 +268,10 @@ async def dispatch(
                 return _report_result(out, "scaling", {"rows": rows})
             if backend.judge is None:
                 raise K2Error("the selection study needs the in-process judge (--target local)")
-            summary = await run_selection_report(study_spec(spec), backend.solve, backend.judge, out, concurrency, bar)
+            summary = await run_selection_report(
+                study_spec(spec), backend.solve, backend.judge, out, concurrency, bar,
+                replay_from=replay_from, judge_calibrated=settings.pipeline.judge_calibrate,
+            )  # fmt: skip
             return _report_result(out, "selection", summary)
 
 

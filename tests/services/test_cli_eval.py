@@ -111,6 +111,8 @@ def test_sample_draws_a_seeded_subset_and_excludes_limit(backend: dict, tmp_path
         (("--dataset", "gen:arith", "--max-tokens", "100000"), "--max-tokens"),
         (("--dataset", "aime24", "--fewshot", "2"), "--fewshot"),
         (("--dataset", "gen:arith", "--fewshot", "40"), "--fewshot"),
+        (("--dataset", "gen:arith", "--report", "components", "--replay-from", "."), "--replay-from"),
+        (("--dataset", "gen:arith", "--report", "selection", "--replay-from", "no/such/dir"), "--replay-from"),
     ],
 )
 def test_bad_input_names_the_option(backend: dict, tmp_path: Path, args: tuple[str, ...], hint: str) -> None:

@@ -55,8 +55,9 @@ def test_plan_outcomes_round_trip(outcome: PlanOutcome) -> None:
     assert convert.plan_outcome_from_proto(convert.plan_outcome_to_proto(outcome)) == outcome
 
 
-def test_judge_outcome_round_trips() -> None:
-    outcome = JudgeOutcome(verdict=Verdict(winner="B", confidence=0.5, reason="r"), usage=Usage(calls=1))
+@pytest.mark.parametrize("margin", [None, 0.0, -0.75])
+def test_judge_outcome_round_trips(margin: float | None) -> None:
+    outcome = JudgeOutcome(verdict=Verdict(winner="B", confidence=0.5, reason="r", margin=margin), usage=Usage(calls=1))
     assert convert.judge_outcome_from_proto(convert.judge_outcome_to_proto(outcome)) == outcome
 
 

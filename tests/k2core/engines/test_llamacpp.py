@@ -379,3 +379,40 @@ async def test_auto_decode_rows_are_measured_once_per_shape(embedded_model_path:
     await unshared.load()
     assert unshared._runtime is not None and unshared._runtime.split_rows is measured  # the same decode shape
     await unshared.close()
+
+
+@pytest.mark.slow
+async def test_logprobs_follow_the_greedy_tokens_and_leave_the_text_unchanged(engine: LlamaCppEngine) -> None:
+    [plain] = await engine.generate(COUNT, GREEDY)
+    [scored] = await engine.generate(COUNT, GREEDY.model_copy(update={"top_logprobs": 3}))
+    assert plain.logprobs is None and scored.text == plain.text
+    assert scored.logprobs is not None and len(scored.logprobs) == scored.completion_tokens
+    assert "".join(step.token for step in scored.logprobs) == scored.text
+    for step in scored.logprobs:
+        assert 1 <= len(step.top) <= 3 and all(lp <= 0 for lp in step.top.values())
+        assert step.top[step.token] == pytest.approx(step.logprob, abs=1e-6)  # greedy: the top token
+        assert step.logprob == pytest.approx(max(step.top.values()), abs=1e-6)
+
+
+@pytest.mark.slow
+async def test_logprobs_under_a_grammar_are_the_models_unconstrained_distribution(engine: LlamaCppEngine) -> None:
+    params = SamplingParams(temperature=0, max_tokens=40, json_schema=VERDICT, top_logprobs=5)
+    messages = [Message(role="user", content="Is 2 + 2 = 4? Answer as JSON with winner A for yes, B for no.")]
+    [completion] = await engine.generate(messages, params)
+    assert completion.logprobs is not None
+    assert json.loads(completion.text)["winner"] in {"A", "B", "tie"}
+    total = [sum(np.exp(list(step.top.values()))) for step in completion.logprobs]
+    assert all(0 < mass <= 1 + 1e-6 for mass in total)
+
+
+@pytest.mark.slow
+async def test_the_calibrated_judge_reads_margins_from_the_real_model(engine: LlamaCppEngine) -> None:
+    from k2core.pipeline.judge import EngineJudge
+
+    right, wrong = "6 * 7 = 42, so the answer is \\boxed{42}.", "6 * 7 = 48, so the answer is \\boxed{48}."
+    pair = await EngineJudge(engine, calibrate=True).compare_both("What is 6 * 7?", right, wrong)
+    m_ab, m_ba = pair.ab.verdict.margin, pair.ba.verdict.margin
+    assert m_ab is not None and m_ba is not None and pair.ab.error is None
+    expected = ("A", "B") if m_ab > m_ba else ("B", "A") if m_ab < m_ba else ("tie", "tie")
+    assert (pair.ab.verdict.winner, pair.ba.verdict.winner) == expected
+    assert pair.ab.verdict.reason.startswith("position-calibrated")

@@ -84,3 +84,41 @@ async def test_a_key_file_is_read(tmp_path: Path) -> None:
     engine = engine_at("http://127.0.0.1:1/v1", api_key_file=str(key))
     assert engine._client.api_key == "sk-from-file"
     await engine.close()
+
+
+async def test_top_logprobs_are_requested_and_mapped_from_the_openai_shape() -> None:
+    import httpx
+    import openai
+
+    from k2core.engines.openai_compat import ChatAPIEngine
+
+    sent: list[dict[str, object]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        step = lambda token, lp, top: {  # noqa: E731
+            "token": token, "logprob": lp, "bytes": list(token.encode()),
+            "top_logprobs": [{"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in top],
+        }  # fmt: skip
+        body = {
+            "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [{
+                "index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "AB"},
+                "logprobs": {"content": [step("A", -0.4, [("A", -0.4), ("B", -1.1)]), step("B", -0.1, [("B", -0.1)])]},
+            }],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+        }  # fmt: skip
+        return httpx.Response(200, json=body)
+
+    client = openai.AsyncOpenAI(
+        base_url="http://127.0.0.1:9/v1", api_key="x", http_client=httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    )
+    engine = ChatAPIEngine(EngineSettings(engine="openai", model="m"), client, openai)
+    [scored] = await engine.generate(COUNT, SamplingParams(temperature=0, top_logprobs=2))
+    [plain] = await engine.generate(COUNT, SamplingParams(temperature=0))
+    assert sent[0]["logprobs"] is True and sent[0]["top_logprobs"] == 2
+    assert "logprobs" not in sent[1] and "top_logprobs" not in sent[1]
+    assert scored.logprobs is not None and [s.token for s in scored.logprobs] == ["A", "B"]
+    assert scored.logprobs[0].top == {"A": -0.4, "B": -1.1} and scored.logprobs[1].logprob == -0.1
+    assert plain.logprobs is None
+    await engine.close()

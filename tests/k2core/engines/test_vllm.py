@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 
@@ -15,6 +16,7 @@ from k2core.engines.vllm import (
     build_speculative_config,
     check_engine_kwargs,
     engine_arg_names,
+    output_logprobs,
     sampling_kwargs,
 )
 from k2core.errors import EngineError, ValidationError
@@ -160,3 +162,21 @@ async def test_speculation_keeps_greedy_text_and_reports_acceptance() -> None:
             assert completion.spec_decode is not None and completion.spec_decode.draft_tokens > 0
         await engine.close()
     assert texts[None] == texts["ngram"]
+
+
+def test_top_logprobs_map_to_vllms_logprobs_and_back() -> None:
+    assert sampling_kwargs(SamplingParams(top_logprobs=5), 1)["logprobs"] == 5
+    assert "logprobs" not in sampling_kwargs(SamplingParams(), 1)
+
+    @dataclasses.dataclass
+    class Logprob:  # vLLM's per-token entry: logprob, rank, decoded_token
+        logprob: float
+        rank: int
+        decoded_token: str | None
+
+    steps = [{7: Logprob(-0.1, 1, "A"), 8: Logprob(-2.5, 2, "B")}, {9: Logprob(-3.0, 3, '"'), 1: Logprob(-0.2, 1, ",")}]
+    mapped = output_logprobs([7, 9], steps)
+    assert mapped is not None and [m.token for m in mapped] == ["A", '"']
+    assert mapped[0].top == {"A": -0.1, "B": -2.5} and mapped[1].logprob == -3.0
+    assert list(mapped[1].top) == [",", '"']  # most likely first, the sampled token kept
+    assert output_logprobs([7], None) is None

@@ -89,6 +89,38 @@ async def test_selection_report(tmp_path: Path) -> None:
     assert again.calls == [], "a finished study is not redone"
 
 
+async def test_a_replay_judges_the_stored_candidates_again_without_sampling(tmp_path: Path) -> None:
+    from k2core.roles import JudgeBase, JudgeOutcome
+    from k2core.types import Verdict
+
+    class FirstJudge(JudgeBase):  # pure position bias: always A
+        async def compare(self, problem: str, a: str, b: str) -> JudgeOutcome:
+            return JudgeOutcome(verdict=Verdict(winner="A"))
+
+    spec = StudySpec(dataset="gen:arith", limit=4, n=3, max_tokens=64)
+    source = tmp_path / "sampled"
+    first = await run_selection_report(spec, FakeSolve(PROBLEMS, spread), FirstJudge(), source)
+    assert first["selectors"]["k2think"]["accuracy"] < 1.0  # the biased judge leaves every pair a tie
+    unused = FakeSolve(PROBLEMS, spread)
+    judge = TruthJudge(PROBLEMS)
+    replayed = await run_selection_report(
+        spec, unused, judge, tmp_path / "replayed", replay_from=source / "selection", judge_calibrated=True
+    )
+    assert unused.calls == [] and judge.calls == 4 * (6 + 2)
+    assert replayed["problems"] == 4 and replayed["selectors"]["k2think"]["accuracy"] == 1.0
+    assert replayed["selectors"]["pass@1"] == first["selectors"]["pass@1"]  # the same candidates
+    assert replayed["replayed_from"] == (source / "selection").as_posix() and replayed["judge_calibrated"]
+    text = (tmp_path / "replayed" / "selection.md").read_text()
+    assert "position-calibrated" in text and "replayed from" in text
+    with pytest.raises(ValueError, match="n: .* holds a run with n=3"):
+        await run_selection_report(
+            StudySpec(dataset="gen:arith", limit=4, n=4, max_tokens=64), unused, judge, tmp_path / "other",
+            replay_from=source / "selection",
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="holds no candidate texts"):
+        await run_selection_report(spec, unused, judge, tmp_path / "empty", replay_from=tmp_path / "nothing")
+
+
 async def test_scaling_report(tmp_path: Path) -> None:
     template = EvalSpec(dataset="gen:arith", max_tokens=64, limit=4)
     rows = await run_scaling(template, FakeSolve(PROBLEMS, spread), tmp_path, ns=(1, 2, 3))

@@ -139,3 +139,15 @@ def test_the_pipeline_validates_against_the_engine_it_built(settings: Settings, 
         with pytest.raises(ValidationError) as info:
             pipeline.validate(req)
         assert info.value.field == "max_tokens"
+
+
+@pytest.mark.parametrize("top_logprobs", [-1, 21])
+def test_top_logprobs_are_bounded(top_logprobs: int) -> None:
+    from k2core.config import LimitsSettings
+    from k2core.types import SamplingParams
+    from k2core.validation import validate_sampling
+
+    with pytest.raises(ValidationError) as info:
+        validate_sampling(SamplingParams(top_logprobs=top_logprobs), 8192, LimitsSettings(), prefix="params.")
+    assert info.value.field == "params.top_logprobs" and "[0, 20]" in info.value.message
+    validate_sampling(SamplingParams(top_logprobs=20), 8192, LimitsSettings())

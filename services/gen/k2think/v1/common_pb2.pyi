@@ -93,11 +93,13 @@ class Plan(_message.Message):
     def __init__(self, is_hard: _Optional[bool] = ..., plan: _Optional[str] = ..., search_terms: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Verdict(_message.Message):
-    __slots__ = ("winner", "confidence", "reason")
+    __slots__ = ("winner", "confidence", "reason", "margin")
     WINNER_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_FIELD_NUMBER: _ClassVar[int]
     winner: str
     confidence: float
     reason: str
-    def __init__(self, winner: _Optional[str] = ..., confidence: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
+    margin: float
+    def __init__(self, winner: _Optional[str] = ..., confidence: _Optional[float] = ..., reason: _Optional[str] = ..., margin: _Optional[float] = ...) -> None: ...
