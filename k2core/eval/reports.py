@@ -123,6 +123,13 @@ def _judge_note(study: Mapping[str, Any]) -> str:
     )
     if study.get("replayed_from"):
         how += f" Candidates replayed from `{study['replayed_from']}` (only problems whose texts were stored)."
+    before = study.get("before_replay")
+    if before and before["problems"]:
+        how += (
+            f" On the same {before['problems']} problems k2think scored {percent(before['k2think_before'])} with the "
+            f"judge they were studied with and {percent(before['k2think_replayed'])} replayed: "
+            f"{_versus({'difference': before['difference'], 'ci95': before['ci95']})} points (paired)."
+        )
     return how
 
 

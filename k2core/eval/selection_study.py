@@ -361,6 +361,25 @@ def _vs_majority(scores: dict[str, list[float]], name: str) -> dict[str, Any] | 
     return {"difference": metrics.mean_or_zero(differences), "ci95": list(metrics.bootstrap_ci(differences))}
 
 
+def before_replay(replayed: Sequence[StudyRecord], stored: Sequence[StudyRecord]) -> dict[str, Any]:
+    """k2think's accuracy on the replayed problems with the judge the candidates were studied with, and the replay's
+    gain over it (points as a fraction, paired bootstrap interval)."""
+    before = {r.problem_id: r.k2think for r in stored if r.error is None and r.k2think is not None}
+    pairs = [
+        (float(r.k2think.correct), float(before[r.problem_id].correct))
+        for r in replayed
+        if r.error is None and r.k2think is not None and r.problem_id in before
+    ]
+    differences = [now - then for now, then in pairs]
+    return {
+        "problems": len(pairs),
+        "k2think_before": metrics.mean_or_zero([then for _, then in pairs]),
+        "k2think_replayed": metrics.mean_or_zero([now for now, _ in pairs]),
+        "difference": metrics.mean_or_zero(differences),
+        "ci95": list(metrics.bootstrap_ci(differences)) if pairs else None,
+    }
+
+
 async def run_selection_report(
     spec: StudySpec,
     solve: SolveFn,
@@ -381,5 +400,7 @@ async def run_selection_report(
         records = await replay_study(problems, spec, replay_from, judge, out / "selection", concurrency, progress)
     summary = summarize_study(records, spec)
     summary |= {"judge_calibrated": judge_calibrated, "replayed_from": replay_from and replay_from.as_posix()}
+    if replay_from is not None:
+        summary["before_replay"] = before_replay(records, read_records(replay_from / RESULTS_FILE, StudyRecord))
     write_selection(out, summary)
     return summary

@@ -110,8 +110,13 @@ async def test_a_replay_judges_the_stored_candidates_again_without_sampling(tmp_
     assert replayed["problems"] == 4 and replayed["selectors"]["k2think"]["accuracy"] == 1.0
     assert replayed["selectors"]["pass@1"] == first["selectors"]["pass@1"]  # the same candidates
     assert replayed["replayed_from"] == (source / "selection").as_posix() and replayed["judge_calibrated"]
+    before = replayed["before_replay"]
+    assert before["problems"] == 4 and before["k2think_replayed"] == 1.0
+    assert before["k2think_before"] == first["selectors"]["k2think"]["accuracy"]
+    assert before["difference"] == pytest.approx(1.0 - before["k2think_before"])
     text = (tmp_path / "replayed" / "selection.md").read_text()
     assert "position-calibrated" in text and "replayed from" in text
+    assert f"scored {100 * before['k2think_before']:.1f}% with the judge they were studied with and 100.0%" in text
     with pytest.raises(ValueError, match="n: .* holds a run with n=3"):
         await run_selection_report(
             StudySpec(dataset="gen:arith", limit=4, n=4, max_tokens=64), unused, judge, tmp_path / "other",
