@@ -4,6 +4,7 @@ judged in both orders."""
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Sequence
 
 from k2core import verify
@@ -80,12 +81,31 @@ def both_orders(judge: JudgeFn) -> PairJudgeFn:
     return pair
 
 
+def calibrated_winner(a: int, b: int, ab: Verdict, ba: Verdict, sizes: dict[int, int]) -> tuple[int | None, str | None]:
+    """A pair decided by margins (both verdicts carry one: a position-calibrated judge): the judge's log-odds for
+    ``a`` (half of ``m_ab - m_ba``) plus the log ratio of the two answers' group sizes, plurality being the prior a
+    weak judge must outweigh. Returns the winner (None on exactly even evidence) and ``group_size`` when the prior
+    overturned the judge's own preference."""
+    assert ab.margin is not None and ba.margin is not None
+    judged = (ab.margin - ba.margin) / 2
+    evidence = judged + math.log(sizes[a] / sizes[b])
+    if evidence == 0:
+        return None, None
+    winner = a if evidence > 0 else b
+    overturned = judged != 0 and (judged > 0) != (evidence > 0)
+    return winner, "group_size" if overturned else None
+
+
 async def judge_pair(
     a: Candidate, b: Candidate, round_no: int, sizes: dict[int, int], judge: PairJudgeFn
 ) -> Comparison:
-    """Judge ``a`` vs ``b`` in both orders; a tie goes to the tiebreak."""
+    """Judge ``a`` vs ``b`` in both orders (by margins and group sizes when the judge reports margins); a tie goes
+    to the tiebreak."""
     ab, ba = await judge(a, b)
-    winner, tiebreak = pair_winner(a.index, b.index, ab, ba), None
+    if ab.margin is not None and ba.margin is not None:
+        winner, tiebreak = calibrated_winner(a.index, b.index, ab, ba, sizes)
+    else:
+        winner, tiebreak = pair_winner(a.index, b.index, ab, ba), None
     if winner is None:
         winner, tiebreak = break_tie(a, b, sizes)
     return Comparison(

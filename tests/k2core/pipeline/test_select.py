@@ -183,3 +183,39 @@ async def test_math_answers_group_by_equivalence() -> None:
     assert group_answers("math", cands) == [[0, 2], [1]]
     sel = await select("math", cands, None)
     assert (sel.method, sel.selected) == ("majority", 0)
+
+
+def margins(ab: float, ba: float) -> tuple[Verdict, Verdict]:
+    return Verdict(winner="A", margin=ab), Verdict(winner="A", margin=ba)
+
+
+@pytest.mark.parametrize(
+    ("ab", "ba", "sizes", "winner", "tiebreak"),
+    [
+        (1.2, 0.8, {0: 1, 1: 1}, 0, None),  # equal groups: the judge's calibrated log-odds (+0.2) decide
+        (0.8, 1.2, {0: 1, 1: 1}, 1, None),
+        (1.2, 0.8, {0: 1, 1: 2}, 1, "group_size"),  # +0.2 does not outweigh log 2 for the larger group
+        (4.0, 0.0, {0: 1, 1: 2}, 0, None),  # a confident judge does
+        (1.0, 1.0, {0: 2, 1: 1}, 0, None),  # no preference: plurality
+        (1.0, 1.0, {0: 1, 1: 1}, None, None),  # no evidence either way: the tiebreak decides
+    ],
+)
+def test_a_calibrated_pair_weighs_the_judge_against_plurality(
+    ab: float, ba: float, sizes: dict[int, int], winner: int | None, tiebreak: str | None
+) -> None:
+    from k2core.pipeline.select import calibrated_winner
+
+    assert calibrated_winner(0, 1, *margins(ab, ba), sizes) == (winner, tiebreak)
+
+
+async def test_select_uses_margins_when_the_judge_reports_them() -> None:
+    async def pair(a: Candidate, b: Candidate) -> tuple[Verdict, Verdict]:
+        strong = 0.3 if a.answer == "5" else -0.3  # a small calibrated preference for "5" in both orders
+        return margins(1.0 + strong, 1.0 - strong)
+
+    cands = [cand(0, "4"), cand(1, "4"), cand(2, "5"), cand(3, "6")]  # 2-1-1: no strict majority
+    sel = await select("logic", cands, pair)
+    assert sel.method == "judge" and sel.selected == 0  # +0.3 for "5" loses to log 2 for the pair of "4"
+    even = await select("logic", [cand(0, "4"), cand(1, "5"), cand(2, "6")], pair)
+    assert even.selected == 1  # equal groups: the judge decides
+    assert all(c.tiebreak is None for c in even.comparisons)
