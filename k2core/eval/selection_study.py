@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -245,12 +245,6 @@ async def replay_study(
     chosen = [p for p in problems if p.id in stored and stored[p.id].texts]
     if not chosen:
         raise ValueError(f"replay: {source / RESULTS_FILE} holds no candidate texts for these problems")
-    check_config(out, spec.eval_spec())
-    path = out / RESULTS_FILE
-    drop_torn_tail(path)
-    done = {r.problem_id: r for r in read_records(path, StudyRecord) if r.error is None}
-    pending = [p for p in chosen if p.id not in done]
-    progress.add(len(chosen), len(chosen) - len(pending))
 
     async def rejudge(problem: Problem) -> StudyRecord:
         record = stored[problem.id]
@@ -258,12 +252,7 @@ async def replay_study(
             problem, stored_candidates(record), record.candidates, spec, judge, time.perf_counter()
         )
 
-    def failed(problem: Problem, error: str) -> StudyRecord:
-        return StudyRecord(problem_id=problem.id, domain=problem.domain, error=error)
-
-    fresh = await run_resumable(pending, rejudge, failed, path, concurrency, progress)
-    done |= {r.problem_id: r for r in fresh if r.error is None}
-    return [done[p.id] for p in chosen if p.id in done]
+    return await study_each(chosen, spec, rejudge, out, concurrency, progress)
 
 
 async def run_study(
@@ -276,6 +265,18 @@ async def run_study(
     progress: Progress = NO_PROGRESS,
 ) -> list[StudyRecord]:
     """Study every problem not yet done in ``out/results.jsonl`` (errors are retried); return all records."""
+    return await study_each(problems, spec, lambda p: study_problem(p, spec, solve, judge), out, concurrency, progress)
+
+
+async def study_each(
+    problems: Sequence[Problem],
+    spec: StudySpec,
+    work: Callable[[Problem], Awaitable[StudyRecord]],
+    out: Path,
+    concurrency: int,
+    progress: Progress,
+) -> list[StudyRecord]:
+    """``work`` on every problem not yet done in ``out/results.jsonl`` (errors are retried); return all records."""
     check_config(out, spec.eval_spec())
     path = out / RESULTS_FILE
     drop_torn_tail(path)
@@ -286,9 +287,7 @@ async def run_study(
     def failed(problem: Problem, error: str) -> StudyRecord:
         return StudyRecord(problem_id=problem.id, domain=problem.domain, error=error)
 
-    fresh = await run_resumable(
-        pending, lambda p: study_problem(p, spec, solve, judge), failed, path, concurrency, progress
-    )
+    fresh = await run_resumable(pending, work, failed, path, concurrency, progress)
     done |= {r.problem_id: r for r in fresh}
     return [done[p.id] for p in problems if p.id in done]
 

@@ -176,3 +176,14 @@ def test_a_study_takes_a_whole_file_unless_told_otherwise(
     problems = spec.eval_spec().problems()
     if dataset == "humaneval" and limit is None:
         assert len(problems) == 164
+
+
+async def test_a_replay_refuses_code_candidates_whose_test_scores_are_not_stored(tmp_path: Path) -> None:
+    from k2core.eval.harness import append_record
+
+    source = tmp_path / "code-study"
+    source.mkdir()
+    append_record(source / "results.jsonl", StudyRecord(problem_id="HumanEval/0", domain="code", texts=["x"]))
+    spec = StudySpec(dataset="gen:arith", limit=4, n=3, max_tokens=64)
+    with pytest.raises(ValueError, match="code candidates need their public-test scores"):
+        await run_selection_report(spec, FakeSolve(PROBLEMS, spread), TruthJudge(PROBLEMS), tmp_path / "o", replay_from=source)
