@@ -170,8 +170,8 @@ class PipelineSettings(BaseModel):
     judge_max_tokens: int = Field(default=192, description="completion tokens of one judge verdict")
     judge_calibrate: bool = Field(
         default=False,
-        description="decide each judged pair by the log-odds of A over B summed over both orders (cancels position "
-        "bias; needs an engine that reports log-probabilities)",
+        description="decide each judged pair by the judge's log-odds for A over B summed over both orders (cancels "
+        "position bias; needs an engine that reports log-probabilities) plus the log ratio of the answers' group sizes",
     )
     adaptive: bool = Field(default=False, description="sample candidates in waves and stop once answers agree")
     adaptive_wave: int = Field(default=2, description="adaptive N: candidates per wave")

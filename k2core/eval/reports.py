@@ -117,7 +117,8 @@ SELECTION_COLUMNS = ["selector", "accuracy", "95% CI", "gap closed", "gap 95% CI
 def _judge_note(study: Mapping[str, Any]) -> str:
     """How the judge decided, and where the candidates came from when they were replayed."""
     how = (
-        "Judge: position-calibrated (each pair decided by the log-odds of A over B summed over both orders)."
+        "Judge: position-calibrated (its log-odds for A over B summed over both orders; in k2think's knockout plus "
+        "the log ratio of the two answers' group sizes)."
         if study.get("judge_calibrated")
         else "Judge: verdicts as written, both orders."
     )
