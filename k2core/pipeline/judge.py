@@ -11,6 +11,7 @@ from typing import Any, Literal
 from k2core.engines.base import Engine
 from k2core.pipeline import templates
 from k2core.pipeline.parsing import ParseError, parse_json_object
+from k2core.pipeline.select import calibrated_log_odds
 from k2core.pipeline.usage import usage_of
 from k2core.roles import JudgeBase, JudgeOutcome, PairOutcome
 from k2core.types import Message, SamplingParams, TokenLogprob, Verdict
@@ -90,15 +91,14 @@ def _logsumexp(values: Sequence[float]) -> float:
 
 
 def calibrated(pair: PairOutcome) -> PairOutcome:
-    """Both orders' verdicts decided by their margins: ``m_ab - m_ba`` is the log-odds for ``a`` summed over
-    both orders, where a constant preference for the first (or second) position cancels. ``a`` wins both orders
-    when it is positive, ``b`` when negative; the pair is left as it was when either margin is missing."""
-    m_ab, m_ba = pair.ab.verdict.margin, pair.ba.verdict.margin
-    if m_ab is None or m_ba is None:
+    """Both orders' verdicts decided by their margins (``calibrated_log_odds``): ``a``, shown first in ``ab``,
+    wins both orders when its position-free log-odds are positive, ``b`` when negative; the pair is left as it was
+    when either margin is missing."""
+    log_odds = calibrated_log_odds(pair.ab.verdict, pair.ba.verdict)
+    if log_odds is None:
         return pair
-    log_odds = (m_ab - m_ba) / 2
     said = f"said {pair.ab.verdict.winner} then {pair.ba.verdict.winner}"
-    reason = f"position-calibrated log-odds {log_odds:+.3f} for the first-listed answer ({said})"
+    reason = f"position-calibrated log-odds {log_odds:+.3f} for the answer shown first in ab ({said})"
     confidence = 1 / (1 + math.exp(-abs(log_odds)))
     ab: Literal["A", "B", "tie"] = "A" if log_odds > 0 else "B" if log_odds < 0 else "tie"
     ba: Literal["A", "B", "tie"] = {"A": "B", "B": "A", "tie": "tie"}[ab]  # type: ignore[assignment]

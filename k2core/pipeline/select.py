@@ -71,14 +71,12 @@ def pair_winner(a: int, b: int, ab: Verdict, ba: Verdict) -> int | None:
     return None
 
 
-def both_orders(judge: JudgeFn) -> PairJudgeFn:
-    """A pair judge from a one-order judge: the two orders at once."""
-
-    async def pair(a: Candidate, b: Candidate) -> tuple[Verdict, Verdict]:
-        ab, ba = await asyncio.gather(judge(a, b), judge(b, a))
-        return ab, ba
-
-    return pair
+def calibrated_log_odds(ab: Verdict, ba: Verdict) -> float | None:
+    """The judge's log-odds for the answer shown first in ``ab``, with its position bias cancelled: half of
+    ``m_ab - m_ba`` (a constant preference for one position adds to both margins). None without both margins."""
+    if ab.margin is None or ba.margin is None:
+        return None
+    return (ab.margin - ba.margin) / 2
 
 
 def calibrated_winner(a: int, b: int, ab: Verdict, ba: Verdict, sizes: dict[int, int]) -> tuple[int | None, str | None]:
@@ -86,8 +84,8 @@ def calibrated_winner(a: int, b: int, ab: Verdict, ba: Verdict, sizes: dict[int,
     ``a`` (half of ``m_ab - m_ba``) plus the log ratio of the two answers' group sizes, plurality being the prior a
     weak judge must outweigh. Returns the winner (None on exactly even evidence) and ``group_size`` when the prior
     overturned the judge's own preference."""
-    assert ab.margin is not None and ba.margin is not None
-    judged = (ab.margin - ba.margin) / 2
+    judged = calibrated_log_odds(ab, ba)
+    assert judged is not None
     evidence = judged + math.log(sizes[a] / sizes[b])
     if evidence == 0:
         return None, None
@@ -102,7 +100,7 @@ async def judge_pair(
     """Judge ``a`` vs ``b`` in both orders (by margins and group sizes when the judge reports margins); a tie goes
     to the tiebreak."""
     ab, ba = await judge(a, b)
-    if ab.margin is not None and ba.margin is not None:
+    if calibrated_log_odds(ab, ba) is not None:
         winner, tiebreak = calibrated_winner(a.index, b.index, ab, ba, sizes)
     else:
         winner, tiebreak = pair_winner(a.index, b.index, ab, ba), None

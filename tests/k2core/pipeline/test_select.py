@@ -1,11 +1,13 @@
 """Selection: extraction, grouping, both-orders rule, tiebreak order, verifier/majority/knockout methods."""
 
+import asyncio
 import itertools
 
 import pytest
 
 from k2core.pipeline.select import (
-    both_orders,
+    JudgeFn,
+    PairJudgeFn,
     break_tie,
     group_answers,
     knockout,
@@ -26,6 +28,16 @@ def cand(index: int, answer: str | None, tokens: int = 10, score: float | None =
 
 
 V = {w: Verdict(winner=w) for w in ("A", "B", "tie")}
+
+
+def both_orders(judge: JudgeFn) -> PairJudgeFn:
+    """A pair judge from a one-order fake: the two orders at once."""
+
+    async def pair(a: Candidate, b: Candidate) -> tuple[Verdict, Verdict]:
+        ab, ba = await asyncio.gather(judge(a, b), judge(b, a))
+        return ab, ba
+
+    return pair
 
 
 def test_groups_by_equivalence_and_isolates_missing_answers() -> None:
