@@ -73,6 +73,22 @@ async def test_position_biased_judge_ties_and_the_tiebreak_decides() -> None:
     assert all(c.tiebreak == "completion_tokens" for c in result.selection.comparisons)
 
 
+async def test_a_judge_with_margins_decides_against_its_position_bias() -> None:
+    from k2core.types import Verdict
+
+    def biased_but_calibratable(a: str, b: str) -> Verdict:
+        # Always says A (a position bias of +2), but P(A) rises a little when the answer 3 is shown first.
+        return Verdict(winner="A", margin=2.0 + (0.4 if "boxed{3}" in a else 0.0) - (0.4 if "boxed{3}" in b else 0.0))
+
+    judge = FakeJudge(biased_but_calibratable)
+    pipe, *_ = build(
+        [Script(boxed("1"), tokens=30), Script(boxed("2"), tokens=10), Script(boxed("3"), tokens=20)], judge=judge
+    )
+    result = await pipe.solve(request())
+    assert result.answer == "3" and result.selection.method == "judge"
+    assert all(c.tiebreak is None for c in result.selection.comparisons)  # decided by the margins, no tiebreak
+
+
 async def test_judge_garbage_and_judge_failures_are_ties() -> None:
     for judge in (FakeJudge(lambda a, b: "tie"), FakeJudge(error=EngineError("judge down"))):
         pipe, *_ = build([Script(boxed("1"), tokens=9), Script(boxed("2"), tokens=5)], judge=judge)
