@@ -229,17 +229,18 @@ async def replay_study(
     problems: Sequence[Problem],
     spec: StudySpec,
     source: Path,
+    records: Sequence[StudyRecord],
     judge: Judge,
     out: Path,
     concurrency: int = 1,
     progress: Progress = NO_PROGRESS,
 ) -> list[StudyRecord]:
-    """Judge again the candidates a study stored in ``source/results.jsonl`` (no sampling): every problem whose
+    """Judge again the candidates of ``records``, read from the study in ``source`` (no sampling): every problem whose
     texts are stored, resumable in ``out``. Code candidates are left out (their public-test scores are not stored)."""
     mismatch = config_mismatch(source, spec.eval_spec())
     if mismatch is not None:
         raise ValueError(f"{mismatch}; replay with the settings it was sampled with")
-    stored = {r.problem_id: r for r in read_records(source / RESULTS_FILE, StudyRecord) if r.error is None}
+    stored = {r.problem_id: r for r in records if r.error is None}
     if any(r.domain == "code" for r in stored.values()):
         raise ValueError("replay: code candidates need their public-test scores, which a study does not store")
     chosen = [p for p in problems if p.id in stored and stored[p.id].texts]
@@ -396,10 +397,13 @@ async def run_selection_report(
     if replay_from is None:
         records = await run_study(problems, spec, solve, judge, out / "selection", concurrency, progress)
     else:
-        records = await replay_study(problems, spec, replay_from, judge, out / "selection", concurrency, progress)
+        stored = read_records(replay_from / RESULTS_FILE, StudyRecord)
+        records = await replay_study(
+            problems, spec, replay_from, stored, judge, out / "selection", concurrency, progress
+        )
     summary = summarize_study(records, spec)
     summary |= {"judge_calibrated": judge_calibrated, "replayed_from": replay_from and replay_from.as_posix()}
     if replay_from is not None:
-        summary["before_replay"] = before_replay(records, read_records(replay_from / RESULTS_FILE, StudyRecord))
+        summary["before_replay"] = before_replay(records, stored)
     write_selection(out, summary)
     return summary
