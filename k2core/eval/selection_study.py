@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from k2core import verify
 from k2core.data.files import FILE_DATASETS
 from k2core.data.problem import Problem
 from k2core.eval import metrics
@@ -30,7 +29,7 @@ from k2core.eval.harness import (
     run_resumable,
 )
 from k2core.eval.reports import write_selection
-from k2core.pipeline.select import JudgeFn, PairJudgeFn, pair_winner, same_answer, select
+from k2core.pipeline.select import JudgeFn, PairJudgeFn, judged_text, pair_winner, same_answer, select
 from k2core.roles import Judge
 from k2core.types import Candidate, Verdict
 
@@ -124,7 +123,7 @@ def counting_judge(problem: str, judge: Judge, calls: list[int]) -> JudgeFn:
 
     async def compare(a: Candidate, b: Candidate) -> Verdict:
         calls[0] += 1
-        final_a, final_b = verify.final_segment(a.text).strip(), verify.final_segment(b.text).strip()
+        final_a, final_b = judged_text(a), judged_text(b)
         return (await judge.compare(problem, final_a, final_b)).verdict
 
     return compare
@@ -136,7 +135,7 @@ def counting_pair_judge(problem: str, judge: Judge, calls: list[int]) -> PairJud
 
     async def compare(a: Candidate, b: Candidate) -> tuple[Verdict, Verdict]:
         calls[0] += 2
-        final_a, final_b = verify.final_segment(a.text).strip(), verify.final_segment(b.text).strip()
+        final_a, final_b = judged_text(a), judged_text(b)
         pair = await judge.compare_both(problem, final_a, final_b)
         return pair.ab.verdict, pair.ba.verdict
 

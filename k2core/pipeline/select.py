@@ -25,6 +25,11 @@ def same_answer(domain: str, a: str, b: str) -> bool:
         return normalise(a) == normalise(b)
 
 
+def judged_text(candidate: Candidate) -> str:
+    """What the judge sees of a candidate: its final segment (after any ``</think>``), stripped."""
+    return verify.final_segment(candidate.text).strip()
+
+
 def normalise(text: str) -> str:
     """Lower-case, whitespace-collapsed text without surrounding punctuation or ``$``."""
     return " ".join(text.strip().strip("$.").split()).lower()

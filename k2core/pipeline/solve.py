@@ -21,7 +21,7 @@ from k2core.pipeline.events import (
     VerdictEvent,
 )
 from k2core.pipeline.request import SolveRequest
-from k2core.pipeline.select import PairJudgeFn, group_answers, select
+from k2core.pipeline.select import PairJudgeFn, group_answers, judged_text, select
 from k2core.pipeline.solver import solver_messages
 from k2core.pipeline.usage import priced, usage_of
 from k2core.roles import Judge, Planner, PlanOutcome, Solver
@@ -327,7 +327,7 @@ class Pipeline:
         accounted, and a failed call is a tie in both orders with the reason."""
 
         async def judge(a: Candidate, b: Candidate) -> tuple[Verdict, Verdict]:
-            final_a, final_b = verify.final_segment(a.text).strip(), verify.final_segment(b.text).strip()
+            final_a, final_b = judged_text(a), judged_text(b)
             try:
                 with tracing.span("judge", a=a.index, b=b.index):
                     pair = await self.judge.compare_both(run.request.problem, final_a, final_b)
