@@ -60,8 +60,11 @@ def server_options(limits: LimitsSettings) -> list[tuple[str, int]]:
 
 
 def channel_options(limits: LimitsSettings) -> list[tuple[str, int | str]]:
-    """Client options: size limits and round-robin over every address DNS returns (headless Services)."""
-    return [*grpc_options(limits), ("grpc.lb_policy_name", "round_robin")]
+    """Client options: size limits, round-robin over every address DNS returns (headless Services), and
+    connections of the channel's own: with gRPC's default process-wide subchannel pool, a new channel to an
+    address that another channel holds in connect backoff (a pod restarted on the same IP:port) failed at once
+    with UNAVAILABLE although the server was up."""
+    return [*grpc_options(limits), ("grpc.lb_policy_name", "round_robin"), ("grpc.use_local_subchannel_pool", 1)]
 
 
 def load_token(server: ServerSettings) -> str | None:

@@ -10,8 +10,10 @@ import pytest
 from k2core.engines.base import Engine
 from k2core.errors import UnavailableError
 from k2core.pipeline import CandidateDoneEvent, FinalEvent, SolveRequest
+from k2core.pipeline.judge import EngineJudge
 from k2core.types import Message, SamplingParams
-from services.remote import ReasonerClient, SolverEndpoints
+from services.judge import server as judge_server
+from services.remote import ReasonerClient, RemoteJudge, SolverEndpoints
 from services.settings import ServiceSettings
 from tests.services.harness import FakeEngine, Stack, start_stack
 
@@ -143,3 +145,23 @@ async def test_a_streamed_share_fails_over_and_replays_each_sequence_without_dup
     assert texts == {i: FakeEngine().text(SamplingParams(seed=20 + i)) for i in range(3)}
     assert two_replicas.solver_engines[killed].finished == 0
     assert two_replicas.solver_engines[1 - killed].finished == 3
+
+
+async def test_a_new_client_reaches_a_server_restarted_where_another_client_saw_it_down(closed_port: int) -> None:
+    """A channel held in connect backoff by another client must not fail a new client at once: each channel owns
+    its connections (a pod restarted on the same IP:port; was a flaky UNAVAILABLE in CI)."""
+    settings = ServiceSettings()
+    address = f"127.0.0.1:{closed_port}"
+    stale = RemoteJudge(address, settings)
+    with pytest.raises(UnavailableError):
+        await stale.compare("2+2?", "4", "5")
+    server = judge_server.create(EngineJudge(FakeEngine()), settings, closed_port)
+    await server.start()
+    fresh = RemoteJudge(address, settings)
+    try:
+        outcome = await fresh.compare("2+2?", "4", "5")
+    finally:
+        await fresh.client.close()
+        await stale.client.close()
+        await server.server.stop(0)
+    assert outcome.usage.calls == 1
