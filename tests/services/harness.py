@@ -131,7 +131,7 @@ class Stack:
         for close in self.closers:
             await close()
         for server in [*self.roles.values(), *self.solvers]:
-            await server.server.stop(0)
+            await server.stop(0)  # the role's own health server too, when ``health_port`` is set
 
 
 async def start_stack(
