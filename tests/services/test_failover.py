@@ -153,15 +153,17 @@ async def test_a_new_client_reaches_a_server_restarted_where_another_client_saw_
     settings = ServiceSettings()
     address = f"127.0.0.1:{closed_port}"
     stale = RemoteJudge(address, settings)
-    with pytest.raises(UnavailableError):
-        await stale.compare("2+2?", "4", "5")
-    server = judge_server.create(EngineJudge(FakeEngine()), settings, closed_port)
-    await server.start()
-    fresh = RemoteJudge(address, settings)
     try:
-        outcome = await fresh.compare("2+2?", "4", "5")
+        with pytest.raises(UnavailableError):
+            await stale.compare("2+2?", "4", "5")
+        server = judge_server.create(EngineJudge(FakeEngine()), settings, closed_port)  # binds the port
+        await server.start()
+        fresh = RemoteJudge(address, settings)
+        try:
+            outcome = await fresh.compare("2+2?", "4", "5")
+        finally:
+            await fresh.client.close()
+            await server.stop(0)
     finally:
-        await fresh.client.close()
         await stale.client.close()
-        await server.server.stop(0)
     assert outcome.usage.calls == 1
